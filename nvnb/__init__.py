@@ -1,0 +1,51 @@
+"""nvnb: NVIDIA's model catalog as a first-class citizen of Jupyter.
+
+Public names are imported lazily, so ``import nvnb`` and ``%load_ext nvnb`` stay instant.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from nvnb._version import __version__
+
+_EXPORTS = {
+    "ChatNVIDIA": "nvnb.chat",
+    "Client": "nvnb.client",
+    "AsyncClient": "nvnb.client",
+    "Model": "nvnb.catalog",
+    "register_model": "nvnb.catalog",
+    "Session": "nvnb.session",
+    "session": "nvnb.session",
+    "ModelPicker": "nvnb.widgets",
+    "SteerSliders": "nvnb.widgets",
+    "ImageDrop": "nvnb.widgets",
+    "StreamPane": "nvnb.widgets",
+    "ChatPanel": "nvnb.widgets",
+    "NVIDIAEmbeddings": "nvnb.embeddings",
+    "NVIDIARerank": "nvnb.rerank",
+}
+
+__all__ = ["__version__", "load_ipython_extension", *_EXPORTS]
+
+if TYPE_CHECKING:
+    from nvnb.catalog import Model, register_model
+    from nvnb.chat import ChatNVIDIA
+    from nvnb.client import AsyncClient, Client
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nvnb' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nvnb``: register the ``%nvchat`` / ``%%nvchat`` magics."""
+    from nvnb.magics import load_ipython_extension as load
+
+    load(ipython)
