@@ -1,0 +1,228 @@
+"""The model catalog: what nvnb knows about each model, as data.
+
+Records live in ``models.json`` beside this module (ids, types, endpoints, aliases and
+capabilities of NVIDIA's hosted catalog, plus the legacy playground names the first tutorials
+used). Resolution never touches the network for a known name; unknown names are checked against
+a live listing when the caller has one, and otherwise fail with the closest known names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+MODEL_TYPES = ("chat", "code", "vlm", "nv-vlm", "steerlm", "qa", "embedding", "ranking")
+CAPABILITIES = ("tools", "structured_output", "images")
+STEERLM_LABELS = ("creativity", "complexity", "verbosity")
+PLAYGROUND_PREFIX = "playground_"
+
+_DATA = Path(__file__).with_name("models.json")
+
+
+@dataclass(frozen=True)
+class Model:
+    """One model: its id on the wire, what it is, and what it can do."""
+
+    id: str
+    type: str = "chat"
+    aliases: tuple[str, ...] = ()
+    endpoint: str | None = None
+    capabilities: frozenset[str] = field(default_factory=frozenset)
+    labels: tuple[str, ...] = ()
+    streaming: bool = True
+    accepts: frozenset[str] | None = None
+    thinking: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    base_model: str | None = None
+    deprecated: bool = False
+
+    def __post_init__(self) -> None:
+        if self.type not in MODEL_TYPES:
+            raise ValueError(f"model type {self.type!r} is not one of {', '.join(MODEL_TYPES)}")
+        unknown = set(self.capabilities) - set(CAPABILITIES)
+        if unknown:
+            raise ValueError(f"unknown capabilities {sorted(unknown)}; known: {CAPABILITIES}")
+        # Accept lists from callers, keep the record hashable.
+        object.__setattr__(self, "aliases", tuple(self.aliases))
+        object.__setattr__(self, "capabilities", frozenset(self.capabilities))
+        object.__setattr__(self, "labels", tuple(self.labels))
+        if self.accepts is not None:
+            object.__setattr__(self, "accepts", frozenset(self.accepts))
+
+    @property
+    def supports_tools(self) -> bool:
+        return "tools" in self.capabilities
+
+    @property
+    def supports_structured_output(self) -> bool:
+        return "structured_output" in self.capabilities
+
+    @property
+    def supports_images(self) -> bool:
+        return "images" in self.capabilities or self.type in ("vlm", "nv-vlm")
+
+    @property
+    def supports_labels(self) -> bool:
+        return bool(self.labels)
+
+    @property
+    def supports_thinking(self) -> bool:
+        return self.thinking is not None
+
+    @property
+    def is_qa(self) -> bool:
+        return self.type == "qa"
+
+    @property
+    def is_chat(self) -> bool:
+        """Whether ChatNVIDIA can talk to it (not an embedding or ranking model)."""
+        return self.type not in ("embedding", "ranking")
+
+    @property
+    def family(self) -> str:
+        """The endpoint family: ``nv-vlm`` (flattened image parts), ``custom`` or ``chat``."""
+        if self.type == "nv-vlm":
+            return "nv-vlm"
+        return "custom" if self.endpoint else "chat"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, JSON-ready description (for tables, widgets and ``--json`` output)."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "aliases": list(self.aliases),
+            "endpoint": self.endpoint,
+            "capabilities": sorted(self.capabilities),
+            "labels": list(self.labels),
+            "streaming": self.streaming,
+            "thinking": self.supports_thinking,
+            "deprecated": self.deprecated,
+        }
+
+
+def _record(raw: dict[str, Any]) -> Model:
+    return Model(
+        id=raw["id"],
+        type=raw.get("type", "chat"),
+        aliases=tuple(raw.get("aliases", ())),
+        endpoint=raw.get("endpoint"),
+        capabilities=frozenset(raw.get("capabilities", ())),
+        labels=tuple(raw.get("labels", ())),
+        streaming=raw.get("streaming", True),
+        accepts=frozenset(raw["accepts"]) if raw.get("accepts") is not None else None,
+        thinking=raw.get("thinking"),
+        base_model=raw.get("base_model"),
+        deprecated=raw.get("deprecated", False),
+    )
+
+
+@lru_cache(maxsize=1)
+def load_models() -> dict[str, Model]:
+    """The packaged model records, by id."""
+    with _DATA.open(encoding="utf-8") as f:
+        data = json.load(f)
+    return {m.id: m for m in map(_record, data["models"])}
+
+
+_registered: dict[str, Model] = {}
+_lock = threading.Lock()
+
+
+def register_model(model: Model) -> None:
+    """Add (or replace) a record, e.g. for your own NIM deployment with a custom endpoint."""
+    with _lock:
+        _registered[model.id] = model
+    _index.cache_clear()
+
+
+def known_models() -> list[Model]:
+    """Every record: the packaged catalog, then the ones registered in this process."""
+    merged = dict(load_models())
+    merged.update(_registered)
+    return list(merged.values())
+
+
+@lru_cache(maxsize=1)
+def _index() -> dict[str, tuple[Model, bool]]:
+    """Name → (record, is_alias), ids first so an id always wins over an alias."""
+    index: dict[str, tuple[Model, bool]] = {}
+    models = known_models()
+    for model in models:
+        for alias in model.aliases:
+            index.setdefault(alias, (model, True))
+    for model in models:
+        index[model.id] = (model, False)
+    return index
+
+
+def _lookup(name: str) -> tuple[Model, bool] | None:
+    index = _index()
+    candidates = [name]
+    if name.startswith(PLAYGROUND_PREFIX):
+        candidates.append(name[len(PLAYGROUND_PREFIX) :])
+    else:
+        candidates.append(PLAYGROUND_PREFIX + name)
+    for candidate in candidates:
+        if candidate in index:
+            return index[candidate]
+    return None
+
+
+def find_model(name: str) -> Model | None:
+    """The record for an id or alias (``playground_`` prefix optional), or ``None``. No network."""
+    found = _lookup(name)
+    return found[0] if found else None
+
+
+def suggest(name: str, n: int = 3) -> list[str]:
+    """Up to ``n`` known model ids whose id, short name or alias is close to ``name``."""
+    keys: dict[str, str] = {}
+    for key, (model, _) in _index().items():
+        keys.setdefault(key.lower(), model.id)
+        keys.setdefault(model.id.split("/")[-1].lower(), model.id)
+    query = name.lower().removeprefix(PLAYGROUND_PREFIX)
+    close = difflib.get_close_matches(query, list(keys), n=n * 3, cutoff=0.5)
+    # Also catch a fragment typed on its own ("mixtral" → every mixtral).
+    close += [k for k in keys if len(query) >= 4 and query in k]
+    out: list[str] = []
+    for key in close:
+        model_id = keys[key]
+        if model_id not in out:
+            out.append(model_id)
+    return out[:n]
+
+
+def resolve_model(name: str, *, live_ids: Iterable[str] | None = None) -> Model:
+    """The record to use for ``name``.
+
+    An id resolves to itself; an alias resolves to today's id, with a one-time notice naming it;
+    an id the live listing offers but the catalog lacks becomes a plain chat record; anything
+    else raises :class:`nvnb.errors.UnknownModelError` with the closest known names.
+    """
+    name = name.strip()
+    found = _lookup(name)
+    if found is not None:
+        model, is_alias = found
+        if is_alias or name != model.id:
+            from nvnb.notices import notify_once
+
+            notify_once(
+                f"alias:{name}",
+                f"model {name!r} is a legacy name; using {model.id!r}.",
+            )
+        return model
+    live = list(live_ids) if live_ids is not None else []
+    if name in live:
+        return Model(id=name, type="chat")
+    from nvnb.errors import UnknownModelError
+
+    suggestions = suggest(name)
+    for model_id in live:
+        if len(suggestions) < 3 and difflib.SequenceMatcher(None, name, model_id).ratio() > 0.6:
+            suggestions.append(model_id)
+    raise UnknownModelError(name, suggestions=suggestions)
