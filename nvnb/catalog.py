@@ -186,9 +186,9 @@ def suggest(name: str, n: int = 3) -> list[str]:
         keys.setdefault(key.lower(), model.id)
         keys.setdefault(model.id.split("/")[-1].lower(), model.id)
     query = name.lower().removeprefix(PLAYGROUND_PREFIX)
-    close = difflib.get_close_matches(query, list(keys), n=n * 3, cutoff=0.5)
-    # Also catch a fragment typed on its own ("mixtral" → every mixtral).
-    close += [k for k in keys if len(query) >= 4 and query in k]
+    # A fragment typed on its own ("mixtral") names its models first, then near spellings.
+    close = [k for k in sorted(keys) if len(query) >= 4 and query in k]
+    close += difflib.get_close_matches(query, list(keys), n=n * 3, cutoff=0.5)
     out: list[str] = []
     for key in close:
         model_id = keys[key]
