@@ -17,7 +17,6 @@ _EXPORTS = {
     "Model": "nvnb.catalog",
     "register_model": "nvnb.catalog",
     "Session": "nvnb.session",
-    "session": "nvnb.session",
     "ModelPicker": "nvnb.widgets",
     "SteerSliders": "nvnb.widgets",
     "ImageDrop": "nvnb.widgets",
@@ -27,7 +26,7 @@ _EXPORTS = {
     "NVIDIARerank": "nvnb.rerank",
 }
 
-__all__ = ["__version__", "load_ipython_extension", *_EXPORTS]
+__all__ = ["__version__", "load_ipython_extension", "session", *_EXPORTS]
 
 if TYPE_CHECKING:
     from nvnb.catalog import Model, register_model
@@ -36,6 +35,9 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
+    if name == "session":
+        # The module is callable: ``nvnb.session()`` returns the kernel's shared Session.
+        return import_module("nvnb.session")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'nvnb' has no attribute {name!r}")
