@@ -1,0 +1,361 @@
+"""The shared session: state, the ask/sink contract, stop, history."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from nvnb.session import Answer, ImageAttachment, Session, Turn
+
+
+class ScriptedChat(BaseChatModel):
+    """Streams a fixed list of pieces with a delay; records what it was asked and if it was closed.
+
+    A stand-in for the sink/stop contract only; ChatNVIDIA against the local server is tested below.
+    """
+
+    pieces: list[str] = ["Hello", ", ", "world", "."]  # noqa: RUF012 (pydantic copies it)
+    delay: float = 0.0
+    reasoning: str = ""
+    fail_after: int | None = None
+    calls: list[dict[str, Any]] = []  # noqa: RUF012
+    closed: list[bool] = []  # noqa: RUF012
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=AIMessage("".join(self.pieces)))])
+
+    def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        raise NotImplementedError
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        self.calls.append({"messages": messages, **kwargs})
+        try:
+            if self.reasoning:
+                yield ChatGenerationChunk(
+                    message=AIMessageChunk(
+                        content="", additional_kwargs={"reasoning_content": self.reasoning}
+                    )
+                )
+            for i, piece in enumerate(self.pieces):
+                if self.fail_after is not None and i == self.fail_after:
+                    raise RuntimeError("the stream broke")
+                await asyncio.sleep(self.delay)
+                yield ChatGenerationChunk(
+                    message=AIMessageChunk(
+                        content=piece, response_metadata={"request_id": "req-123"}
+                    )
+                )
+            yield ChatGenerationChunk(
+                message=AIMessageChunk(
+                    content="",
+                    response_metadata={"finish_reason": "stop"},
+                    usage_metadata={
+                        "input_tokens": 3,
+                        "output_tokens": len(self.pieces),
+                        "total_tokens": 3 + len(self.pieces),
+                    },
+                )
+            )
+        finally:
+            self.closed.append(True)
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.deltas: list[str] = []
+        self.reasoning: list[str] = []
+        self.ended: list[Answer] = []
+        self.errors: list[BaseException] = []
+        self.started: list[Answer] = []
+        self.threads: set[int] = set()
+
+    def on_start(self, answer: Answer) -> None:
+        self.started.append(answer)
+
+    def on_delta(self, text: str) -> None:
+        self.threads.add(threading.get_ident())
+        self.deltas.append(text)
+
+    def on_reasoning(self, text: str) -> None:
+        self.reasoning.append(text)
+
+    def on_end(self, answer: Answer) -> None:
+        self.ended.append(answer)
+
+    def on_error(self, exc: BaseException) -> None:
+        self.errors.append(exc)
+
+
+def make(**kw: Any) -> tuple[Session, ScriptedChat]:
+    llm = ScriptedChat(calls=[], closed=[], **kw)
+    return Session(llm=llm), llm
+
+
+def test_ask_streams_deltas_into_the_sink_from_the_calling_thread_and_returns_the_answer():
+    s, _ = make(reasoning="thinking…")
+    sink = RecordingSink()
+    answer = s.ask("Say hello", sink=sink)
+    assert answer.text == "Hello, world."
+    assert "".join(sink.deltas) == answer.text
+    assert sink.reasoning == ["thinking…"] and answer.reasoning == "thinking…"
+    assert sink.ended == [answer] and not sink.errors
+    assert sink.started == [answer]
+    assert sink.threads == {threading.get_ident()}
+    assert answer.request_id == "req-123"
+    assert answer.finish_reason == "stop"
+    assert answer.usage["output_tokens"] == 4
+    assert answer.stats.output_tokens == 4
+    assert answer.stats.time_to_first_token is not None
+    assert not answer.stopped
+
+
+def test_every_ask_is_kept_in_the_history_and_last_answer():
+    s, _ = make()
+    a = s.ask("one")
+    assert [t.role for t in s.history] == ["user", "assistant"]
+    assert s.history[0].content == "one" and s.history[1].answer is a
+    assert s.last_answer is a
+    assert not s.busy
+
+
+def test_chat_true_sends_the_history_and_single_turn_does_not():
+    s, llm = make()
+    s.ask("first")
+    s.ask("second")
+    assert len(llm.calls[-1]["messages"]) == 1
+    s.ask("third", chat=True)
+    sent = llm.calls[-1]["messages"]
+    assert [m.content for m in sent] == [
+        "first",
+        "Hello, world.",
+        "second",
+        "Hello, world.",
+        "third",
+    ]
+
+
+def test_system_prompt_and_settings_go_with_the_request_and_overrides_win():
+    s, llm = make()
+    s.system_prompt = "Be brief."
+    s.temperature = 0.2
+    s.max_tokens = 50
+    s.ask("hi", temperature=0.9, seed=7)
+    call = llm.calls[-1]
+    assert call["messages"][0].content == "Be brief."
+    assert call["temperature"] == 0.9 and call["max_tokens"] == 50 and call["seed"] == 7
+    assert "top_p" not in call
+
+
+def test_labels_are_sent_only_to_models_that_take_them():
+    s, llm = make()
+    s.labels = {"creativity": 9, "verbosity": 0}
+    s.ask("hi")  # the default model takes no labels
+    assert "labels" not in llm.calls[-1]
+    s.model = "nvidia/nemotron-steerlm-8b"
+    s.ask("hi")
+    assert llm.calls[-1]["labels"] == {"creativity": 9, "verbosity": 0}
+    s.ask("hi", model="meta/llama-3.1-8b-instruct", labels={"complexity": 3})
+    assert llm.calls[-1]["labels"] == {"complexity": 3}
+
+
+def test_labels_out_of_range_or_unknown_are_refused():
+    s, _ = make()
+    with pytest.raises(ValueError, match="out of range"):
+        s.labels = {"creativity": 10}
+    with pytest.raises(ValueError, match="unknown label"):
+        s.ask("hi", labels={"humour": 3})
+
+
+def test_model_aliases_resolve_to_the_catalog_id():
+    s, _ = make()
+    s.model = "playground_nemotron_steerlm_8b"
+    assert s.model == "nvidia/nemotron-steerlm-8b"
+    assert s.takes_labels == ("creativity", "complexity", "verbosity")
+    s.model = "my-own-nim-model"
+    assert s.model == "my-own-nim-model" and s.takes_labels == ()
+
+
+def test_unknown_overrides_and_empty_prompts_are_refused():
+    s, _ = make()
+    with pytest.raises(TypeError, match="temprature"):
+        s.ask("hi", temprature=1)
+    with pytest.raises(ValueError, match="empty"):
+        s.ask("   ")
+
+
+def test_stop_from_another_thread_closes_the_stream_and_keeps_the_partial_text():
+    s, llm = make(pieces=[f"w{i} " for i in range(100)], delay=0.02)
+    sink = RecordingSink()
+    threading.Timer(0.25, s.stop).start()
+    t0 = time.monotonic()
+    answer = s.ask("long", sink=sink)
+    assert time.monotonic() - t0 < 1.5
+    assert answer.stopped and answer.stop_reason == "stop"
+    assert 0 < len(answer.text) < len("".join(llm.pieces))
+    assert answer.text == "".join(sink.deltas)
+    assert sink.ended == [answer]
+    assert llm.closed == [True]
+    assert s.history[-1].content == answer.text and s.history[-1].answer.stopped
+    assert not s.busy
+
+
+def test_keyboard_interrupt_while_waiting_stops_the_request_and_returns_the_partial_answer():
+    s, _ = make(pieces=[f"w{i} " for i in range(100)], delay=0.02)
+
+    class InterruptingSink(RecordingSink):
+        def on_delta(self, text: str) -> None:
+            super().on_delta(text)
+            if len(self.deltas) == 3:
+                raise KeyboardInterrupt
+
+    sink = InterruptingSink()
+    answer = s.ask("long", sink=sink)
+    assert answer.stopped and answer.stop_reason == "interrupt"
+    assert answer.text.startswith("w0 w1 w2 ")
+    assert len(answer.text) < 100 * 3
+    assert sink.ended == [answer]
+    assert s.history[-1].answer is answer
+
+
+def test_an_error_reaches_the_sink_keeps_partial_text_and_is_raised():
+    s, _ = make(fail_after=2)
+    sink = RecordingSink()
+    with pytest.raises(RuntimeError, match="broke") as info:
+        s.ask("hi", sink=sink)
+    assert sink.errors == [info.value] and not sink.ended
+    assert info.value.answer.text == "Hello, "  # type: ignore[attr-defined]
+    assert s.history[-1].role == "assistant" and s.history[-1].content == "Hello, "
+
+
+async def test_ask_async_streams_in_the_event_loop_and_can_be_stopped():
+    s, llm = make(pieces=[f"w{i} " for i in range(100)], delay=0.01)
+    sink = RecordingSink()
+    asyncio.get_running_loop().call_later(0.15, s.stop)
+    answer = await s.ask_async("long", sink=sink)
+    assert answer.stopped and 0 < len(answer.text) < 300
+    assert sink.threads == {threading.get_ident()}
+    assert llm.closed == [True]
+    full = await s.ask_async("again")
+    assert full.text == "".join(llm.pieces)
+
+
+def test_stop_with_nothing_in_flight_is_harmless():
+    s, _ = make()
+    assert s.stop() is False
+
+
+def test_observers_see_model_history_and_busy_changes():
+    s, _ = make()
+    seen: list[str] = []
+    s.observe(lambda change: seen.append(change["name"]), names=["model", "history", "busy"])
+    s.model = "nvidia/nemotron-steerlm-8b"
+    s.ask("hi")
+    assert seen[0] == "model" and "history" in seen and seen.count("busy") == 2
+
+
+def test_history_exports_as_markdown_and_langchain_messages(tmp_path):
+    s, _ = make()
+    s.system_prompt = "Be kind."
+    s.ask("What is 2+2?")
+    md = s.export_markdown(tmp_path / "chat.md")
+    assert (tmp_path / "chat.md").read_text() == md
+    assert "## You\n\nWhat is 2+2?" in md and "Hello, world." in md
+    msgs = s.messages()
+    assert [type(m).__name__ for m in msgs] == ["SystemMessage", "HumanMessage", "AIMessage"]
+    s.clear_history()
+    assert s.history == [] and s.last_answer is None
+
+
+def png_bytes(size: tuple[int, int] = (40, 30), color: str = "red") -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_attached_images_go_with_the_next_question_to_vision_models_then_are_cleared():
+    s, llm = make()
+    s.model = "meta/llama-3.2-11b-vision-instruct"
+    att = s.attach_image(png_bytes(), "red.png")
+    assert (att.width, att.height, att.mime) == (40, 30, "image/png")
+    s.ask("What is this?")
+    content = llm.calls[-1]["messages"][-1].content
+    assert content[1]["image_url"]["url"] == att.data_uri
+    assert s.images == []
+    assert s.history[-2].images == (att.data_uri,)
+
+
+def test_large_images_are_shrunk_once_and_the_original_is_not_kept():
+    import os
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (1600, 1200), os.urandom(1600 * 1200 * 3)).save(buf, format="PNG")
+    att = ImageAttachment.from_bytes(buf.getvalue(), "noise.png")
+    assert max(att.width, att.height) <= 1024
+    assert (att.original_width, att.original_height) == (1600, 1200)
+    assert len(att.data_uri) < 190_000
+    assert not any(isinstance(v, bytes) for v in vars(att).values())
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"not an image at all", "not an image"),
+        (png_bytes()[:60], "damaged|truncated|not an image"),
+    ],
+)
+def test_non_images_and_corrupt_files_are_refused_with_a_clear_message(data, message):
+    with pytest.raises(ValueError, match=message):
+        ImageAttachment.from_bytes(data, "x.png")
+
+
+def test_too_large_files_are_refused_before_decoding(monkeypatch):
+    monkeypatch.setattr("nvnb.session.MAX_IMAGE_BYTES", 100)
+    with pytest.raises(ValueError, match="too large"):
+        ImageAttachment.from_bytes(png_bytes((100, 100)), "big.png")
+
+
+def test_reprs_are_stable_and_carry_no_secrets():
+    s = Session(api_key="nvapi-test-sentinel-key-0123456789")
+    assert repr(s) == "<nvnb.Session model='meta/llama-3.1-8b-instruct' turns=0>"
+    assert "nvapi" not in str(s.trait_values())
+    a = Answer(text="x" * 100, model="m")
+    assert repr(a) == f"Answer(model='m', text='{'x' * 59}…')"
+    assert Turn("user", "hi").to_message() == HumanMessage("hi")
+
+
+def test_the_default_session_is_one_per_process():
+    import nvnb
+    import nvnb.session
+
+    assert nvnb.session() is nvnb.session()
+    assert isinstance(nvnb.session(), nvnb.Session)
