@@ -1,0 +1,291 @@
+"""Chat completion responses (JSON or SSE chunks) → LangChain messages.
+
+Reasoning arrives three ways: a ``reasoning_content`` field, a ``reasoning`` field, or
+``<think>…</think>`` at the start of the content. All end up in
+``additional_kwargs["reasoning_content"]`` (``reasoning`` is also kept under its own name), and
+the tags are taken out of the content. Streamed tool calls are assembled even when the service
+splits them over chunks or leaves out their ``index``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.messages.tool import tool_call_chunk
+from langchain_core.output_parsers.openai_tools import make_invalid_tool_call, parse_tool_call
+
+from nvnb.errors import StreamError
+
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+
+
+def split_thinking(content: str) -> tuple[str, str]:
+    """``(reasoning, answer)`` from content that may hold ``<think>…</think>``.
+
+    Handles the paired form and the form where the template already opened the tag (only
+    ``</think>`` appears: everything before it is reasoning).
+    """
+    if THINK_CLOSE not in content:
+        return "", content
+    start = content.find(THINK_OPEN)
+    end = content.find(THINK_CLOSE)
+    if start == -1:
+        return content[:end].strip(), content[end + len(THINK_CLOSE) :].strip()
+    if start < end and not content[:start].strip():
+        reasoning = content[start + len(THINK_OPEN) : end]
+        return reasoning.strip(), content[end + len(THINK_CLOSE) :].strip()
+    return "", content
+
+
+def usage_metadata(usage: dict[str, Any] | None) -> dict[str, Any] | None:
+    """OpenAI ``usage`` → LangChain ``usage_metadata``."""
+    if not usage:
+        return None
+    prompt = int(usage.get("prompt_tokens") or 0)
+    completion = int(usage.get("completion_tokens") or 0)
+    out: dict[str, Any] = {
+        "input_tokens": prompt,
+        "output_tokens": completion,
+        "total_tokens": int(usage.get("total_tokens") or prompt + completion),
+    }
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    if reasoning:
+        out["output_token_details"] = {"reasoning": int(reasoning)}
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+    if cached:
+        out["input_token_details"] = {"cache_read": int(cached)}
+    return out
+
+
+def _reasoning_kwargs(message: dict[str, Any], from_tags: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    reasoning_content = message.get("reasoning_content")
+    reasoning = message.get("reasoning")
+    if reasoning_content or reasoning or from_tags:
+        out["reasoning_content"] = reasoning_content or reasoning or from_tags
+    if reasoning:
+        out["reasoning"] = reasoning
+    return out
+
+
+def _arguments_text(arguments: Any) -> str:
+    if arguments is None:
+        return ""
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
+def parse_response(data: dict[str, Any], *, model_id: str, request_id: str | None) -> AIMessage:
+    """A non-streamed chat completion → ``AIMessage``."""
+    if isinstance(data.get("error"), dict) and "choices" not in data:
+        err = data["error"]
+        raise StreamError(
+            err.get("message") or "the service returned an error", title=err.get("type"),
+            request_id=request_id, model=model_id,
+        )
+    choices = data.get("choices") or [{}]
+    choice = choices[0]
+    message = choice.get("message") or {}
+    if not message and "text" in choice:
+        message = {"content": choice["text"]}
+    content = message.get("content") or ""
+    if isinstance(content, list):  # a few services answer with parts
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    reasoning, answer = split_thinking(content)
+    additional: dict[str, Any] = _reasoning_kwargs(message, reasoning)
+    tool_calls, invalid = [], []
+    raw_calls = message.get("tool_calls") or []
+    for raw in raw_calls:
+        raw = {**raw, "function": {**raw.get("function", {})}}
+        raw["function"]["arguments"] = _arguments_text(raw["function"].get("arguments")) or "{}"
+        try:
+            parsed = parse_tool_call(raw, return_id=True)
+        except Exception as exc:  # OutputParserException and malformed JSON alike
+            invalid.append(make_invalid_tool_call(raw, str(exc)))
+        else:
+            if parsed is not None:
+                tool_calls.append(parsed)
+    if raw_calls:
+        additional["tool_calls"] = raw_calls
+    metadata = {
+        "model_name": data.get("model") or model_id,
+        "finish_reason": choice.get("finish_reason"),
+        "request_id": request_id,
+    }
+    return AIMessage(
+        content=answer,
+        additional_kwargs=additional,
+        tool_calls=tool_calls,
+        invalid_tool_calls=invalid,
+        usage_metadata=usage_metadata(data.get("usage")),  # type: ignore[arg-type]
+        response_metadata=metadata,
+    )
+
+
+class StreamAssembler:
+    """Turns SSE chunk dicts into ``AIMessageChunk``s that add up to the whole answer.
+
+    Usage is emitted once, on the last chunk (some servers repeat cumulative usage on every
+    chunk); model name and request id ride on the first chunk, the finish reason where it comes,
+    so LangChain's string concatenation of metadata never doubles them.
+    """
+
+    def __init__(self, *, model_id: str, request_id: str | None) -> None:
+        self.model_id = model_id
+        self.request_id = request_id
+        self._first = True
+        self._usage: dict[str, Any] | None = None
+        self._finish: str | None = None
+        self._state = "start"  # start → thinking → answer
+        self._buffer = ""
+        self._calls: dict[int, dict[str, Any]] = {}  # index → {"id", "name"}
+        self._ids: dict[str, int] = {}
+        self._last_index: int | None = None
+        self.text = ""  # the answer so far (for errors that need partial text)
+
+    # -- think tags -------------------------------------------------------------------------
+
+    def _split_content(self, piece: str) -> tuple[str, str]:
+        """(reasoning, answer) parts of a streamed content piece, across chunk borders."""
+        self._buffer += piece
+        reasoning = answer = ""
+        while self._buffer:
+            if self._state == "start":
+                head = self._buffer.lstrip()
+                if head.startswith(THINK_OPEN):
+                    self._buffer = head[len(THINK_OPEN) :].lstrip("\n")
+                    self._state = "thinking"
+                elif head and THINK_OPEN.startswith(head):
+                    break  # maybe a tag still arriving
+                elif not head:
+                    break
+                else:
+                    self._state = "answer"
+            elif self._state == "thinking":
+                end = self._buffer.find(THINK_CLOSE)
+                if end >= 0:
+                    reasoning += self._buffer[:end]
+                    self._buffer = self._buffer[end + len(THINK_CLOSE) :].lstrip()
+                    self._state = "after"
+                    continue
+                keep = _partial_suffix(self._buffer, THINK_CLOSE)
+                reasoning += self._buffer[: len(self._buffer) - keep]
+                self._buffer = self._buffer[len(self._buffer) - keep :]
+                break
+            elif self._state == "after":
+                self._buffer = self._buffer.lstrip()
+                if self._buffer:
+                    self._state = "answer"
+                else:
+                    break
+            else:
+                answer += self._buffer
+                self._buffer = ""
+        return reasoning, answer
+
+    # -- tool calls -------------------------------------------------------------------------
+
+    def _tool_chunks(self, calls: list[dict[str, Any]]) -> list[Any]:
+        out = []
+        for call in calls:
+            fn = call.get("function") or {}
+            call_id = call.get("id") or None
+            index = call.get("index")
+            if not isinstance(index, int):
+                if call_id and call_id in self._ids:
+                    index = self._ids[call_id]
+                elif call_id or self._last_index is None:
+                    index = len(self._calls)
+                else:
+                    index = self._last_index
+            known = self._calls.setdefault(index, {})
+            if call_id:
+                self._ids[call_id] = index
+            name = fn.get("name") or None
+            # Send id and name once per call: chunk merging concatenates repeated strings.
+            if call_id and known.get("id") == call_id:
+                call_id = None
+            elif call_id:
+                known["id"] = call_id
+            if name and known.get("name") == name:
+                name = None
+            elif name:
+                known["name"] = name
+            self._last_index = index
+            out.append(
+                tool_call_chunk(
+                    name=name, args=_arguments_text(fn.get("arguments")) or None,
+                    id=call_id, index=index,
+                )
+            )
+        return out
+
+    # -- chunks -----------------------------------------------------------------------------
+
+    def feed(self, data: dict[str, Any]) -> AIMessageChunk | None:
+        """The message chunk for one SSE event, or ``None`` when it carries nothing to show."""
+        if isinstance(data.get("error"), dict) and not data.get("choices"):
+            err = data["error"]
+            raise StreamError(
+                err.get("message") or "the stream reported an error", title=err.get("type"),
+                request_id=self.request_id, model=self.model_id, partial_text=self.text,
+            )
+        if data.get("usage"):
+            self._usage = data["usage"]
+        choices = data.get("choices") or []
+        if not choices:
+            return None
+        choice = choices[0]
+        delta = choice.get("delta") or choice.get("message") or {}
+        if not delta and "text" in choice:
+            delta = {"content": choice["text"]}
+        if choice.get("finish_reason"):
+            self._finish = choice["finish_reason"]
+        reasoning, answer = self._split_content(delta.get("content") or "")
+        additional: dict[str, Any] = {}
+        if reasoning:
+            additional["reasoning_content"] = reasoning
+        additional.update(_reasoning_kwargs(delta))
+        tool_chunks = self._tool_chunks(delta.get("tool_calls") or [])
+        if not (answer or additional or tool_chunks):
+            return None
+        self.text += answer
+        metadata: dict[str, Any] = {}
+        if self._first:
+            metadata = {"model_name": data.get("model") or self.model_id,
+                        "request_id": self.request_id}
+            self._first = False
+        return AIMessageChunk(
+            content=answer, additional_kwargs=additional, tool_call_chunks=tool_chunks,
+            response_metadata=metadata,
+        )
+
+    def finish(self) -> AIMessageChunk:
+        """The closing chunk: leftover text, usage, finish reason, ``chunk_position="last"``."""
+        leftover = ""
+        additional: dict[str, Any] = {}
+        if self._buffer:
+            if self._state == "thinking":
+                additional["reasoning_content"] = self._buffer
+            else:
+                leftover = self._buffer
+            self._buffer = ""
+        metadata: dict[str, Any] = {"finish_reason": self._finish}
+        if self._first:
+            metadata.update(model_name=self.model_id, request_id=self.request_id)
+        self.text += leftover
+        return AIMessageChunk(
+            content=leftover, additional_kwargs=additional,
+            usage_metadata=usage_metadata(self._usage),  # type: ignore[arg-type]
+            response_metadata=metadata, chunk_position="last",
+        )
+
+
+def _partial_suffix(text: str, tag: str) -> int:
+    """Length of the longest end of ``text`` that is a beginning of ``tag``."""
+    for size in range(min(len(tag) - 1, len(text)), 0, -1):
+        if text.endswith(tag[:size]):
+            return size
+    return 0
