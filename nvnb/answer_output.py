@@ -1,0 +1,145 @@
+"""Where a ``%%nvchat`` answer goes: live while it streams, then once as a plain display.
+
+While streaming, deltas go to a ``StreamPane`` widget (in a kernel whose front end shows widgets)
+or to standard output as plain text. When the answer is complete it is displayed once more as a
+plain ``text/markdown`` + ``text/plain`` output, which is what saved notebooks, GitHub and nbval
+see (they ignore display updates and widget views).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import Any, Protocol
+
+FORMATS = ("markdown", "code", "text", "json")
+
+
+class Sink(Protocol):
+    """What ``Session.ask`` streams into."""
+
+    def on_delta(self, text: str) -> None: ...
+
+    def on_end(self, answer: Any) -> None: ...
+
+    def on_error(self, exc: BaseException) -> None: ...
+
+
+class TextStream:
+    """Streams the answer as plain text to standard output (terminal IPython, ``--no-widget``)."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self._stream = stream
+        self._open = False
+
+    @property
+    def stream(self) -> Any:
+        return self._stream if self._stream is not None else sys.stdout
+
+    def on_delta(self, text: str) -> None:
+        if text:
+            self.stream.write(text)
+            self.stream.flush()
+            self._open = not text.endswith("\n")
+
+    def _finish_line(self) -> None:
+        if self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open = False
+
+    def on_end(self, answer: Any) -> None:
+        self._finish_line()
+
+    def on_error(self, exc: BaseException) -> None:
+        self._finish_line()
+
+
+# --- the final, plain display ----------------------------------------------------------------
+
+
+class MarkdownAnswer(str):
+    """An answer (a ``str``) that displays as Markdown, with its plain text beside it."""
+
+    reasoning: str | None = None
+
+    def __new__(cls, text: str, reasoning: str | None = None) -> MarkdownAnswer:
+        obj = super().__new__(cls, text)
+        obj.reasoning = reasoning or None
+        return obj
+
+    def _repr_markdown_(self) -> str:
+        if not self.reasoning:
+            return str(self)
+        return (
+            "<details><summary>reasoning</summary>\n\n"
+            + self.reasoning.strip()
+            + "\n\n</details>\n\n"
+            + str(self)
+        )
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+class TextAnswer(str):
+    """An answer that displays as plain text only (``-f text``)."""
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+class CodeAnswer(str):
+    """Code taken from an answer (``-f code``), displayed as a fenced block."""
+
+    language: str = ""
+
+    def __new__(cls, code: str, language: str = "") -> CodeAnswer:
+        obj = super().__new__(cls, code)
+        obj.language = language
+        return obj
+
+    def _repr_markdown_(self) -> str:
+        fence = "````" if "```" in self else "```"
+        return f"{fence}{self.language or 'python'}\n{self}\n{fence}"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+_FENCE = re.compile(r"^(`{3,}|~{3,})[ \t]*([\w+.#-]*)[^\n]*\n(.*?)^\1[ \t]*$", re.M | re.S)
+
+
+def extract_code(text: str) -> tuple[str, str]:
+    """(code, language) of an answer: its fenced blocks joined, or the whole text if none."""
+    blocks = [(m.group(3), m.group(2)) for m in _FENCE.finditer(text)]
+    if not blocks:
+        return text.strip("\n"), ""
+    code = "\n\n".join(body.rstrip("\n") for body, _ in blocks)
+    return code, blocks[0][1]
+
+
+def parse_json(text: str) -> Any:
+    """The JSON value of an answer (or of its first fenced block that parses), else ValueError."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        for match in _FENCE.finditer(text):
+            try:
+                return json.loads(match.group(3))
+            except ValueError:
+                continue
+        raise
+
+
+def final_display(text: str, fmt: str, reasoning: str | None = None) -> Any:
+    """The object shown once the answer is complete (and returned as the cell's result)."""
+    if fmt == "text":
+        return TextAnswer(text)
+    if fmt == "code":
+        code, language = extract_code(text)
+        return CodeAnswer(code, language)
+    if fmt == "json":
+        return parse_json(text)
+    return MarkdownAnswer(text, reasoning)
