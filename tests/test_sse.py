@@ -1,0 +1,214 @@
+"""SSE: event-stream rules, chat chunks, in-stream errors; any chunking gives the same result."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nvnb.errors import NVNBError, StreamError, StreamInterrupted
+from nvnb.sse import ChatStreamDecoder, ServerSentEvent, SSEParser, chunk_text
+
+
+def parse_all(data: bytes, cuts: list[int] | None = None) -> list[ServerSentEvent]:
+    parser = SSEParser()
+    events = []
+    start = 0
+    for cut in sorted(cuts or []):
+        events += parser.feed(data[start:cut])
+        start = cut
+    events += parser.feed(data[start:])
+    events += parser.finish()
+    return events
+
+
+def chunk(text: str, **extra: object) -> dict:
+    return {"id": "c", "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}], **extra}
+
+
+def sse(*objects: object, done: bool = True, eol: str = "\n") -> bytes:
+    out = "".join(f"data: {json.dumps(o)}{eol}{eol}" for o in objects)
+    if done:
+        out += f"data: [DONE]{eol}{eol}"
+    return out.encode()
+
+
+def decode_all(data: bytes, cuts: list[int] | None = None) -> list[object]:
+    dec = ChatStreamDecoder()
+    items: list[object] = []
+    start = 0
+    for cut in [*sorted(cuts or []), len(data)]:
+        items += dec.feed(data[start:cut])
+        start = cut
+    items += dec.finish()
+    for item in items:
+        if isinstance(item, dict):
+            dec.delivered(item)
+    return items
+
+
+# --- the event-stream rules --------------------------------------------------------------
+
+
+def test_data_lines_become_events() -> None:
+    events = parse_all(b"data: one\n\ndata: two\n\n")
+    assert [e.data for e in events] == ["one", "two"]
+
+
+def test_multi_line_data_is_joined_with_newlines() -> None:
+    assert parse_all(b"data: a\ndata: b\ndata:c\n\n")[0].data == "a\nb\nc"
+
+
+def test_comments_and_keep_alives_are_ignored() -> None:
+    events = parse_all(b": keep-alive\n\n:\n\ndata: x\n: mid-event comment\n\n")
+    assert [e.data for e in events] == ["x"]
+
+
+def test_event_id_and_retry_fields_are_kept() -> None:
+    (event,) = parse_all(b"event: message\nid: 7\nretry: 1000\ndata: x\n\n")
+    assert (event.event, event.id, event.retry, event.data) == ("message", "7", 1000, "x")
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
+def test_every_line_ending_works(eol: str) -> None:
+    data = f"data: a{eol}{eol}data: b{eol}data: c{eol}{eol}".encode()
+    assert [e.data for e in parse_all(data)] == ["a", "b\nc"]
+
+
+def test_a_crlf_split_between_chunks_is_one_line_end() -> None:
+    data = b"data: a\r\n\r\ndata: b\r\n\r\n"
+    for cut in range(len(data) + 1):
+        assert [e.data for e in parse_all(data, [cut])] == ["a", "b"], cut
+
+
+def test_utf8_split_inside_a_character_is_reassembled() -> None:
+    data = "data: héllo wörld ✓ 🙂\n\n".encode()
+    for cut in range(len(data) + 1):
+        assert parse_all(data, [cut])[0].data == "héllo wörld ✓ 🙂"
+
+
+def test_a_leading_byte_order_mark_is_ignored() -> None:
+    assert parse_all(b"\xef\xbb\xbfdata: x\n\n")[0].data == "x"
+
+
+def test_a_last_event_without_a_blank_line_still_counts() -> None:
+    assert [e.data for e in parse_all(b"data: x\n\ndata: [DONE]")] == ["x", "[DONE]"]
+
+
+def test_a_line_that_is_no_sse_field_is_a_malformed_stream() -> None:
+    with pytest.raises(StreamInterrupted, match="malformed stream line"):
+        parse_all(b"data: x\n\n<html>oops</html>\n\n")
+
+
+def test_invalid_utf8_is_a_malformed_stream() -> None:
+    with pytest.raises(StreamInterrupted):
+        parse_all(b"data: \xff\xfe\n\n")
+
+
+def test_an_endless_line_is_cut_off() -> None:
+    parser = SSEParser(max_line_chars=1000)
+    with pytest.raises(StreamInterrupted):
+        for _ in range(20):
+            parser.feed(b"data: " + b"x" * 100)
+
+
+# --- chat chunks -------------------------------------------------------------------------
+
+
+def test_chunks_end_at_done_and_text_is_tracked() -> None:
+    usage = {"id": "c", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2}}
+    items = decode_all(sse(chunk("Hel"), chunk("lo"), usage) + b"data: ignored-after-done\n\n")
+    assert items[:2] == [chunk("Hel"), chunk("lo")]
+    assert items[2]["usage"]["completion_tokens"] == 2 and items[2]["choices"] == []
+    assert len(items) == 3
+
+
+def test_a_stream_without_done_is_interrupted() -> None:
+    items = decode_all(sse(chunk("a"), done=False))
+    assert items[0] == chunk("a")
+    assert isinstance(items[1], StreamInterrupted)
+
+
+def test_an_error_object_in_the_stream_is_a_stream_error() -> None:
+    error = {"error": {"object": "error", "message": "GPU fell over", "type": "internal_error"}}
+    dec = ChatStreamDecoder()
+    items = dec.feed(sse(chunk("par"), chunk("tial"), error))
+    for item in items[:2]:
+        dec.delivered(item)
+    err = items[2]
+    assert isinstance(err, StreamError)
+    dec.annotate(err)
+    assert err.partial_text == "partial" and err.chunks_received == 2
+    assert "GPU fell over" in str(err) and "internal_error" in str(err)
+
+
+def test_an_error_event_type_is_a_stream_error() -> None:
+    items = decode_all(b'event: error\ndata: {"message": "nope"}\n\n')
+    assert isinstance(items[0], StreamError)
+
+
+def test_data_that_is_not_a_json_object_is_malformed() -> None:
+    for bad in (b"data: {not json\n\n", b"data: [1, 2]\n\n", b"data: 42\n\n"):
+        items = decode_all(bad)
+        assert isinstance(items[-1], StreamInterrupted), bad
+
+
+def test_chunk_text_reads_the_first_choice_delta() -> None:
+    assert chunk_text(chunk("x")) == "x"
+    assert chunk_text({"choices": []}) == ""
+    assert chunk_text({"choices": [{"delta": {"content": None}}]}) == ""
+    assert chunk_text({"choices": ["junk"]}) == ""
+
+
+# --- properties --------------------------------------------------------------------------
+
+texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20)
+eols = st.sampled_from(["\n", "\r\n", "\r"])
+
+
+@st.composite
+def valid_streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
+    pieces = draw(st.lists(texts, max_size=8))
+    eol = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    comments = draw(st.booleans())
+    out = ": hello\n\n" if comments else ""
+    for piece in pieces:
+        out += f"data: {json.dumps(chunk(piece), ensure_ascii=draw(st.booleans()))}{eol}{eol}"
+        if comments:
+            out += f":keep-alive{eol}"
+    out += f"data: [DONE]{eol}{eol}"
+    data = out.encode()
+    cuts = draw(st.lists(st.integers(0, len(data)), max_size=12))
+    return data, cuts
+
+
+@given(valid_streams())
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+def test_any_chunking_of_a_valid_stream_gives_the_same_chunks(case: tuple[bytes, list[int]]
+                                                              ) -> None:
+    data, cuts = case
+    whole = decode_all(data)
+    assert all(isinstance(item, dict) for item in whole)
+    assert decode_all(data, cuts) == whole
+    byte_by_byte = decode_all(data, list(range(len(data))))
+    assert byte_by_byte == whole
+
+
+@given(st.binary(max_size=300), st.lists(st.integers(0, 300), max_size=6))
+@settings(max_examples=300)
+def test_garbage_only_ever_raises_our_typed_errors(data: bytes, cuts: list[int]) -> None:
+    cuts = [c for c in cuts if c <= len(data)]
+    for item in decode_all(data, cuts):
+        assert isinstance(item, dict | NVNBError)
+
+
+@given(st.lists(st.sampled_from([b"data: ", b"data:", b"{", b"}", b"[DONE]", b"\n", b"\r",
+                                 b":", b"event: error", b'"error"', b'{"choices": []}',
+                                 b"\xc3", b"\xa9", b"id: 1", b"retry: x"]), max_size=40))
+@settings(max_examples=300)
+def test_near_miss_streams_only_ever_raise_our_typed_errors(parts: list[bytes]) -> None:
+    for item in decode_all(b"".join(parts), list(range(0, 40, 3))):
+        assert isinstance(item, dict | NVNBError)
