@@ -1,0 +1,423 @@
+"""``%%nvchat`` and ``%nvchat …``: NVIDIA's models from a notebook cell.
+
+The magics keep no state of their own: every setting and the conversation live in the kernel's
+:class:`nvnb.session.Session`, so the magics and the widgets always agree. Only IPython and the
+standard library are imported here; the session (and with it LangChain, httpx, Pillow) loads on
+first use, so ``%load_ext nvnb`` stays instant.
+"""
+
+from __future__ import annotations
+
+import keyword
+import sys
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from nvnb.answer_output import FORMATS, TextStream, final_display
+from nvnb.cell_failure import AnswerInterrupted, CellFailure, is_expected, shortened
+from nvnb.kernel_errors import ErrorsByCell, last_error
+from nvnb.prompt_template import interpolate, resolve_argument
+
+COMMANDS = {
+    "fix": "explain the last error of this kernel and propose a fix (takes the cell options)",
+    "models": "models [FILTER]: the catalog as a table (FILTER: part of a name, or a type)",
+    "use": "use MODEL: make MODEL (an id or alias) the session's model",
+    "labels": "labels [k=v ...|reset]: show or set the session's SteerLM labels",
+    "reset": "forget the conversation (the model, labels and settings stay)",
+    "history": "the conversation so far, as Markdown",
+    "key": "enter an API key (hidden prompt, never stored in the notebook)",
+    "config": "the effective settings (the key masked)",
+    "help": "this help",
+}
+
+FIX_PROMPT = (
+    "This error was raised in my Jupyter notebook{where}. Explain briefly what caused it, "
+    "then propose a fix as corrected code.\n\n{code}Error:\n```\n{error}\n```"
+)
+
+
+def _session() -> Any:
+    from nvnb.session import session
+
+    return session()
+
+
+def _is_terminal(shell: Any) -> bool:
+    """A terminal IPython prints what it displays as plain text: no widgets, no second copy."""
+    module = sys.modules.get("IPython.terminal.interactiveshell")
+    return module is not None and isinstance(shell, module.TerminalInteractiveShell)
+
+
+def _widgets_shown(shell: Any) -> bool:
+    """Whether a front end that renders widgets may be attached (a kernel with ipywidgets)."""
+    if getattr(shell, "kernel", None) is None:
+        return False
+    try:
+        from nvnb.widgets import StreamPane  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _stream_pane(session: Any) -> Any:
+    from nvnb.widgets import StreamPane
+
+    return StreamPane(session=session)
+
+
+def parse_labels(text: str) -> dict[str, int]:
+    """``"creativity=9,verbosity=0"`` (commas or spaces) → ``{"creativity": 9, "verbosity": 0}``."""
+    labels: dict[str, int] = {}
+    for item in text.replace(",", " ").split():
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise CellFailure(f"labels are name=value pairs, not {item!r}",
+                              hint="e.g. --labels creativity=9,verbosity=0")
+        try:
+            labels[name.strip()] = int(value)
+        except ValueError:
+            raise CellFailure(f"label {name}={value!r} is not a whole number (0–9)") from None
+    return labels
+
+
+def _output_name(name: str | None) -> str | None:
+    if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
+        raise CellFailure(f"-o needs a variable name, not {name!r}")
+    return name
+
+
+@magics_class
+class NVChatMagics(Magics):
+    """The ``nvchat`` line and cell magic."""
+
+    def _lookup(self, name: str) -> Any:
+        namespace = self.shell.user_ns
+        if name in namespace:
+            return namespace[name]
+        if name == "Err":
+            return ErrorsByCell(self.shell)
+        raise KeyError(name)
+
+    @no_var_expand
+    @magic_arguments()
+    @argument("-m", "--model", help="model id or alias (default: the session's model)")
+    @argument("-s", "--system", help="system prompt for this question")
+    @argument("-t", "--temperature", type=float, help="sampling temperature")
+    @argument("--max-tokens", type=int, help="maximum tokens in the answer")
+    @argument("--top-p", type=float, help="nucleus sampling probability")
+    @argument("--seed", type=int, help="random seed")
+    @argument("--labels", help="SteerLM labels, e.g. creativity=9,verbosity=0")
+    @argument("--image", action="append", default=[], metavar="PATH|URL|{var}",
+              help="an image to send (repeatable)")
+    @argument("--context", metavar="TEXT|{var}", help="the context a QA model answers from")
+    @argument("-o", "--out", metavar="NAME", help="store the answer in the variable NAME")
+    @argument("-f", "--format", choices=FORMATS, default="markdown",
+              help="markdown (default), code (into a new cell), text, or json (parsed)")
+    @argument("--chat", action="store_true",
+              help="continue the session's conversation (default: a single question)")
+    @argument("--no-stream", action="store_true", help="show the answer only when complete")
+    @argument("--no-widget", action="store_true", help="stream as plain text, not in a widget")
+    @argument("command", nargs="*",
+              help="line magic only: fix, models [FILTER], use MODEL, labels k=v..., reset, "
+                   "history, key, config, help")
+    @line_cell_magic
+    def nvchat(self, line: str, cell: str | None = None) -> Any:
+        """Ask an NVIDIA model; the cell body is the prompt.
+
+        ::
+
+            %%nvchat -m meta/llama-3.1-8b-instruct -t 0.2
+            Explain this code: {In[3]}
+
+        ``{name}`` is replaced by a variable's value, ``{In[n]}``/``{Out[n]}`` by a cell's
+        input/output, ``{Err[n]}`` by the error raised in cell n. Braces that name nothing
+        (code, JSON) are sent untouched; ``{{name}}`` sends ``{name}`` literally.
+
+        The answer streams into the output; the cell blocks until it is complete, and the
+        kernel's interrupt stops it (the partial answer is kept). All settings and the
+        conversation live in ``nvnb.session()``, shared with the widgets.
+
+        Line magics::
+
+            %nvchat fix              explain the last error and propose a fix
+            %nvchat models [FILTER]  the catalog as a table
+            %nvchat use MODEL        make MODEL the session's model
+            %nvchat labels k=v ...   set SteerLM labels (reset: none)
+            %nvchat reset            forget the conversation
+            %nvchat history          the conversation as Markdown
+            %nvchat key              enter an API key (hidden, never stored)
+            %nvchat config           the effective settings, key masked
+            %nvchat help             this help
+        """
+        args = parse_argstring(self.nvchat, line)
+        if cell is not None:
+            if args.command:
+                raise UsageError(
+                    f"%%nvchat takes options only, not {' '.join(args.command)!r}; "
+                    "the prompt is the cell body"
+                )
+            return self._ask(args, cell)
+        if not args.command:
+            return self._help()
+        name, *rest = args.command
+        if name == "fix":
+            return self._fix(args, rest)
+        handler = getattr(self, f"_cmd_{name}", None)
+        if handler is None or name not in COMMANDS:
+            raise UsageError(
+                f"%nvchat has no command {name!r}; commands: {', '.join(COMMANDS)}. "
+                "To ask a question, use the cell magic %%nvchat."
+            )
+        return handler(rest)
+
+    # ------------------------------------------------------------------------- asking
+    def _ask(self, args: Any, prompt: str, *, template: bool = True) -> Any:
+        out = _output_name(args.out)
+        if template:
+            prompt = interpolate(prompt, self._lookup)
+        overrides: dict[str, Any] = {}
+        if args.model:
+            overrides["model"] = interpolate(args.model, self._lookup).strip()
+        if args.system is not None:
+            overrides["system"] = interpolate(args.system, self._lookup)
+        for option in ("temperature", "max_tokens", "top_p", "seed"):
+            value = getattr(args, option)
+            if value is not None:
+                overrides[option] = value
+        if args.labels is not None:
+            overrides["labels"] = parse_labels(interpolate(args.labels, self._lookup))
+        images = [resolve_argument(image, self._lookup) for image in args.image]
+        context = None
+        if args.context is not None:
+            context = resolve_argument(args.context, self._lookup)
+            context = context if isinstance(context, str) else str(context)
+
+        session = _session()
+        terminal = _is_terminal(self.shell)
+        sink: Any = None
+        if not args.no_stream:
+            use_widget = not args.no_widget and not terminal and _widgets_shown(self.shell)
+            if use_widget:
+                from IPython.display import display
+
+                sink = _stream_pane(session)
+                display(sink)
+            else:
+                sink = TextStream()
+        try:
+            answer = session.ask(
+                prompt, images=images, context=context, chat=args.chat, sink=sink, **overrides
+            )
+        except Exception as exc:
+            if is_expected(exc):
+                raise shortened(exc) from None
+            raise
+        return self._deliver(answer, args, out, streamed=sink is not None, terminal=terminal)
+
+    def _deliver(self, answer: Any, args: Any, out: str | None, *, streamed: bool,
+                 terminal: bool) -> Any:
+        """Store and show a finished (or interrupted) answer; the result is the cell's output."""
+        text = answer.text
+        if answer.stopped and answer.stop_reason == "interrupt":
+            return self._interrupted(answer, args, out, streamed=streamed, terminal=terminal)
+        try:
+            shown = final_display(text, args.format, getattr(answer, "reasoning", None))
+        except ValueError as exc:
+            raise CellFailure(
+                f"the answer is not valid JSON ({exc})",
+                hint="ask for JSON only, or use -f text to see the raw answer",
+            ) from None
+        if out is not None:
+            self.shell.user_ns[out] = shown if args.format == "json" else str(shown)
+        if args.format == "code":
+            self.shell.set_next_input(str(shown), replace=False)
+        if terminal and streamed and args.format != "json":
+            return None  # already printed as it streamed
+        return shown
+
+    def _interrupted(self, answer: Any, args: Any, out: str | None, *, streamed: bool,
+                     terminal: bool) -> Any:
+        text = answer.text
+        if out is not None:
+            self.shell.user_ns[out] = text
+        if text and not (terminal and streamed):
+            from IPython.display import display
+
+            display(final_display(text, "text" if args.format == "text" else "markdown"))
+        kept = f"{len(text)} characters kept in the output" if text else "no text had arrived"
+        if text and out is not None:
+            kept += f", in {out}"
+        if text:
+            kept += " and in the history"
+        raise AnswerInterrupted(f"answer stopped; {kept}")
+
+    def _fix(self, args: Any, rest: list[str]) -> Any:
+        if rest:
+            raise UsageError("%nvchat fix takes options only (e.g. -m MODEL)")
+        found = last_error(self.shell)
+        if found is None:
+            raise CellFailure("no error to fix: no cell of this kernel has raised one yet")
+        count, error = found
+        code = ""
+        where = ""
+        history = self.shell.user_ns.get("In")
+        if count is not None and isinstance(history, list) and 0 < count < len(history):
+            where = f" by cell [{count}]"
+            code = f"Code of the cell:\n```python\n{history[count]}\n```\n\n"
+        prompt = FIX_PROMPT.format(where=where, code=code, error=error)
+        # The traceback is not a template: send it as it is, braces and all.
+        return self._ask(args, prompt, template=False)
+
+    # ------------------------------------------------------------------------- commands
+    def _help(self) -> None:
+        print(self.nvchat.__doc__)
+
+    def _cmd_help(self, rest: list[str]) -> None:
+        self._help()
+
+    def _cmd_models(self, rest: list[str]) -> None:
+        from IPython.display import display
+
+        from nvnb.model_table import format_table, markdown_table, matching_models
+
+        models = matching_models(" ".join(rest))
+        current = _session().model
+        text = format_table(models)
+        markdown = markdown_table(models)
+        if models:
+            markdown += f"\n\n{len(models)} models · the session uses `{current}`"
+            text += f"\n\n{len(models)} models · the session uses {current}"
+        display({"text/markdown": markdown, "text/plain": text}, raw=True)
+
+    def _cmd_use(self, rest: list[str]) -> None:
+        if len(rest) != 1:
+            raise UsageError("usage: %nvchat use MODEL")
+        session = _session()
+        try:
+            model = _resolve_model(rest[0], session)
+        except Exception as exc:
+            if is_expected(exc):
+                raise shortened(exc) from None
+            raise
+        session.model = model.id
+        takes = f"; labels: {', '.join(model.labels)}" if model.labels else ""
+        print(f"model: {model.id} ({model.type}{takes})")
+
+    def _cmd_labels(self, rest: list[str]) -> None:
+        session = _session()
+        if rest == ["reset"] or rest == ["clear"]:
+            session.labels = {}
+        elif rest:
+            try:
+                session.labels = {**session.labels, **parse_labels(" ".join(rest))}
+            except Exception as exc:
+                if is_expected(exc):
+                    raise shortened(exc) from None
+                raise
+        labels = ", ".join(f"{k}={v}" for k, v in session.labels.items()) or "none"
+        note = ""
+        if session.labels and not session.takes_labels:
+            note = f" (model {session.model} takes no labels; they apply to SteerLM models)"
+        print(f"labels: {labels}{note}")
+
+    def _cmd_reset(self, rest: list[str]) -> None:
+        session = _session()
+        turns = len(session.history)
+        session.clear_history()
+        print(f"conversation cleared ({turns} messages); model {session.model} kept")
+
+    def _cmd_history(self, rest: list[str]) -> None:
+        from IPython.display import display
+
+        session = _session()
+        if not session.history:
+            print("no conversation yet")
+            return
+        markdown = session.to_markdown()
+        display({"text/markdown": markdown, "text/plain": markdown}, raw=True)
+
+    def _cmd_key(self, rest: list[str]) -> None:
+        from nvnb import settings
+
+        try:
+            settings.ask_for_key()
+            effective = settings.resolve_settings(start_local=False)
+        except Exception as exc:
+            if is_expected(exc):
+                raise shortened(exc) from None
+            raise
+        where = effective.base_url or "the local server"
+        print(f"key set for this kernel; new requests go to {where}")
+
+    def _cmd_config(self, rest: list[str]) -> None:
+        from IPython.display import display
+
+        rows = _config_rows(_session())
+        width = max(len(name) for name, _ in rows)
+        text = "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
+        markdown = "| setting | value |\n| --- | --- |\n" + "\n".join(
+            f"| {name} | `{value}` |" for name, value in rows
+        )
+        display({"text/markdown": markdown, "text/plain": text}, raw=True)
+
+
+def _resolve_model(name: str, session: Any) -> Any:
+    """The catalog record for ``name``; an id only the live listing knows becomes a chat record."""
+    from nvnb.catalog import find_model, resolve_model
+
+    name = name.strip()
+    if find_model(name) is not None:
+        return resolve_model(name)
+    live: list[str] = []
+    try:
+        client = session.llm_for(session.model).client
+        live = [str(item.get("id")) for item in client.list_models() if item.get("id")]
+    except Exception:  # no listing (offline, no key): the catalog's suggestions will do
+        live = []
+    return resolve_model(name, live_ids=live)
+
+
+def _mask(secret: Any) -> str:
+    if not secret:
+        return "not set"
+    value = secret.get_secret_value() if hasattr(secret, "get_secret_value") else str(secret)
+    return "set (nvapi-****)" if value.startswith("nvapi-") else "set (****)"
+
+
+def _config_rows(session: Any) -> list[tuple[str, str]]:
+    rows = [
+        ("model", session.model),
+        ("labels", ", ".join(f"{k}={v}" for k, v in session.labels.items()) or "none"),
+        ("temperature", _or_default(session.temperature)),
+        ("max_tokens", _or_default(session.max_tokens)),
+        ("top_p", _or_default(session.top_p)),
+        ("seed", _or_default(session.seed)),
+        ("system prompt", session.system_prompt or "none"),
+        ("conversation", f"{len(session.history)} messages"),
+    ]
+    try:
+        from nvnb.settings import resolve_settings
+
+        settings = resolve_settings(start_local=False)
+    except Exception as exc:
+        return [*rows, ("settings", f"not usable: {str(exc).splitlines()[0]}")]
+    where = settings.base_url or "nvnb's local server (started on first request)"
+    return [
+        *rows,
+        ("mode", settings.mode),
+        ("base_url", where),
+        ("api key", _mask(settings.api_key)),
+        ("retries", str(settings.retry.max_retries)),
+    ]
+
+
+def _or_default(value: Any) -> str:
+    return "model default" if value is None else str(value)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register ``%nvchat`` / ``%%nvchat`` (``%load_ext nvnb``)."""
+    ipython.register_magics(NVChatMagics)
