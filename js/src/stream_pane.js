@@ -1,0 +1,140 @@
+// StreamPane: an answer rendered as Markdown while it streams.
+//
+// Python sends the stream as custom messages, coalesced to at most ~30 per second:
+//   {type: "start", model}                       a new answer begins
+//   {type: "delta", offset, text, roffset, reasoning, stats}   text appended at `offset`
+//   {type: "reset", text, reasoning}             the whole text so far (answers a "resync")
+// and sets the traits `text`, `reasoning`, `status`, `stats`, `request_id`, `error` once at the
+// end, so the final view is exactly the model's text and survives a re-render or a saved state.
+// A delta whose offset does not match what this view holds (a view opened mid-stream) asks for
+// a "resync" instead of showing a gap.
+import { copyText, renderInto, splitThink } from "./markdown.js";
+
+function fmtStats(stats, requestId) {
+  const parts = [];
+  if (stats && stats.time_to_first_token != null) {
+    parts.push(`first token ${stats.time_to_first_token.toFixed(2)} s`);
+  }
+  if (stats && stats.tokens_per_second != null) {
+    parts.push(`${stats.tokens_per_second.toFixed(1)} tok/s`);
+  }
+  if (stats && stats.output_tokens != null) parts.push(`${stats.output_tokens} tokens`);
+  if (requestId) parts.push(`request id ${requestId}`);
+  return parts.join(" · ");
+}
+
+function h(tag, className, text) {
+  const el = document.createElement(tag);
+  if (className) el.className = className;
+  if (text != null) el.textContent = text;
+  return el;
+}
+
+function render({ model, el }) {
+  const root = h("div", "nvnb-w nvnb-stream");
+  root.dataset.nvnbWidget = "stream-pane";
+  const head = h("div", "nvnb-stream-head");
+  const title = h("span", "nvnb-stream-model");
+  const status = h("span", "nvnb-stream-status");
+  const spacer = h("span", "nvnb-spacer");
+  const stop = h("button", "nvnb-button nvnb-stop", "■ Stop");
+  stop.type = "button";
+  stop.title = "Stop the answer (the text so far is kept)";
+  const copy = h("button", "nvnb-button nvnb-copy", "Copy");
+  copy.type = "button";
+  copy.title = "Copy the answer's Markdown";
+  head.append(title, status, spacer, stop, copy);
+
+  const reasoningBox = h("details", "nvnb-reasoning");
+  const summary = h("summary", null, "Reasoning");
+  const reasoningBody = h("div", "nvnb-reasoning-body");
+  reasoningBox.append(summary, reasoningBody);
+  const answer = h("div", "nvnb-answer nvnb-md");
+  const error = h("div", "nvnb-error");
+  error.setAttribute("role", "alert");
+  const stats = h("div", "nvnb-stream-stats");
+  root.append(head, reasoningBox, answer, error, stats);
+  el.appendChild(root);
+
+  let live = "";
+  let liveReasoning = "";
+  let liveStats = null;
+  let deltas = 0;
+  const TRAITS = ["text", "reasoning", "status", "error", "stats", "request_id", "model_name"];
+
+  const streaming = () => model.get("status") === "streaming";
+
+  function paint() {
+    const st = model.get("status");
+    root.dataset.status = st;
+    const raw = streaming() ? live : model.get("text");
+    const extra = streaming() ? liveReasoning : model.get("reasoning");
+    const split = splitThink(raw);
+    const reasoning = (extra || "") + split.reasoning;
+    const stickToBottom = answer.scrollHeight - answer.scrollTop - answer.clientHeight < 24;
+    renderInto(answer, split.text);
+    if (stickToBottom) answer.scrollTop = answer.scrollHeight;
+    reasoningBox.hidden = !reasoning;
+    reasoningBody.textContent = reasoning;
+    summary.textContent = streaming() && !split.text ? "Reasoning…" : "Reasoning";
+    title.textContent = model.get("model_name") || "";
+    const labels = { idle: "", streaming: "streaming…", done: "", stopped: "stopped", error: "error" };
+    status.textContent = labels[st] ?? st;
+    stop.hidden = !streaming();
+    copy.hidden = !raw;
+    const err = model.get("error");
+    error.hidden = !err;
+    error.textContent = err || "";
+    stats.textContent =
+      streaming() && liveStats
+        ? fmtStats(liveStats, liveStats.request_id)
+        : fmtStats(model.get("stats"), model.get("request_id"));
+    root.dataset.length = String(raw.length);
+    root.dataset.deltas = String(deltas);
+  }
+
+  function onMessage(msg) {
+    if (!msg || typeof msg !== "object") return;
+    if (msg.type === "start") {
+      live = "";
+      liveReasoning = "";
+      liveStats = null;
+    } else if (msg.type === "delta") {
+      deltas += 1;
+      if (msg.offset !== live.length || (msg.roffset ?? 0) !== liveReasoning.length) {
+        model.send({ type: "resync" });
+        return;
+      }
+      live += msg.text || "";
+      liveReasoning += msg.reasoning || "";
+      if (msg.stats) liveStats = msg.stats;
+    } else if (msg.type === "reset") {
+      live = msg.text || "";
+      liveReasoning = msg.reasoning || "";
+    } else {
+      return;
+    }
+    paint();
+  }
+
+  const onChange = () => paint();
+  stop.addEventListener("click", () => model.send({ type: "stop" }));
+  copy.addEventListener("click", async () => {
+    const text = streaming() ? live : model.get("text");
+    const ok = await copyText(text);
+    copy.textContent = ok ? "Copied" : "Copy failed";
+    setTimeout(() => (copy.textContent = "Copy"), 1200);
+  });
+  model.on("msg:custom", onMessage);
+  for (const name of TRAITS) model.on(`change:${name}`, onChange);
+
+  paint();
+  if (streaming()) model.send({ type: "resync" });
+
+  return () => {
+    model.off("msg:custom", onMessage);
+    for (const name of TRAITS) model.off(`change:${name}`, onChange);
+  };
+}
+
+export default { render };

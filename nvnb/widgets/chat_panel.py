@@ -1,0 +1,139 @@
+"""ChatPanel: the model picker, SteerLM sliders, image drop and stream pane in one playground."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any
+
+import ipywidgets
+import traitlets
+
+from nvnb.widgets._base import NVWidget, StaticFallback, asset, css, resolve_session
+from nvnb.widgets.image_drop import ImageDrop
+from nvnb.widgets.model_picker import ModelPicker
+from nvnb.widgets.steer_sliders import SteerSliders
+from nvnb.widgets.stream_pane import StreamPane
+
+
+class _ChatHistory(NVWidget):
+    """The conversation so far, as sanitised Markdown."""
+
+    _esm = asset("chat_history.js")
+    _css = css("chat_panel.css", "stream_pane.css")
+
+    turns = traitlets.List().tag(sync=True)
+
+    def __repr__(self) -> str:
+        return f"_ChatHistory(turns={len(self.turns)})"
+
+
+class _Composer(NVWidget):
+    """The prompt box: Send (Ctrl+Enter), Clear, Export."""
+
+    _esm = asset("chat_composer.js")
+    _css = css("chat_panel.css")
+
+    busy = traitlets.Bool(False).tag(sync=True)
+    hint = traitlets.Unicode("").tag(sync=True)
+
+    def __repr__(self) -> str:
+        return "_Composer()"
+
+
+class ChatPanel(StaticFallback, ipywidgets.VBox):
+    """A chat playground bound to a session (default: ``nvnb.session()``): ``nvnb.ChatPanel()``.
+
+    Requests run in a background thread, so the kernel stays responsive and Stop works; the
+    conversation continues the session's history (``chat=True``).
+    """
+
+    def __init__(self, session: Any = None, *, live: bool = True, **kwargs: Any) -> None:
+        self.session = resolve_session(session)
+        self.picker = ModelPicker(session=self.session, live=live)
+        self.sliders = SteerSliders(session=self.session)
+        self.image_drop = ImageDrop(session=self.session)
+        self.pane = StreamPane(session=self.session)
+        self.history_view = _ChatHistory()
+        self.composer = _Composer()
+        head = ipywidgets.HBox([self.picker, self.sliders])
+        head.add_class("nvnb-panel-head")
+        super().__init__(
+            children=[head, self.history_view, self.pane, self.image_drop, self.composer],
+            **kwargs,
+        )
+        self.add_class("nvnb-panel")
+        self._thread: threading.Thread | None = None
+        self.composer.on_msg(self._on_composer_msg)
+        self.session.observe(self._on_history, names="history")
+        self.session.observe(self._on_busy, names=["busy", "model"])
+        self.pane.observe(self._on_history, names="status")
+        self._on_history()
+        self._on_busy()
+
+    # ------------------------------------------------------------------------- actions
+    def send(self, prompt: str) -> threading.Thread:
+        """Ask in a background thread (returned, so a caller may ``join()`` it)."""
+        thread = threading.Thread(target=self._ask, args=(prompt,), name="nvnb-chat", daemon=True)
+        self._thread = thread
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self.session.stop()
+
+    def clear(self) -> None:
+        """Forget the conversation (the session's history) and the last answer."""
+        self.session.clear_history()
+        self.pane.clear()
+
+    def export(self) -> str:
+        """The conversation as Markdown."""
+        return self.session.to_markdown()
+
+    def _ask(self, prompt: str) -> None:
+        # An error is shown by the pane (on_error); the kernel carries on.
+        with contextlib.suppress(Exception):
+            self.session.ask(prompt, chat=True, sink=self.pane)
+
+    # ------------------------------------------------------------------------- sync
+    def _on_composer_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "send" and str(content.get("text", "")).strip() and not self.session.busy:
+            self.send(str(content["text"]))
+        elif kind == "clear":
+            self.clear()
+        elif kind == "export":
+            self.composer.send(
+                {"type": "download", "filename": "conversation.md", "text": self.export()}
+            )
+
+    def _on_history(self, _change: Any = None) -> None:
+        turns = list(self.session.history)
+        # The latest answer is shown by the stream pane, not repeated in the history.
+        if self.pane.status != "idle" and turns and turns[-1].role == "assistant":
+            turns = turns[:-1]
+        self.history_view.turns = [
+            {
+                "role": t.role,
+                "text": t.content,
+                "model": t.answer.model if t.answer is not None else "",
+                "stopped": bool(t.answer is not None and t.answer.stopped),
+                "images": len(t.images),
+            }
+            for t in turns
+        ]
+
+    def _on_busy(self, _change: Any = None) -> None:
+        with self.composer.hold_sync():
+            self.composer.busy = self.session.busy
+            self.composer.hint = f"model: {self.session.model}"
+
+    # ------------------------------------------------------------------------- display
+    def __repr__(self) -> str:
+        return f"ChatPanel(model={self.session.model!r}, turns={len(self.session.history)})"
+
+    def _fallback_markdown(self) -> str:
+        if not self.session.history:
+            return f"**nvnb ChatPanel** — model `{self.session.model}`"
+        return self.session.to_markdown()

@@ -1,0 +1,140 @@
+"""ImageDrop: drag-and-drop, paste or choose images; attached to the session's next question."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import traitlets
+
+from nvnb.session import MAX_IMAGE_BYTES, ImageAttachment
+from nvnb.widgets._base import NVWidget, asset, css, resolve_session
+
+THUMB_SIDE = 128
+
+
+class ImageDrop(NVWidget):
+    """Images for the next question, with thumbnails, sizes and remove buttons.
+
+    Files arrive from the browser as binary buffers (custom messages), are checked with Pillow
+    (non-images, damaged and too-large files get a message in the widget) and shrunk for the
+    request at once; only that request version is kept (in ``session.images``), plus a small
+    thumbnail for the view.
+    """
+
+    _esm = asset("image_drop.js")
+    _css = css("image_drop.css")
+
+    images = traitlets.List().tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+    note = traitlets.Unicode("").tag(sync=True)
+    busy = traitlets.Bool(False).tag(sync=True)
+    max_bytes = traitlets.Int(MAX_IMAGE_BYTES).tag(sync=True)
+
+    def __init__(self, session: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.session = resolve_session(session)
+        self._thumbs: dict[ImageAttachment, str] = {}
+        self.on_msg(self._on_front_end_msg)
+        self.session.observe(self._on_images, names="images")
+        self.session.observe(self._on_model, names="model")
+        self._on_images()
+        self._on_model()
+
+    def add(self, data: bytes, name: str = "image") -> ImageAttachment | None:
+        """Attach image bytes (what a drop does); a problem is shown in the widget, not raised."""
+        if len(data) > self.max_bytes:
+            self.error = (
+                f"{name} is too large ({len(data) / 1e6:.1f} MB; the limit is "
+                f"{self.max_bytes / 1e6:.0f} MB)"
+            )
+            return None
+        self.busy = True
+        try:
+            attachment = ImageAttachment.from_bytes(data, name)
+        except ValueError as exc:
+            self.error = str(exc)
+            return None
+        finally:
+            self.busy = False
+        self.error = ""
+        self.session.attach_image(attachment)
+        return attachment
+
+    def remove(self, index: int) -> None:
+        if 0 <= index < len(self.session.images):
+            self.session.remove_image(index)
+
+    def clear(self) -> None:
+        self.session.clear_images()
+        self.error = ""
+
+    def _on_front_end_msg(self, _widget: Any, content: Any, buffers: Any) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "add":
+            name = str(content.get("name") or "image")
+            if not buffers:
+                self.error = f"{name}: no data arrived"
+                return
+            # Buffers arrive as memoryviews; bytes() makes the one copy Pillow reads.
+            self.add(bytes(buffers[0]), name)
+        elif kind == "remove":
+            self.remove(int(content.get("index", -1)))
+
+    def _on_images(self, _change: Any = None) -> None:
+        current = list(self.session.images)
+        self._thumbs = {att: self._thumbs.get(att) or _thumbnail(att) for att in current}
+        self.images = [_describe(att, self._thumbs[att]) for att in current]
+
+    def _on_model(self, _change: Any = None) -> None:
+        if self.session.takes_images or self.session.model_info is None:
+            self.note = ""
+        else:
+            self.note = (
+                f"{self.session.model} does not take images: attached images wait for a "
+                "vision model."
+            )
+
+    def __repr__(self) -> str:
+        return f"ImageDrop(images={len(self.images)})"
+
+    def _fallback_markdown(self) -> str:
+        if not self.images:
+            return "*No images attached*"
+        lines = [
+            f"- {i['name']} ({i['width']}×{i['height']}, {i['nbytes'] / 1024:.0f} KiB)"
+            for i in self.images
+        ]
+        return "**Images:**\n" + "\n".join(lines)
+
+
+def _describe(att: ImageAttachment, thumb: str) -> dict[str, Any]:
+    return {
+        "name": att.name,
+        "mime": att.mime,
+        "width": att.width,
+        "height": att.height,
+        "nbytes": att.nbytes,
+        "original_width": att.original_width,
+        "original_height": att.original_height,
+        "original_nbytes": att.original_nbytes,
+        "thumb": thumb,
+    }
+
+
+def _thumbnail(att: ImageAttachment) -> str:
+    """A small JPEG data URI for the view (the request version stays untouched)."""
+    from PIL import Image
+
+    payload = att.data_uri.partition(",")[2]
+    with Image.open(io.BytesIO(base64.b64decode(payload))) as img:
+        img.thumbnail((THUMB_SIDE, THUMB_SIDE))
+        if img.mode not in ("RGB", "L"):
+            background = Image.new("RGB", img.size, "white")
+            rgba = img.convert("RGBA")
+            background.paste(rgba, mask=rgba.split()[-1])
+            img = background
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -1,0 +1,236 @@
+"""StreamPane: an answer streamed as Markdown, with Stop, Copy and live stats. It is a session sink.
+
+Jupyter Server drops iopub messages past ~1 000 per second and a view that misses one stays stale,
+so the pane never sends one message per token: deltas are buffered and flushed at most
+``max_rate`` times per second as custom messages (each carries its offset, so a view can tell a
+gap and ask for a resync), and the final text is set once in the ``text`` trait at the end, exact
+and saved with the widget state.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import traitlets
+
+from nvnb.widgets._base import NVWidget, asset, css, resolve_session
+
+
+class StreamPane(NVWidget):
+    """Shows one answer as it streams; pass it as ``sink=`` to ``Session.ask``.
+
+    ``pane = StreamPane(); session.ask("…", sink=pane)``. Stop asks the bound session (default:
+    ``nvnb.session()``) to stop; the text so far is kept.
+    """
+
+    _esm = asset("stream_pane.js")
+    _css = css("stream_pane.css")
+
+    text = traitlets.Unicode("").tag(sync=True)
+    reasoning = traitlets.Unicode("").tag(sync=True)
+    status = traitlets.Enum(
+        ("idle", "streaming", "done", "stopped", "error"), default_value="idle"
+    ).tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+    request_id = traitlets.Unicode("").tag(sync=True)
+    stats = traitlets.Dict().tag(sync=True)
+    model_name = traitlets.Unicode("").tag(sync=True)
+
+    max_rate = traitlets.Float(30.0, help="front-end updates per second, at most")
+    messages_sent = traitlets.Int(0, help="custom messages sent for the current answer")
+
+    def __init__(self, session: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._session = session
+        self._lock = threading.RLock()
+        self._answer: Any = None
+        self._text = ""
+        self._reasoning = ""
+        self._sent_text = 0  # how much of _text the front end has been sent
+        self._sent_reasoning = 0
+        self._last_flush = 0.0
+        self._timer: threading.Timer | None = None
+        self._t0 = 0.0
+        self._t_first: float | None = None
+        self._pieces = 0
+        self.on_msg(self._on_front_end_msg)
+
+    @property
+    def session(self) -> Any:
+        return resolve_session(self._session)
+
+    # ----------------------------------------------------------------------- the sink
+    def on_start(self, answer: Any = None) -> None:
+        """A new answer begins (called by ``Session.ask``; optional for other producers)."""
+        with self._lock:
+            self._cancel_timer()
+            self._answer = answer
+            self._text = self._reasoning = ""
+            self._sent_text = self._sent_reasoning = 0
+            self._last_flush = 0.0
+            self._t0 = time.monotonic()
+            self._t_first = None
+            self._pieces = 0
+            self.messages_sent = 0
+            with self.hold_sync():
+                self.text = self.reasoning = self.error = self.request_id = ""
+                self.stats = {}
+                self.model_name = getattr(answer, "model", "") or ""
+                self.status = "streaming"
+            self._post({"type": "start", "model": self.model_name})
+
+    def on_delta(self, text: str) -> None:
+        with self._lock:
+            if self.status != "streaming":
+                self.on_start(None)
+            if self._t_first is None:
+                self._t_first = time.monotonic()
+            self._pieces += 1
+            self._text += text
+            self._due()
+
+    def on_reasoning(self, text: str) -> None:
+        with self._lock:
+            if self.status != "streaming":
+                self.on_start(None)
+            if self._t_first is None:
+                self._t_first = time.monotonic()
+            self._reasoning += text
+            self._due()
+
+    def on_end(self, answer: Any) -> None:
+        """The answer is complete (or stopped): set the exact final text and stats once."""
+        with self._lock:
+            self._cancel_timer()
+            self._answer = answer
+            stats = getattr(answer, "stats", None)
+            with self.hold_sync():
+                self.text = getattr(answer, "text", None) or self._text
+                self.reasoning = getattr(answer, "reasoning", None) or self._reasoning
+                self.request_id = getattr(answer, "request_id", None) or ""
+                self.stats = stats.as_dict() if stats is not None else self._live_stats()
+                self.model_name = getattr(answer, "model", "") or self.model_name
+                self.status = "stopped" if getattr(answer, "stopped", False) else "done"
+
+    def on_error(self, exc: BaseException) -> None:
+        """Show a short banner (first line of the error, with its request id)."""
+        with self._lock:
+            self._cancel_timer()
+            partial = getattr(exc, "answer", None)
+            text = getattr(partial, "text", None) or getattr(exc, "partial_text", None)
+            with self.hold_sync():
+                self.text = text or self._text
+                self.reasoning = self._reasoning
+                self.request_id = getattr(exc, "request_id", None) or ""
+                self.stats = self._live_stats()
+                self.error = _short_error(exc)
+                self.status = "error"
+
+    # ----------------------------------------------------------------------- controls
+    def stop(self) -> None:
+        """Stop the answer in flight (through the bound session)."""
+        self.session.stop()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cancel_timer()
+            self._text = self._reasoning = ""
+            with self.hold_sync():
+                self.text = self.reasoning = self.error = self.request_id = ""
+                self.stats = {}
+                self.status = "idle"
+
+    # ----------------------------------------------------------------------- internals
+    def _due(self) -> None:
+        """Flush now if the last flush is old enough, else make sure a timer will."""
+        interval = 1.0 / self.max_rate if self.max_rate > 0 else 0.0
+        wait = self._last_flush + interval - time.monotonic()
+        if wait <= 0:
+            self._flush()
+        elif self._timer is None:
+            self._timer = threading.Timer(wait, self._timer_flush)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _timer_flush(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self.status == "streaming":
+                self._flush()
+
+    def _flush(self) -> None:
+        text = self._text[self._sent_text :]
+        reasoning = self._reasoning[self._sent_reasoning :]
+        if not text and not reasoning:
+            return
+        self._post(
+            {
+                "type": "delta",
+                "offset": self._sent_text,
+                "text": text,
+                "roffset": self._sent_reasoning,
+                "reasoning": reasoning,
+                "stats": self._live_stats(),
+            }
+        )
+        self._sent_text = len(self._text)
+        self._sent_reasoning = len(self._reasoning)
+        self._last_flush = time.monotonic()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _post(self, msg: dict[str, Any]) -> None:
+        self.messages_sent += 1
+        self.send(msg)
+
+    def _live_stats(self) -> dict[str, Any]:
+        now = time.monotonic()
+        ttft = None if self._t_first is None else self._t_first - self._t0
+        tps = None
+        if self._t_first is not None and self._pieces > 1 and now > self._t_first:
+            tps = self._pieces / (now - self._t_first)
+        answer = self._answer
+        if answer is not None and getattr(answer, "stats", None) is not None:
+            ttft = answer.stats.time_to_first_token or ttft
+        return {
+            "time_to_first_token": ttft,
+            "tokens_per_second": tps,
+            "output_tokens": self._pieces,
+            "request_id": getattr(answer, "request_id", None) or "",
+        }
+
+    def _on_front_end_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "stop":
+            self.stop()
+        elif kind == "resync":
+            with self._lock:
+                self._sent_text = len(self._text)
+                self._sent_reasoning = len(self._reasoning)
+                self._post({"type": "reset", "text": self._text, "reasoning": self._reasoning})
+
+    # ----------------------------------------------------------------------- display
+    def __repr__(self) -> str:
+        return f"StreamPane(status={self.status!r}, chars={len(self.text)})"
+
+    def _fallback_markdown(self) -> str:
+        if self.error:
+            return f"**Error:** {self.error}"
+        if self.text:
+            note = "\n\n*(stopped)*" if self.status == "stopped" else ""
+            return self.text + note
+        return "*StreamPane: no answer yet*"
+
+
+def _short_error(exc: BaseException) -> str:
+    """The first line of the error, its request id appended when the text lacks it."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    request_id = getattr(exc, "request_id", None)
+    if request_id and request_id not in text:
+        text += f" (request id: {request_id})"
+    return text
