@@ -90,7 +90,8 @@ class RetrievalEndpoint(BaseModel):
 
     @property
     def available_models(self) -> list[Model]:
-        """Models of this kind: the catalog's and the live listing's (on a NIM, only its own)."""
+        """Models of this kind: the catalog's and the live listing's (on a NIM, only those it
+        lists; ids the catalog does not know count as this kind there)."""
         settings = self._client.settings
         try:
             live = self._client.list_models()
@@ -98,11 +99,10 @@ class RetrievalEndpoint(BaseModel):
             if settings.mode == "self-hosted":
                 raise
             live = []
-        if settings.mode == "self-hosted":
-            return [
-                catalog.find_model(item["id"]) or Model(id=item["id"], type=self._kind)
-                for item in live
-            ]
+        if settings.mode == "self-hosted":  # what it lists, but not models of another kind
+            found = [catalog.find_model(item["id"]) or Model(id=item["id"], type=self._kind)
+                     for item in live]
+            return [m for m in found if m.type == self._kind]
         records = {m.id: m for m in catalog.known_models() if m.type == self._kind}
         for item in live:
             found = catalog.find_model(item["id"])
@@ -152,12 +152,7 @@ class RetrievalEndpoint(BaseModel):
         settings = self._client.settings
         record: Model | None = None
         if name is None:  # a self-hosted NIM serves one model: take the one it lists
-            listed = [item["id"] for item in live()]
-            if not listed:
-                raise ConfigurationError(
-                    f"{settings.base_url} lists no models; give {type(self).__name__}(model=...)"
-                )
-            name = listed[0]
+            name = self._first_listed([item["id"] for item in live()])
             record = catalog.find_model(name)
         elif catalog.find_model(name) is not None:
             record = self._checked(catalog.resolve_model(name))
@@ -172,6 +167,18 @@ class RetrievalEndpoint(BaseModel):
         self._record = record
         self.model = self._resolved = name
         return name
+
+    def _first_listed(self, listed: list[str]) -> str:
+        """The listed model to use when none was named: one of our kind, else one the catalog
+        does not know (a NIM's own id); never a model known to be of another kind."""
+        ours = [i for i in listed if (m := catalog.find_model(i)) and m.type == self._kind]
+        unknown = [i for i in listed if catalog.find_model(i) is None]
+        if ours or unknown:
+            return (ours or unknown)[0]
+        raise ConfigurationError(
+            f"{self._client.settings.base_url} lists no {self._kind} model; give "
+            f"{type(self).__name__}(model=...)"
+        )
 
     def _endpoint(self) -> tuple[str, str]:
         """(model id, URL) for the next request."""
