@@ -352,7 +352,7 @@ async def sample(request: Request) -> Response:
     try:
         data, media_type = render_sample(name)
     except KeyError:
-        return _not_found(request, HTTPException(404))
+        return await _not_found(request, HTTPException(404))
     return Response(data, media_type=media_type, headers={"Cache-Control": "max-age=3600"})
 
 

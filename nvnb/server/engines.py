@@ -91,7 +91,7 @@ def structured_answer(body: dict, conv: Conversation) -> str | None:
 # -- chat and SteerLM -------------------------------------------------------------------------
 
 _OPENERS = (
-    "Local nvnb server here, answering for {model}.",
+    "The local nvnb server answers for {model}.",
     "This is the local nvnb server, standing in for {model}.",
     "Greetings from the local nvnb server, which plays {model} on this machine.",
     "Hello there! The local nvnb server, wearing {model}'s name tag, is delighted to reply.",
@@ -239,7 +239,10 @@ def qa_answer(conv: Conversation) -> str:
     if not sentences:
         return ("The local nvnb server answers QA models from context turns only, and this "
                 "request has none.")
-    scored = [(len(question & {_stem(w) for w in words(s)}), -i, s)
+    wants_number = re.match(r"\s*(when|how (many|much|long|old|far)|what year)\b",
+                            conv.last_user.lower()) is not None
+    scored = [(len(question & {_stem(w) for w in words(s)})
+               + (0.5 if wants_number and re.search(r"\d", s) else 0), -i, s)
               for i, s in enumerate(sentences)]
     best = max(scored)
     if best[0] == 0:
