@@ -71,6 +71,8 @@ def fmt(value: float | None, unit: Unit) -> str:
     """A value in a unit a reader takes in at a glance (µs/ms/s, KB/MB, counts)."""
     if value is None:
         return "—"
+    if value < 0:
+        return "−" + fmt(-value, unit)
     if unit == "s":
         if value < 1e-3:
             return f"{value * 1e6:.1f} µs"
@@ -80,12 +82,24 @@ def fmt(value: float | None, unit: Unit) -> str:
     if unit == "B":
         if value < 10_000:
             return f"{value:,.0f} B"
-        if value < 10_000_000:
+        if value < 1_000_000:
             return f"{value / 1e3:,.1f} kB"
-        return f"{value / 1e6:,.1f} MB"
+        return f"{value / 1e6:,.2f} MB"
     if unit == "x":
         return f"{value:.2f}"
     return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+
+
+def signed(seconds: float) -> str:
+    """A time difference with its sign: "+1.2 ms", "−30.0 µs"."""
+    return ("+" if seconds >= 0 else "") + fmt(seconds, "s")
+
+
+def speedup(theirs: float, ours: float) -> str:
+    """How many times faster (or slower) ours is: "2.1× faster", "1.3× slower"."""
+    if ours <= theirs:
+        return f"{theirs / ours:.1f}× faster"
+    return f"{ours / theirs:.1f}× slower"
 
 
 def fmt_ratio(ratio: float | None) -> str:
@@ -98,11 +112,13 @@ def interleaved(
     repeats: int,
     inner: int = 1,
     warmup: int = 1,
+    cpu: dict[str, list[float]] | None = None,
 ) -> dict[str, list[float]]:
     """Seconds per call of each variant: ``repeats`` samples, each the mean over ``inner`` calls.
 
     Variants take turns within every repeat, the starting one rotating, so drift and neighbours'
     load fall on all of them alike. ``warmup`` untimed calls each first (connections, caches).
+    ``cpu``, if given, receives this process's CPU seconds per call, sample by sample.
     """
     names = list(variants)
     for name in names:
@@ -114,10 +130,13 @@ def interleaved(
         for name in order:
             fn = variants[name]
             gc.collect()
+            c0 = time.process_time()
             t0 = time.perf_counter()
             for _ in range(inner):
                 fn()
             samples[name].append((time.perf_counter() - t0) / inner)
+            if cpu is not None:
+                cpu.setdefault(name, []).append((time.process_time() - c0) / inner)
     return samples
 
 

@@ -81,7 +81,7 @@ def _sent_image(body: bytes) -> str:
 
 
 def run(ctx: Context) -> list[Table]:
-    repeats = ctx.n(5, 1)
+    repeats = ctx.n(3, 1)
     sizes = {
         "24-megapixel JPEG": ((6000, 4000) if not ctx.quick else (1200, 800), "JPEG", "image/jpeg"),
         "4 000×3 000 PNG": ((4000, 3000) if not ctx.quick else (800, 600), "PNG", "image/png"),

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from bench import clients
-from bench.harness import Row, Table, fmt, interleaved
+from bench.harness import Row, Table, fmt, interleaved, signed, speedup
 from bench.servers import local_server
 
 if TYPE_CHECKING:
@@ -22,7 +22,8 @@ def run(ctx: Context) -> list[Table]:
     repeats = ctx.n(15, 2)
     inner = ctx.n(20, 3)
     table = Table("1", "Client overhead per non-streamed call", "per call", "s",
-                  extra_columns=["above floor"])
+                  extra_columns=["above floor", "client CPU per call"])
+    cpu: dict[str, list[float]] = {}
     body = clients.payload(stream=False)
     with local_server() as server:
         bare = httpx.Client(headers=clients.AUTH)
@@ -37,19 +38,23 @@ def run(ctx: Context) -> list[Table]:
             "official ChatNVIDIA.invoke": lambda: theirs.invoke(clients.PROMPT),
         }
         try:
-            samples = interleaved(variants, repeats=repeats, inner=inner, warmup=2)
+            samples = interleaved(variants, repeats=repeats, inner=inner, warmup=2, cpu=cpu)
         finally:
             bare.close()
             client.close()
     roles = {"bare": "floor", "official": "official", "nvnb": "nvnb"}
     for label, values in samples.items():
-        table.rows.append(Row.of(label, values, roles[label.split()[0]]))  # type: ignore[arg-type]
+        row = Row.of(label, values, roles[label.split()[0]])  # type: ignore[arg-type]
+        row.extras["client CPU per call"] = fmt(Row.of("", cpu[label]).value, "s")
+        table.rows.append(row)
     floor = table.role("floor")
     for row in table.rows:
         if floor and row is not floor and row.value is not None:
-            row.extras["above floor"] = "+" + fmt(row.value - floor.value, "s")  # type: ignore[operator]
-    table.notes.append(f"{repeats} samples of {inner} calls each per row; a sample is the mean of "
-                       "consecutive calls through one model or client object")
+            row.extras["above floor"] = signed(row.value - floor.value)  # type: ignore[operator]
+    table.notes.append(
+        f"{repeats} samples of {inner} calls each per row; a sample is the mean of consecutive "
+        "calls through one model or client object; client CPU is this process's CPU time (the "
+        "server runs in another process)")
     _headline(ctx, table)
     return [table]
 
@@ -61,8 +66,8 @@ def _headline(ctx: Context, table: Table) -> None:
     if official and ours and official.value and ours.value:
         ctx.headlines.append(
             f"non-streamed call: nvnb ChatNVIDIA.invoke {fmt(ours.value, 's')} vs official "
-            f"{fmt(official.value, 's')} per call — {official.value / ours.value:.1f}× faster")
+            f"{fmt(official.value, 's')} per call ({speedup(official.value, ours.value)})")
     if client and floor and client.value and floor.value:
         ctx.headlines.append(
             f"nvnb Client.chat costs {client.value / floor.value:.2f}× the bare httpx floor "
-            f"(+{fmt(client.value - floor.value, 's')} per call)")
+            f"({signed(client.value - floor.value)} per call)")

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.harness import Row, Table, fmt
+from bench.harness import Row, Table, fmt, signed
 from bench.servers import ROOT, bench_env
 
 if TYPE_CHECKING:
@@ -65,8 +65,11 @@ def jupyter_ai_python(log: list[str]) -> Path:
     print("  making bench/.venv-jupyter-ai (first full run only) ...", flush=True)
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(JUPYTER_AI_VENV)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    *JUPYTER_AI_REQUIREMENTS], check=True, timeout=1200)
+    done = subprocess.run([str(python), "-m", "pip", "install", "--quiet",
+                           "--disable-pip-version-check", *JUPYTER_AI_REQUIREMENTS],
+                          capture_output=True, text=True, timeout=1200, check=False)
+    if done.returncode != 0:
+        raise OSError(f"pip install failed: {done.stderr.strip()[-500:]}")
     stamp.write_text("\n".join(JUPYTER_AI_REQUIREMENTS))
     log.append("made bench/.venv-jupyter-ai: " + " ".join(JUPYTER_AI_REQUIREMENTS))
     return python
@@ -103,7 +106,7 @@ def run(ctx: Context) -> list[Table]:
     floor = imports.role("floor")
     for row in imports.rows:
         if floor and row is not floor and row.value is not None:
-            row.extras["above bare python"] = "+" + fmt(row.value - floor.value, "s")  # type: ignore[operator]
+            row.extras["above bare python"] = signed(row.value - floor.value)  # type: ignore[operator]
     imports.notes.append(f"{repeats} fresh processes per row, after one untimed run each")
 
     load = Table("4b", "Start-up: `%load_ext` in a fresh IPython", "load_ext", "s",
