@@ -9,12 +9,13 @@ first use, so ``%load_ext nvnb`` stays instant.
 from __future__ import annotations
 
 import keyword
+import shlex
 import sys
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from nvnb.answer_output import FORMATS, TextStream, final_display
 from nvnb.cell_failure import AnswerInterrupted, CellFailure, is_expected, shortened
@@ -81,6 +82,15 @@ def parse_labels(text: str) -> dict[str, int]:
         except ValueError:
             raise CellFailure(f"label {name}={value!r} is not a whole number (0–9)") from None
     return labels
+
+
+def _parse_options(line: str) -> Any:
+    """The options of a ``%nvchat`` line, quotes removed as a shell would (``-s "Be brief."``)."""
+    try:
+        argv = shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"%nvchat options: {exc}") from None
+    return NVChatMagics.nvchat.parser.parse_args(argv)
 
 
 def _output_name(name: str | None) -> str | None:
@@ -152,7 +162,7 @@ class NVChatMagics(Magics):
             %nvchat config           the effective settings, key masked
             %nvchat help             this help
         """
-        args = parse_argstring(self.nvchat, line)
+        args = _parse_options(line)
         if cell is not None:
             if args.command:
                 raise UsageError(
@@ -176,6 +186,7 @@ class NVChatMagics(Magics):
     # ------------------------------------------------------------------------- asking
     def _ask(self, args: Any, prompt: str, *, template: bool = True) -> Any:
         out = _output_name(args.out)
+        prompt = prompt.strip("\n").rstrip()  # the body's trailing newline is not the prompt's
         if template:
             prompt = interpolate(prompt, self._lookup)
         overrides: dict[str, Any] = {}

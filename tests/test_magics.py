@@ -1,0 +1,529 @@
+"""%%nvchat and %nvchat through a real IPython shell, against nvnb's local server.
+
+Every test gets a fresh default session (``nvnb.session()``) pointed at the test server, the way a
+user's kernel would be, with a key set and hosted URLs rewritten onto the server.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from typing import Any
+
+import pytest
+from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
+from IPython.utils.capture import CapturedIO, capture_output
+
+import nvnb.magics as magics
+import nvnb.session as session_module
+from nvnb.answer_output import CodeAnswer, MarkdownAnswer, TextAnswer
+from nvnb.kernel_errors import plain
+from nvnb.session import Session
+from nvnb.testing import AUTH_KEY
+
+CHAT = "meta/llama-3.1-8b-instruct"
+STEERLM = "nvidia/nemotron-steerlm-8b"
+VISION = "google/gemma-3n-e4b-it"
+QA = "nvidia/llama3-chatqa-1.5-8b"
+CODE = "google/codegemma-7b"
+
+
+@pytest.fixture(scope="module")
+def shell() -> InteractiveShell:
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "nvnb")
+    return ip
+
+
+@pytest.fixture
+def server(nvnb_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The local server as the hosted service (a key set, hosted URLs rewritten onto it)."""
+    monkeypatch.setenv("NVIDIA_API_KEY", AUTH_KEY)
+    monkeypatch.setenv("NVNB_HOSTED_ORIGIN", nvnb_server.origin)
+    monkeypatch.delenv("NVIDIA_BASE_URL", raising=False)
+    monkeypatch.delenv("NVNB_LOCAL", raising=False)
+    return nvnb_server
+
+
+@pytest.fixture
+def session(server: Any, monkeypatch: pytest.MonkeyPatch) -> Session:
+    """A fresh kernel session, the one ``nvnb.session()`` (and so the magics) returns."""
+    fresh = Session(max_retries=1)
+    monkeypatch.setattr(session_module, "_default", fresh)
+    return fresh
+
+
+def faulty_session(monkeypatch: pytest.MonkeyPatch, fault: str) -> Session:
+    """The default session, every request carrying ``X-NVNB-Fault: <fault>``."""
+    fresh = Session(max_retries=1, default_headers={"X-NVNB-Fault": fault})
+    monkeypatch.setattr(session_module, "_default", fresh)
+    return fresh
+
+
+def run(shell: InteractiveShell, source: str) -> tuple[ExecutionResult, CapturedIO]:
+    with capture_output() as captured:
+        result = shell.run_cell(source, store_history=True)
+    return result, captured
+
+
+def chats(server: Any) -> list[dict[str, Any]]:
+    """JSON bodies of the chat requests the server received."""
+    return [r.json for r in server.requests if r.method == "POST" and isinstance(r.json, dict)
+            and "messages" in r.json]
+
+
+def user_text(body: dict[str, Any]) -> str:
+    content = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+
+
+def failure_text(captured: CapturedIO) -> str:
+    return plain(captured.stdout + captured.stderr).strip()
+
+
+def assert_one_line_failure(result: ExecutionResult, captured: CapturedIO, name: str) -> str:
+    assert not result.success
+    assert type(result.error_in_exec).__name__ == name
+    shown = failure_text(captured).splitlines()[-2:]
+    text = "\n".join(shown)
+    assert "Traceback" not in failure_text(captured)
+    assert "File \"" not in failure_text(captured)
+    assert any(line.startswith(f"{name}: ") for line in shown), text
+    return text
+
+
+# --- asking ----------------------------------------------------------------------------------
+
+
+def test_a_cell_is_sent_as_the_prompt_and_its_answer_becomes_the_cell_output(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    result, captured = run(shell, "%%nvchat\nWhat is a GPU?\n")
+    assert result.success, result.error_in_exec
+    answer = result.result
+    assert isinstance(answer, MarkdownAnswer)
+    assert "local nvnb server" in answer
+    (body,) = chats(server)
+    assert user_text(body) == "What is a GPU?"
+    assert body["model"] == CHAT and body["stream"] is True
+    # streamed as plain text (no widgets here), then shown once as the cell's result
+    assert captured.stdout.startswith(str(answer))
+    assert shell.user_ns["Out"][result.execution_count] == answer
+
+
+def test_variables_and_cell_references_are_filled_in_but_code_braces_are_not(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    shell.user_ns["topic"] = "tensor cores"
+    first, _ = run(shell, "data = {'a': 1}")
+    source = (
+        "%%nvchat\nTell me about {topic}. The cell was: {In[" + str(first.execution_count)
+        + "]}\nCode: def f(): return {\"k\": {missing}}\nKeep {{topic}}"
+    )
+    result, _ = run(shell, source)
+    assert result.success, result.error_in_exec
+    sent = user_text(chats(server)[-1])
+    assert sent == (
+        "Tell me about tensor cores. The cell was: data = {'a': 1}\n"
+        'Code: def f(): return {"k": {missing}}\nKeep {topic}'
+    )
+
+
+def test_out_and_err_references_bring_earlier_results_and_errors(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    out, _ = run(shell, "6 * 7")
+    err, _ = run(shell, "int('seven')")
+    result, _ = run(
+        shell,
+        f"%%nvchat\nvalue {{Out[{out.execution_count}]}}; error {{Err[{err.execution_count}]}}",
+    )
+    assert result.success, result.error_in_exec
+    sent = user_text(chats(server)[-1])
+    assert sent.startswith("value 42; error ")
+    assert "ValueError: invalid literal for int() with base 10: 'seven'" in sent
+    assert "\x1b[" not in sent
+
+
+def test_model_system_and_sampling_options_reach_the_request(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    result, _ = run(
+        shell,
+        "%%nvchat -m ai-mixtral-8x7b-instruct -s 'Answer in French.' -t 0.25 --max-tokens 64 "
+        "--top-p 0.5 --seed 7\nBonjour",
+    )
+    assert result.success, result.error_in_exec
+    body = chats(server)[-1]
+    assert body["model"] == "mistralai/mixtral-8x7b-instruct-v0.1"
+    assert body["messages"][0] == {"role": "system", "content": "Answer in French."}
+    assert (body["temperature"], body["max_tokens"], body["top_p"], body["seed"]) == (
+        0.25, 64, 0.5, 7,
+    )
+    assert session.model == CHAT  # per-cell options do not change the session
+
+
+def test_labels_reach_a_steerlm_model(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    result, _ = run(shell, f"%%nvchat -m {STEERLM} --labels creativity=9,verbosity=0\nA poem")
+    assert result.success, result.error_in_exec
+    body = chats(server)[-1]
+    assert body["messages"][-1] == {
+        "role": "assistant", "labels": {"creativity": 9, "verbosity": 0},
+    }
+
+
+def test_images_from_a_path_a_url_and_a_variable_reach_a_vision_model(
+    shell: InteractiveShell, session: Session, server: Any, tmp_path: Any
+) -> None:
+    from PIL import Image
+
+    path = tmp_path / "red.png"
+    Image.new("RGB", (32, 16), (220, 20, 20)).save(path)
+    shell.user_ns["square"] = path.read_bytes()
+    url = f"{server.origin}/_nvnb/samples/blue-square.jpg"
+    result, _ = run(
+        shell,
+        f"%%nvchat -m {VISION} --image {path} --image {url} --image {{square}}\nDescribe them",
+    )
+    assert result.success, result.error_in_exec
+    content = [m for m in chats(server)[-1]["messages"] if m["role"] == "user"][-1]["content"]
+    urls = [p["image_url"]["url"] for p in content if p.get("type") == "image_url"]
+    assert len(urls) == 3
+    assert urls[0].startswith("data:image/png;base64,") and urls[1] == url
+    assert urls[2].startswith("data:image/png;base64,")
+
+
+def test_context_from_a_variable_reaches_a_qa_model(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    shell.user_ns["doc"] = "The H100 has 80 GB of memory. It was released in 2022."
+    result, _ = run(shell, f"%%nvchat -m {QA} --context {{doc}}\nHow much memory?")
+    assert result.success, result.error_in_exec
+    roles = [(m["role"], m["content"]) for m in chats(server)[-1]["messages"]]
+    assert ("context", shell.user_ns["doc"]) in roles
+    assert "80 GB" in result.result
+
+
+def test_out_stores_the_answer_as_a_plain_str(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    result, _ = run(shell, "%%nvchat -o reply\nHello")
+    assert result.success, result.error_in_exec
+    assert type(shell.user_ns["reply"]) is str
+    assert shell.user_ns["reply"] == str(result.result)
+
+
+def test_code_format_puts_the_code_into_the_next_cell(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    shell.rl_next_input = None
+    result, _ = run(shell, f"%%nvchat -m {CODE} -f code -o snippet\nA function that adds numbers")
+    assert result.success, result.error_in_exec
+    assert isinstance(result.result, CodeAnswer)
+    assert "```" not in result.result
+    assert shell.rl_next_input == str(result.result) == shell.user_ns["snippet"]
+
+
+def test_text_format_shows_plain_text(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    result, _ = run(shell, "%%nvchat -f text\nHello")
+    assert isinstance(result.result, TextAnswer)
+
+
+def test_json_format_fails_readably_when_the_answer_is_not_json(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    result, captured = run(shell, "%%nvchat -f json -o parsed_json\nGive me JSON")
+    text = assert_one_line_failure(result, captured, "CellFailure")
+    assert "not valid JSON" in text
+    assert "parsed_json" not in shell.user_ns
+
+
+def test_chat_continues_the_conversation_and_the_default_is_one_question(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    run(shell, "%%nvchat\nMy name is Ada.")
+    run(shell, "%%nvchat\nUnrelated question")
+    assert [m["role"] for m in chats(server)[-1]["messages"]] == ["user"]
+    result, _ = run(shell, "%%nvchat --chat\nWhat is my name?")
+    assert result.success, result.error_in_exec
+    contents = [m["content"] for m in chats(server)[-1]["messages"]]
+    assert "My name is Ada." in contents and contents[-1] == "What is my name?"
+
+
+def test_no_stream_shows_the_answer_only_when_complete(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    result, captured = run(shell, "%%nvchat --no-stream\nHello")
+    assert result.success, result.error_in_exec
+    assert captured.stdout.count(str(result.result)) == 1  # the result only, nothing streamed
+
+
+def test_a_kernel_with_widgets_streams_into_a_stream_pane(
+    shell: InteractiveShell, session: Session, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    panes: list[Any] = []
+    make = magics._stream_pane
+
+    def record(s: Any) -> Any:
+        panes.append(make(s))
+        return panes[-1]
+
+    monkeypatch.setattr(magics, "_widgets_shown", lambda shell: True)
+    monkeypatch.setattr(magics, "_stream_pane", record)
+    result, captured = run(shell, "%%nvchat\nHello pane")
+    assert result.success, result.error_in_exec
+    (pane,) = panes
+    assert pane.text == str(result.result) and pane.status == "done"
+    assert pane.session is session
+    assert captured.stdout.count(str(result.result)) == 1  # not also streamed as text
+    result, captured = run(shell, "%%nvchat --no-widget\nHello text")
+    assert len(panes) == 1
+    assert captured.stdout.count(str(result.result)) == 2  # streamed, then the result
+
+
+def test_the_terminal_prints_the_stream_once_and_returns_nothing(
+    shell: InteractiveShell, session: Session, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(magics, "_is_terminal", lambda shell: True)
+    result, captured = run(shell, "%%nvchat -o said\nHello terminal")
+    assert result.success and result.result is None
+    assert captured.stdout.strip() == shell.user_ns["said"]
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+def test_no_key_with_the_local_server_off_is_one_readable_line(
+    shell: InteractiveShell, nvnb_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NVIDIA_API_KEY", "NVIDIA_BASE_URL", "NVNB_HOSTED_ORIGIN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NVNB_LOCAL", "off")
+    monkeypatch.setattr(session_module, "_default", Session())
+    result, captured = run(shell, "%%nvchat\nHello")
+    text = assert_one_line_failure(result, captured, "ConfigurationError")
+    assert "no API key" in text
+
+
+def test_an_unknown_model_suggests_close_names(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    result, captured = run(shell, "%%nvchat -m meta/llama3-70b-instruc\nHello")
+    text = assert_one_line_failure(result, captured, "UnknownModelError")
+    assert "meta/llama3-70b-instruct" in text
+
+
+def test_a_401_names_the_request_id(
+    shell: InteractiveShell, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    faulty_session(monkeypatch, "status=401")
+    result, captured = run(shell, "%%nvchat\nHello")
+    text = assert_one_line_failure(result, captured, "AuthenticationError")
+    assert "401" in text and "request id: " in text
+
+
+def test_a_429_after_the_retries_names_the_request_id(
+    shell: InteractiveShell, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    faulty_session(monkeypatch, "status=429;retry-after=0")
+    result, captured = run(shell, "%%nvchat\nHello")
+    text = assert_one_line_failure(result, captured, "RateLimitError")
+    assert "429" in text and "request id: " in text
+    assert len(chats(server)) == 2  # the first try and one retry
+
+
+def test_labels_out_of_range_are_refused_before_sending(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    result, captured = run(shell, f"%%nvchat -m {STEERLM} --labels creativity=12\nHello")
+    text = assert_one_line_failure(result, captured, "InvalidInputError")
+    assert "creativity" in text and "0–9" in text
+    result, captured = run(shell, "%%nvchat --labels creativity=high\nHello")
+    assert_one_line_failure(result, captured, "CellFailure")
+    assert chats(server) == []
+
+
+def test_a_missing_image_is_refused_before_sending(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    result, captured = run(shell, f"%%nvchat -m {VISION} --image /no/such/photo.png\nWhat is it?")
+    text = assert_one_line_failure(result, captured, "ImageError")
+    assert "/no/such/photo.png" in text
+    assert chats(server) == []
+
+
+def test_a_stream_that_breaks_off_fails_the_cell_with_the_partial_text_shown(
+    shell: InteractiveShell, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    faulty_session(monkeypatch, "drop-after=3")
+    result, captured = run(shell, "%%nvchat\nHello")
+    assert not result.success
+    assert "Traceback" not in failure_text(captured)
+    assert captured.stdout.strip()  # the partial text stayed in the output
+
+
+def test_bad_usage_is_a_usage_error(shell: InteractiveShell, session: Session) -> None:
+    for source in ("%%nvchat stray words\nHello", "%nvchat frobnicate", "%%nvchat -o 1x\nHi"):
+        result, captured = run(shell, source)
+        assert not result.success, source
+        assert "Traceback" not in failure_text(captured)
+
+
+# --- interrupt -------------------------------------------------------------------------------
+
+
+def interrupt_once_streaming(server: Any) -> threading.Thread:
+    """Send the kernel's interrupt (SIGINT) a moment after the server got the chat request."""
+
+    def wait_then_interrupt() -> None:
+        deadline = time.monotonic() + 30
+        while not chats(server) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.4)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=wait_then_interrupt, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_an_interrupt_stops_the_answer_and_keeps_the_partial_text_everywhere(
+    shell: InteractiveShell, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = faulty_session(monkeypatch, "chunk-delay-ms=20, long=4000")
+    interrupter = interrupt_once_streaming(server)
+    result, captured = run(shell, "%%nvchat -o partial\nTell me a long story")
+    interrupter.join()
+    assert not result.success
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    partial = shell.user_ns["partial"]
+    assert 0 < len(partial) < 4000
+    assert partial in captured.stdout  # streamed, then shown once more as the output
+    shown = failure_text(captured).splitlines()[-1]
+    assert shown.startswith("KeyboardInterrupt: answer stopped;") and "partial" in shown
+    last = session.history[-1]
+    assert last.role == "assistant" and last.content == partial and last.answer.stopped
+
+
+# --- line commands ---------------------------------------------------------------------------
+
+
+def test_models_shows_the_catalog_filtered(shell: InteractiveShell, session: Session) -> None:
+    result, captured = run(shell, "%nvchat models steerlm")
+    assert result.success
+    (output,) = captured.outputs
+    assert STEERLM in output.data["text/markdown"] and STEERLM in output.data["text/plain"]
+    assert CHAT not in output.data["text/plain"].split("the session uses")[0]
+
+
+def test_use_changes_the_session_model_that_the_widgets_show(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    seen: list[str] = []
+    session.observe(lambda change: seen.append(change["new"]), "model")
+    result, _captured = run(shell, "%nvchat use ai-mixtral-8x7b-instruct")
+    assert result.success, result.error_in_exec
+    assert session.model == "mistralai/mixtral-8x7b-instruct-v0.1" == seen[-1]
+    run(shell, "%%nvchat\nHello")
+    assert chats(server)[-1]["model"] == session.model
+
+
+def test_use_an_unknown_model_suggests_names_and_keeps_the_model(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    result, captured = run(shell, "%nvchat use mixtral-8x7b-instruc")
+    text = assert_one_line_failure(result, captured, "UnknownModelError")
+    assert "mistralai/mixtral-8x7b-instruct-v0.1" in text
+    assert session.model == CHAT
+
+
+def test_labels_set_the_session_labels_used_by_the_next_cell(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    run(shell, f"%nvchat use {STEERLM}")
+    result, captured = run(shell, "%nvchat labels creativity=2 complexity=5")
+    assert result.success, result.error_in_exec
+    assert session.labels == {"creativity": 2, "complexity": 5}
+    assert "creativity=2" in captured.stdout
+    session.labels = {**session.labels, "verbosity": 1}  # as a slider would
+    run(shell, "%%nvchat\nHello")
+    assert chats(server)[-1]["messages"][-1]["labels"] == {
+        "creativity": 2, "complexity": 5, "verbosity": 1,
+    }
+    result, captured = run(shell, "%nvchat labels verbosity=10")
+    assert_one_line_failure(result, captured, "InvalidInputError")
+    run(shell, "%nvchat labels reset")
+    assert session.labels == {}
+
+
+def test_reset_and_history(shell: InteractiveShell, session: Session, server: Any) -> None:
+    _result, captured = run(shell, "%nvchat history")
+    assert "no conversation yet" in captured.stdout
+    run(shell, "%%nvchat\nFirst question")
+    _result, captured = run(shell, "%nvchat history")
+    (output,) = captured.outputs
+    assert "First question" in output.data["text/markdown"]
+    run(shell, "%nvchat reset")
+    assert session.history == []
+
+
+def test_key_asks_without_echo_and_moves_requests_to_the_hosted_service(
+    shell: InteractiveShell, session: Session, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "nvapi-entered-by-hand-0123456789abcdef"
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": secret)
+    monkeypatch.delenv("NVNB_HOSTED_ORIGIN")
+    result, captured = run(shell, "%nvchat key")
+    assert result.success, result.error_in_exec
+    assert "https://integrate.api.nvidia.com/v1" in captured.stdout
+    result, captured = run(shell, "%nvchat config")
+    everything = captured.stdout + repr([o.data for o in captured.outputs])
+    assert secret not in everything and secret[6:] not in everything
+    assert "nvapi-****" in everything
+    assert secret not in repr(shell.user_ns.get("Out", {}))
+
+
+def test_config_shows_the_effective_settings(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    session.temperature = 0.3
+    _result, captured = run(shell, "%nvchat config")
+    (output,) = captured.outputs
+    text = output.data["text/plain"]
+    assert "model" in text and CHAT in text and "0.3" in text
+    assert server.origin in text and AUTH_KEY not in text
+
+
+def test_help_lists_the_options_and_commands(shell: InteractiveShell) -> None:
+    _result, captured = run(shell, "%nvchat help")
+    for word in ("--labels", "--image", "--no-widget", "fix", "history", "{Err[n]}"):
+        assert word in captured.stdout
+    assert "--max-tokens" in magics.NVChatMagics.nvchat.__doc__
+
+
+def test_fix_sends_the_last_error_and_its_cell(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    failed, _ = run(shell, "values = {'a': 1}\nvalues['b']")
+    result, _ = run(shell, "%nvchat fix -m ai-mixtral-8x7b-instruct")
+    assert result.success, result.error_in_exec
+    body = chats(server)[-1]
+    sent = user_text(body)
+    assert f"cell [{failed.execution_count}]" in sent
+    assert "values = {'a': 1}" in sent  # braces untouched
+    assert "KeyError: 'b'" in sent
+    assert body["model"] == "mistralai/mixtral-8x7b-instruct-v0.1"
+
+
+def test_load_ext_twice_is_harmless(shell: InteractiveShell) -> None:
+    shell.run_line_magic("reload_ext", "nvnb")
+    assert "nvchat" in shell.magics_manager.magics["cell"]
+
