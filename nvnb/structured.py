@@ -35,15 +35,21 @@ def describe(schema: Any) -> tuple[str, dict[str, Any]]:
         choices = [member.value for member in schema]
         if not all(isinstance(c, str) for c in choices):
             raise ValueError(f"Enum {schema.__name__} needs string values for structured output")
-        return schema.__name__, {
+        return "response", {
             "type": "object",
             "properties": {"choice": {"type": "string", "enum": choices}},
             "required": ["choice"],
             "additionalProperties": False,
         }
-    if isinstance(schema, dict) and "function" in schema and schema.get("type") == "function":
-        fn = schema["function"]
-        return fn["name"], fn.get("parameters", {})
+    if isinstance(schema, dict):
+        if "function" in schema and schema.get("type") == "function":
+            fn = schema["function"]
+            return fn["name"], fn.get("parameters", {})
+        return "response", schema  # a JSON schema is sent as given
+    if isinstance(schema, type) and is_basemodel_subclass(schema):
+        if hasattr(schema, "model_json_schema"):
+            return schema.__name__, schema.model_json_schema()
+        return schema.__name__, schema.schema()  # pydantic.v1 models
     try:
         json_schema = convert_to_json_schema(schema)
     except Exception as exc:

@@ -87,6 +87,10 @@ class TestChatNVIDIAIntegration(ChatModelIntegrationTests):
         return True
 
     @property
+    def supports_json_mode(self) -> bool:
+        return True
+
+    @property
     def supports_image_inputs(self) -> bool:
         return False  # supported, but the suite downloads its images from the internet
 
