@@ -103,7 +103,7 @@ class ImageDrop(NVWidget):
         if not self.images:
             return "*No images attached*"
         lines = [
-            f"- {i['name']} ({i['width']}×{i['height']}, {i['nbytes'] / 1024:.0f} KiB)"
+            f"- {i['name']} ({i['width']}×{i['height']}, {max(1, round(i['nbytes'] / 1024))} KiB)"
             for i in self.images
         ]
         return "**Images:**\n" + "\n".join(lines)

@@ -148,6 +148,7 @@ class StreamPane(NVWidget):
         interval = 1.0 / self.max_rate if self.max_rate > 0 else 0.0
         wait = self._last_flush + interval - time.monotonic()
         if wait <= 0:
+            self._cancel_timer()
             self._flush()
         elif self._timer is None:
             self._timer = threading.Timer(wait, self._timer_flush)
@@ -158,7 +159,7 @@ class StreamPane(NVWidget):
         with self._lock:
             self._timer = None
             if self.status == "streaming":
-                self._flush()
+                self._due()  # a direct flush may have happened meanwhile: re-check the rate
 
     def _flush(self) -> None:
         text = self._text[self._sent_text :]

@@ -1,0 +1,78 @@
+"""ModelPicker: the catalog, filters, two-way binding to the session, live list off the kernel."""
+
+from __future__ import annotations
+
+import time
+
+from nvnb.session import Session
+from nvnb.widgets import ModelPicker
+from nvnb.widgets.model_picker import catalog_records, merge_live
+
+
+def test_the_picker_lists_the_chat_models_of_the_catalog_without_embeddings():
+    records = catalog_records()
+    types = {r["type"] for r in records}
+    assert "steerlm" in types and "vlm" in types and "qa" in types
+    assert "embedding" not in types and "ranking" not in types
+    steer = next(r for r in records if r["id"] == "nvidia/nemotron-steerlm-8b")
+    assert steer["labels"] == ["creativity", "complexity", "verbosity"]
+    assert "playground_nemotron_steerlm_8b" in steer["aliases"]
+
+
+def test_selecting_a_model_sets_the_session_and_the_session_moves_the_picker():
+    session = Session()
+    picker = ModelPicker(session=session, live=False)
+    assert picker.value == session.model
+    picker.set_state({"value": "nvidia/nemotron-steerlm-8b"})  # what a click in the view does
+    assert session.model == "nvidia/nemotron-steerlm-8b"
+    session.model = "ai-neva-22b"  # an alias, as %nvchat use would set it
+    assert picker.value == "nvidia/neva-22b"
+
+
+def test_filters_are_state_the_kernel_can_read_and_set():
+    picker = ModelPicker(session=Session(), live=False)
+    picker.set_state({"type_filter": "steerlm", "capability_filter": "tools"})
+    assert (picker.type_filter, picker.capability_filter) == ("steerlm", "tools")
+
+
+def test_the_live_list_loads_in_the_background_and_marks_listed_models(nvnb_server):
+    picker = ModelPicker(session=Session(base_url=nvnb_server.base_url))
+    picker._thread.join(10)
+    assert picker.status == "ready", picker.error
+    assert any(r["live"] for r in picker.models)
+
+
+def test_a_failing_live_list_shows_in_the_widget_and_never_blocks():
+    session = Session(base_url="http://127.0.0.1:9/v1", max_retries=0, timeout=2)
+    t0 = time.monotonic()
+    picker = ModelPicker(session=session)
+    assert time.monotonic() - t0 < 1.0
+    picker._thread.join(15)
+    assert picker.status == "error"
+    assert picker.error.startswith("Could not load the live model list")
+    assert "\n" not in picker.error
+    assert len(picker.models) > 100  # the known catalog stays usable
+
+
+def test_unknown_live_ids_are_added_as_chat_models():
+    merged = merge_live([], ["acme/new-model-1"])
+    assert merged == [
+        {
+            "id": "acme/new-model-1",
+            "type": "chat",
+            "aliases": [],
+            "endpoint": None,
+            "capabilities": [],
+            "labels": [],
+            "deprecated": False,
+            "live": True,
+        }
+    ]
+
+
+def test_repr_and_fallback_are_stable():
+    picker = ModelPicker(session=Session("nvidia/nemotron-steerlm-8b"), live=False)
+    assert repr(picker) == "ModelPicker(value='nvidia/nemotron-steerlm-8b')"
+    assert picker._repr_mimebundle_()[0]["text/markdown"] == (
+        "**Model:** `nvidia/nemotron-steerlm-8b`"
+    )
