@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from typing import Any, Protocol
 
 FORMATS = ("markdown", "code", "text", "json")
@@ -27,10 +28,16 @@ class Sink(Protocol):
 
 
 class TextStream:
-    """Streams the answer as plain text to standard output (terminal IPython, ``--no-widget``)."""
+    """Streams the answer as plain text to standard output (terminal IPython, ``--no-widget``).
 
-    def __init__(self, stream: Any = None) -> None:
+    ``flush_each``: flush after every delta (a terminal). A kernel's stdout flushes itself a few
+    times per second; flushing per token there would send one message per token, and Jupyter
+    drops messages past 1 000 per second.
+    """
+
+    def __init__(self, stream: Any = None, *, flush_each: bool = True) -> None:
         self._stream = stream
+        self._flush_each = flush_each
         self._open = False
 
     @property
@@ -40,7 +47,8 @@ class TextStream:
     def on_delta(self, text: str) -> None:
         if text:
             self.stream.write(text)
-            self.stream.flush()
+            if self._flush_each:
+                self.stream.flush()
             self._open = not text.endswith("\n")
 
     def _finish_line(self) -> None:
@@ -54,6 +62,42 @@ class TextStream:
 
     def on_error(self, exc: BaseException) -> None:
         self._finish_line()
+
+
+class ShownOnStart:
+    """A live view (a ``StreamPane``) displayed when the request starts, then fed every event.
+
+    Input refused before anything is sent (bad labels, a missing image) leaves no empty view
+    behind: the view appears only once ``Session.ask`` calls ``on_start``.
+    """
+
+    def __init__(self, make_view: Callable[[], Any], show: Callable[[Any], None]) -> None:
+        self._make_view = make_view
+        self._show = show
+        self.view: Any = None
+
+    def on_start(self, answer: Any = None) -> None:
+        if self.view is None:
+            self.view = self._make_view()
+            self._show(self.view)
+        self._forward("on_start", answer)
+
+    def _forward(self, name: str, value: Any) -> None:
+        method = getattr(self.view, name, None) if self.view is not None else None
+        if method is not None:
+            method(value)
+
+    def on_delta(self, text: str) -> None:
+        self._forward("on_delta", text)
+
+    def on_reasoning(self, text: str) -> None:
+        self._forward("on_reasoning", text)
+
+    def on_end(self, answer: Any) -> None:
+        self._forward("on_end", answer)
+
+    def on_error(self, exc: BaseException) -> None:
+        self._forward("on_error", exc)
 
 
 # --- the final, plain display ----------------------------------------------------------------

@@ -17,7 +17,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from nvnb.answer_output import FORMATS, TextStream, final_display
+from nvnb.answer_output import FORMATS, ShownOnStart, TextStream, final_display
 from nvnb.cell_failure import AnswerInterrupted, CellFailure, is_expected, shortened
 from nvnb.kernel_errors import ErrorsByCell, last_error
 from nvnb.prompt_template import interpolate, resolve_argument
@@ -214,10 +214,10 @@ class NVChatMagics(Magics):
             if use_widget:
                 from IPython.display import display
 
-                sink = _stream_pane(session)
-                display(sink)
+                sink = ShownOnStart(lambda: _stream_pane(session), display)
             else:
-                sink = TextStream()
+                # a kernel's stdout flushes itself; elsewhere show each token as it comes
+                sink = TextStream(flush_each=getattr(self.shell, "kernel", None) is None)
         try:
             answer = session.ask(
                 prompt, images=images, context=context, chat=args.chat, sink=sink, **overrides

@@ -12,6 +12,7 @@ from IPython.utils.capture import capture_output
 from nvnb.answer_output import (
     CodeAnswer,
     MarkdownAnswer,
+    ShownOnStart,
     TextAnswer,
     TextStream,
     extract_code,
@@ -43,6 +44,49 @@ def test_text_stream_adds_no_blank_line_after_an_answer_ending_in_newline() -> N
     stream.on_delta("line\n")
     stream.on_error(RuntimeError("x"))
     assert out.getvalue() == "line\n"
+
+
+def test_text_stream_in_a_kernel_leaves_flushing_to_the_kernel() -> None:
+    class Counting(io.StringIO):
+        flushes = 0
+
+        def flush(self) -> None:
+            self.flushes += 1
+
+    out = Counting()
+    stream = TextStream(out, flush_each=False)
+    for piece in ("a", "b", "c"):
+        stream.on_delta(piece)
+    assert out.getvalue() == "abc" and out.flushes == 0
+
+
+def test_a_live_view_appears_only_when_the_request_starts() -> None:
+    shown: list[object] = []
+
+    class View:
+        def __init__(self) -> None:
+            self.events: list[tuple[str, object]] = []
+
+        def on_start(self, answer: object) -> None:
+            self.events.append(("start", answer))
+
+        def on_delta(self, text: str) -> None:
+            self.events.append(("delta", text))
+
+        def on_end(self, answer: object) -> None:
+            self.events.append(("end", answer))
+
+    refused = ShownOnStart(View, shown.append)
+    refused.on_error(ValueError("bad labels"))
+    assert shown == [] and refused.view is None
+
+    sink = ShownOnStart(View, shown.append)
+    sink.on_start("answer")
+    sink.on_delta("Hi")
+    sink.on_reasoning("hmm")  # the view has no on_reasoning: skipped
+    sink.on_end("answer")
+    assert shown == [sink.view]
+    assert sink.view.events == [("start", "answer"), ("delta", "Hi"), ("end", "answer")]
 
 
 def test_a_markdown_answer_is_a_str_shown_as_markdown_and_plain_text() -> None:
