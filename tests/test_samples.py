@@ -31,5 +31,5 @@ def test_on_the_hosted_service_the_sample_is_a_public_url(monkeypatch) -> None:
 
 
 def test_an_unknown_sample_name_lists_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="red-circle.png"):
+    with pytest.raises(ValueError, match=r"red-circle\.png"):
         samples.image_url("cat.png")
