@@ -100,7 +100,7 @@ def test_code_generation(capsys: pytest.CaptureFixture[str]) -> None:
         [
             (
                 "system",
-                "You are an expert coding AI. Respond only in valid python; no narration whatsoever.",
+                "You are an expert coding AI. Respond only in valid python; no narration whatsoever.",  # noqa: E501
             ),
             ("user", "{input}"),
         ]
