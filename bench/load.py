@@ -108,7 +108,7 @@ async def _load(make: Callable[[], Any], n: int, close: Callable[[Any], Any]) ->
 def run(ctx: Context) -> list[Table]:
     n = ctx.n(500, 50)
     repeats = 1  # each run is already n requests; the spread of their latencies is the figure
-    max_tokens, delay_ms = ctx.n(16, 32), 2
+    max_tokens, delay_ms = ctx.n(16, 8), 2
     body = clients.payload(stream=True, max_tokens=max_tokens)
     table = Table("8", f"Load: {n} concurrent streamed requests through one client", "wall", "s",
                   extra_columns=["errors", "latency p50 / p95 / max", "first token p50 / p95",

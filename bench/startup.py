@@ -24,7 +24,7 @@ JUPYTER_AI_VENV = ROOT / "bench" / ".venv-jupyter-ai"
 JUPYTER_AI_REQUIREMENTS = ("jupyter-ai-magics==2.31.7", "langchain<0.4", "ipython")
 LOAD_EXT_TARGET = 0.150
 HEAVY = ("langchain_core", "langchain", "PIL", "httpx", "ipywidgets", "anywidget", "requests",
-         "aiohttp", "pydantic", "traitlets_widgets")
+         "aiohttp", "pydantic")
 
 _LOAD_EXT_CHILD = """
 import json, sys, time
@@ -83,7 +83,7 @@ def _version(python: Path, dist: str) -> str:
 
 
 def run(ctx: Context) -> list[Table]:
-    repeats = ctx.n(7, 1)
+    repeats = ctx.n(5, 1)
     python = sys.executable
     imports = Table("4a", "Start-up: a new Python process that imports the package", "wall", "s",
                     extra_columns=["above bare python"])
