@@ -16,7 +16,7 @@
         StreamError              an ``{"error": …}`` object inside a stream; .partial_text
       TransportError             the conversation with the server broke down
         ConnectError             could not connect; names the URL
-        RequestTimeout           connect/read timeout or the 202 polling deadline
+        RequestTimeout           connect/read timeout, 202 polling deadline; .partial_text
         StreamInterrupted        the stream broke off or turned to garbage; .partial_text
 
 ``str(error)`` is one readable line (with the request id when known), then a hint line.
@@ -213,9 +213,16 @@ class ConnectError(TransportError):
 
 
 class RequestTimeout(TransportError):
-    """Connecting or reading took too long, or 202 polling passed its deadline."""
+    """Connecting or reading took too long, or 202 polling passed its deadline; a stream that
+    stalled keeps what had arrived in ``.partial_text``."""
 
     default_hint = "raise the timeout (Client(timeout=...)) or try again"
+
+    def __init__(self, message: str | None = None, *, partial_text: str = "",
+                 chunks_received: int = 0, **fields: Any) -> None:
+        self.partial_text = partial_text
+        self.chunks_received = chunks_received
+        super().__init__(message, **fields)
 
 
 class StreamInterrupted(TransportError):

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from nvnb.errors import NVNBError, StreamError, StreamInterrupted
+from nvnb.errors import NVNBError, RequestTimeout, StreamError, StreamInterrupted
 
 __all__ = ["ChatStreamDecoder", "SSEParser", "ServerSentEvent"]
 
@@ -176,7 +176,7 @@ class ChatStreamDecoder:
 
     def annotate(self, err: NVNBError) -> NVNBError:
         """Attach what had arrived to a stream error."""
-        if isinstance(err, StreamInterrupted | StreamError):
+        if isinstance(err, StreamInterrupted | StreamError | RequestTimeout):
             err.partial_text = self.partial_text
             err.chunks_received = self.chunks_received
         return err

@@ -118,7 +118,7 @@ def test_unknown_model_errors_suggest_close_names() -> None:
 @pytest.mark.parametrize("cls", _all_classes(), ids=lambda c: c.__name__)
 def test_every_error_class_pickles_with_its_fields(cls: type[E.NVNBError]) -> None:
     extra = {"partial_text": "so far", "chunks_received": 2} if cls in (
-        E.StreamError, E.StreamInterrupted) else {}
+        E.StreamError, E.StreamInterrupted, E.RequestTimeout) else {}
     err = cls("went wrong", status=500, request_id="rq", model="m", url="http://h/v1", **extra)
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is cls
