@@ -82,8 +82,6 @@ class ChatNVIDIA(BaseChatModel):
     def _connect(self) -> ChatNVIDIA:
         from nvnb.client import Client
 
-        if self.labels is not None:
-            self.labels = payload.validate_labels(self.labels, None)
         self._client = Client(
             api_key=self.api_key.get_secret_value() if self.api_key else None,
             base_url=self.base_url,
@@ -101,6 +99,8 @@ class ChatNVIDIA(BaseChatModel):
             self._resolved = True
             name = self._record.id
         self.model = name
+        if self.labels is not None:
+            self.labels = payload.validate_labels(self.labels, self._record)
         if self.base_url is None and settings.mode != "local":
             self.base_url = settings.base_url
         return self
@@ -418,7 +418,10 @@ def _available(client: Any) -> list[Model]:
         out = []
         for item in live:
             found = catalog.find_model(item["id"])
-            out.append(found or Model(id=item["id"], type="chat", base_model=item.get("root")))
+            if found is None:
+                out.append(Model(id=item["id"], type="chat", base_model=item.get("root")))
+            elif found.is_chat:
+                out.append(found)
         return out
     records = {m.id: m for m in catalog.known_models() if m.is_chat}
     for item in live:
