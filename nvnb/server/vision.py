@@ -13,6 +13,7 @@ import ipaddress
 import re
 from collections import Counter
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -102,14 +103,15 @@ def dominant_colours(image: Image.Image, n: int = 3) -> list[tuple[str, int]]:
     """Up to ``n`` palette names covering at least 5% of the image, with their share."""
     small = image.convert("RGB")
     small.thumbnail((64, 64))
-    counts = Counter(_nearest(pixel) for pixel in small.getdata())
+    raw = small.tobytes()
+    counts = Counter(_nearest(raw[i], raw[i + 1], raw[i + 2]) for i in range(0, len(raw), 3))
     total = sum(counts.values()) or 1
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return [(name, round(100 * c / total)) for name, c in ranked[:n] if c / total >= 0.05]
 
 
-def _nearest(pixel: tuple[int, int, int]) -> str:
-    r, g, b = pixel[:3]
+@lru_cache(maxsize=4096)
+def _nearest(r: int, g: int, b: int) -> str:
     return min(_PALETTE, key=lambda k: (_PALETTE[k][0] - r) ** 2 + (_PALETTE[k][1] - g) ** 2
                + (_PALETTE[k][2] - b) ** 2)
 
