@@ -258,7 +258,7 @@ class ChatNVIDIA(BaseChatModel):
     def _plan(
         self, messages: list[BaseMessage], stop: Sequence[str] | None, stream: bool,
         kwargs: dict[str, Any],
-    ) -> tuple[payload.RequestPlan, dict[str, str], str]:
+    ) -> tuple[payload.RequestPlan, str]:
         options = dict(kwargs)
         if stop is not None:
             options["stop"] = list(stop)
@@ -273,7 +273,7 @@ class ChatNVIDIA(BaseChatModel):
                 options=options, stream=stream, stream_options=self.stream_options,
                 labels=self.labels, upload_images=upload,
             )
-        return plan, {}, model_id
+        return plan, model_id
 
     def _upload(self, plan: payload.RequestPlan) -> dict[str, Any]:
         ids = [self._client.upload_asset(u.data, u.mime, u.description) for u in plan.uploads]
@@ -284,8 +284,8 @@ class ChatNVIDIA(BaseChatModel):
         ids = [await aio.upload_asset(u.data, u.mime, u.description) for u in plan.uploads]
         return plan.resolve(ids)
 
-    def _streams(self, model_id: str) -> bool:
-        record = self._record if model_id == self.model else catalog.find_model(model_id)
+    def _streams(self, model_id: str | None) -> bool:
+        record = self._record if model_id == self.model else catalog.find_model(model_id or "")
         return record is None or record.streaming
 
     def _result(self, data: Any, model_id: str) -> ChatResult:
@@ -300,27 +300,28 @@ class ChatNVIDIA(BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None = None,
         run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
     ) -> ChatResult:
-        plan, headers, model_id = self._plan(messages, stop, False, kwargs)
-        data = self._client.chat(self._upload(plan), headers=headers or None)
+        plan, model_id = self._plan(messages, stop, False, kwargs)
+        data = self._client.chat(self._upload(plan))
         return self._result(data, model_id)
 
     async def _agenerate(
         self, messages: list[BaseMessage], stop: list[str] | None = None,
         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
     ) -> ChatResult:
-        plan, headers, model_id = self._plan(messages, stop, False, kwargs)
-        data = await self._client.aio.chat(await self._aupload(plan), headers=headers or None)
+        plan, model_id = self._plan(messages, stop, False, kwargs)
+        data = await self._client.aio.chat(await self._aupload(plan))
         return self._result(data, model_id)
 
     def _stream(
         self, messages: list[BaseMessage], stop: list[str] | None = None,
         run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        plan, headers, model_id = self._plan(messages, stop, True, kwargs)
-        if not self._streams(model_id):  # e.g. kosmos-2: the service refuses "stream"
+        if not self._streams(kwargs.get("model") or self.model):
+            # e.g. kosmos-2: the service refuses "stream", so the answer comes whole
             yield from _whole(self._generate(messages, stop, run_manager, **kwargs), run_manager)
             return
-        stream = self._client.stream_chat(self._upload(plan), headers=headers or None)
+        plan, model_id = self._plan(messages, stop, True, kwargs)
+        stream = self._client.stream_chat(self._upload(plan))
         assembler = response.StreamAssembler(model_id=model_id, request_id=stream.request_id)
         with stream, _partial(assembler):
             for data in stream:
@@ -336,17 +337,15 @@ class ChatNVIDIA(BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None = None,
         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        plan, headers, model_id = self._plan(messages, stop, True, kwargs)
-        if not self._streams(model_id):
+        if not self._streams(kwargs.get("model") or self.model):
             result = await self._agenerate(messages, stop, run_manager, **kwargs)
             for chunk in _whole(result, None):
                 if run_manager:
                     await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
             return
-        stream = await self._client.aio.stream_chat(
-            await self._aupload(plan), headers=headers or None
-        )
+        plan, model_id = self._plan(messages, stop, True, kwargs)
+        stream = await self._client.aio.stream_chat(await self._aupload(plan))
         assembler = response.StreamAssembler(model_id=model_id, request_id=stream.request_id)
         try:
             with _partial(assembler):

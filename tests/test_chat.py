@@ -19,10 +19,12 @@ from nvnb.errors import (
     AuthenticationError,
     InvalidInputError,
     InvalidRequestError,
+    NotFoundError,
     RateLimitError,
     ServerError,
     StreamError,
     StreamInterrupted,
+    UnknownModelError,
 )
 from nvnb.testing import AUTH_KEY
 
@@ -146,6 +148,24 @@ def test_model_override_per_call_goes_to_that_model(nvnb_server: Any) -> None:
 def test_aliases_resolve_to_todays_ids(nvnb_server: Any) -> None:
     assert _llm(nvnb_server, model="playground_mixtral_8x7b").model == (
         "mistralai/mixtral-8x7b-instruct-v0.1")
+
+
+def test_unknown_models_on_the_hosted_service_suggest_close_names(
+    nvnb_server: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NVNB_HOSTED_ORIGIN", nvnb_server.origin)
+    llm = ChatNVIDIA(model="llama-3.3-70b-instruct", api_key="nvapi-hosted-0123456789")
+    with pytest.raises(UnknownModelError) as info:
+        llm.invoke("Hi")
+    assert "meta/llama-3.3-70b-instruct" in info.value.suggestions
+    assert not _posts(nvnb_server)
+
+
+def test_self_hosted_models_are_not_second_guessed(nvnb_server: Any) -> None:
+    llm = _llm(nvnb_server, model="my-org/finetune-7b")  # a NIM's own id: the NIM decides
+    with pytest.raises(NotFoundError, match="finetune-7b"):
+        llm.invoke("Hi")
+    assert _posts(nvnb_server)[-1].json["model"] == "my-org/finetune-7b"
 
 
 # ---------------------------------------------------------------- models
@@ -325,7 +345,14 @@ def test_service_errors_are_typed_with_request_id_sync_async_and_streaming(
         list(llm.stream("Hi"))
     with pytest.raises(error) as async_:
         asyncio.run(llm.ainvoke("Hi"))
-    for info in (sync, streamed, async_):
+
+    async def astream() -> None:
+        async for _ in llm.astream("Hi"):
+            pass
+
+    with pytest.raises(error) as async_streamed:
+        asyncio.run(astream())
+    for info in (sync, streamed, async_, async_streamed):
         assert info.value.request_id  # type: ignore[attr-defined]
 
 
