@@ -476,16 +476,21 @@ def test_reset_and_history(shell: InteractiveShell, session: Session, server: An
 
 
 def test_key_asks_without_echo_and_moves_requests_to_the_hosted_service(
-    shell: InteractiveShell, session: Session, server: Any, monkeypatch: pytest.MonkeyPatch
+    shell: InteractiveShell, server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     secret = "nvapi-entered-by-hand-0123456789abcdef"
-    monkeypatch.setattr("getpass.getpass", lambda prompt="": secret)
-    monkeypatch.delenv("NVNB_HOSTED_ORIGIN")
+    prompts: list[str] = []
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": prompts.append(prompt) or secret)
+    monkeypatch.delenv("NVIDIA_API_KEY")  # no key yet: the embedded local server would answer
+    monkeypatch.setattr(session_module, "_default", Session(max_retries=1))
     result, captured = run(shell, "%nvchat key")
     assert result.success, result.error_in_exec
-    assert "https://integrate.api.nvidia.com/v1" in captured.stdout
-    result, captured = run(shell, "%nvchat config")
-    everything = captured.stdout + repr([o.data for o in captured.outputs])
+    assert prompts and f"new requests go to {server.base_url}" in captured.stdout
+    run(shell, "%%nvchat\nHello with a key")
+    (request,) = [r for r in server.requests if r.path.endswith("/chat/completions")]
+    assert request.has_auth  # the hosted service (here: the test server standing in for it)
+    _result, config = run(shell, "%nvchat config")
+    everything = captured.stdout + config.stdout + repr([o.data for o in config.outputs])
     assert secret not in everything and secret[6:] not in everything
     assert "nvapi-****" in everything
     assert secret not in repr(shell.user_ns.get("Out", {}))

@@ -27,7 +27,7 @@ def kernel_env(server: Any) -> dict[str, str]:
 def test_the_saved_notebook_outputs_match_a_fresh_run_under_strict_nbval(nvnb_server: Any) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "--nbval", str(NOTEBOOK), "-q", "-p", "no:cacheprovider",
-         "--nbval-cell-timeout=120"],
+         "--nbval-cell-timeout=120", "-p", "no:hypothesispytest"],
         cwd=ROOT, env=kernel_env(nvnb_server), capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
