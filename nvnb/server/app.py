@@ -280,18 +280,20 @@ async def embeddings(call: Call, **_: str) -> Any:
         raise validation.invalid("body -> input_type: should be 'query' or 'passage'")
     truncate = _truncate(body)
     dims = body.get("dimensions", vectors.DIMENSIONS)
-    if not isinstance(dims, int) or isinstance(dims, bool) or not 1 <= dims <= 8192:
-        raise validation.invalid("body -> dimensions: an integer from 1 to 8192")
+    if not isinstance(dims, int) or isinstance(dims, bool) or dims < 1:
+        raise validation.invalid("body -> dimensions: a positive integer")
+    if dims > vectors.DIMENSIONS:
+        raise Problem(400, f"dimensions={dims} is more than {model.id} has "
+                      f"({vectors.DIMENSIONS} on the local nvnb server).")
     encoding = body.get("encoding_format", "float")
     if encoding not in ("float", "base64"):
         raise validation.invalid("body -> encoding_format: should be 'float' or 'base64'")
-    data, used = [], 0
-    for i, text in enumerate(inputs):
-        text = _fit(text, truncate, f"input {i}")
-        used += tokens.count(text)
-        vector = vectors.embed(text, dims)
-        data.append({"object": "embedding", "index": i, "embedding":
-                     vectors.encode_base64(vector) if encoding == "base64" else vector})
+    texts = [_fit(text, truncate, f"input {i}") for i, text in enumerate(inputs)]
+    used = sum(tokens.count(text) for text in texts)
+    found = await asyncio.to_thread(vectors.embed_many, texts, dims) if _model_installed() \
+        else vectors.embed_many(texts, dims)
+    data = [{"object": "embedding", "index": i, "embedding":
+             vectors.encode_base64(v) if encoding == "base64" else v} for i, v in enumerate(found)]
     return call.reply({"object": "list", "data": data, "model": model.id,
                        "usage": {"prompt_tokens": used, "total_tokens": used}})
 
@@ -311,7 +313,16 @@ async def ranking(call: Call, **_: str) -> Any:
         raise validation.invalid("body -> passages: a non-empty list of {\"text\": ...}")
     truncate = _truncate(body)
     texts = [_fit(p["text"], truncate, f"passage {i}") for i, p in enumerate(passages)]
-    return call.reply({"rankings": vectors.rank(_fit(query["text"], truncate, "query"), texts)})
+    query_text = _fit(query["text"], truncate, "query")
+    if _model_installed():  # a real model takes a while: keep the event loop free
+        return call.reply({"rankings": await asyncio.to_thread(vectors.rank, query_text, texts)})
+    return call.reply({"rankings": vectors.rank(query_text, texts)})
+
+
+def _model_installed() -> bool:
+    from nvnb.server import minilm
+
+    return minilm.available()
 
 
 def _truncate(body: dict) -> str:

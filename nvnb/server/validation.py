@@ -47,7 +47,7 @@ def resolve(name: Any, wanted_types: frozenset[str] | set[str]) -> Model:
         raise Problem(404, f"Model '{name}' is unknown to the local nvnb server (ids are matched "
                       "exactly, as by the hosted service; see GET /v1/models).")
     if model.type not in wanted_types:
-        raise Problem(404, f"Model '{name}' is a {model.type} model; it is not served on this "
+        raise Problem(400, f"Model '{name}' is a {model.type} model; it is not served on this "
                       "route.")
     return model
 

@@ -20,8 +20,30 @@ MAX_INPUT_TOKENS = 512
 TRIGRAM_WEIGHT = 0.3
 
 
+def embed_many(texts: list[str], dimensions: int = DIMENSIONS) -> list[list[float]]:
+    """Unit vectors for ``texts``: the optional small model when installed (see
+    :mod:`nvnb.server.minilm`), else hashed. ``dimensions`` keeps the first components and
+    re-normalises (as Matryoshka models do); more than :data:`DIMENSIONS` is a ValueError."""
+    if not 1 <= dimensions <= DIMENSIONS:
+        raise ValueError(f"dimensions must be from 1 to {DIMENSIONS}")
+    from nvnb.server import minilm
+
+    found = minilm.embed_texts(texts, dimensions) if minilm.available() else None
+    if found is not None:
+        return found
+    return [_shorten(embed(text), dimensions) for text in texts]
+
+
+def _shorten(vector: list[float], dimensions: int) -> list[float]:
+    if dimensions == len(vector):
+        return vector
+    head = vector[:dimensions]
+    norm = math.sqrt(sum(v * v for v in head))
+    return [v / norm for v in head] if norm else [1.0] + [0.0] * (dimensions - 1)
+
+
 def embed(text: str, dimensions: int = DIMENSIONS) -> list[float]:
-    """The unit vector of ``text``."""
+    """The hashed unit vector of ``text``."""
     vector = [0.0] * dimensions
     found = words(text)
     content = [w for w in found if w not in STOPWORDS] or found
@@ -59,7 +81,6 @@ def encode_base64(vector: list[float]) -> str:
 
 def rank(query: str, passages: list[str]) -> list[dict]:
     """``[{"index", "logit"}]`` best first; the logit grows with cosine similarity."""
-    q = embed(query)
-    scored = [{"index": i, "logit": round(10 * cosine(q, embed(p)) - 4, 4)}
-              for i, p in enumerate(passages)]
+    q, *rest = embed_many([query, *passages])
+    scored = [{"index": i, "logit": round(10 * cosine(q, p) - 4, 4)} for i, p in enumerate(rest)]
     return sorted(scored, key=lambda r: (-r["logit"], r["index"]))

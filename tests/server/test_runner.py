@@ -23,6 +23,19 @@ def test_a_server_starts_in_under_a_second_on_a_free_port():
         server.stop()
 
 
+def test_keep_alive_requests_are_not_held_back_by_nagle():
+    import statistics
+
+    with LocalServer() as server, httpx.Client(base_url=server.origin) as client:
+        client.get("/health")
+        timings = []
+        for _ in range(9):
+            began = time.monotonic()
+            client.get("/health")
+            timings.append(time.monotonic() - began)
+    assert statistics.median(timings) < 0.025  # ~40 ms each with Nagle + delayed ACK
+
+
 def test_stopping_frees_the_port_and_ends_the_thread():
     server = LocalServer().start()
     port = server.port

@@ -103,7 +103,7 @@ def test_aliases_are_not_ids_on_the_wire(http):
 
 def test_an_embedding_model_is_not_served_as_chat(http):
     response = http.post("/v1/chat/completions", json=chat_body(model="nvidia/nv-embedqa-e5-v5"))
-    assert response.status_code == 404 and "embedding" in detail(response)
+    assert response.status_code == 400 and "embedding" in detail(response)
 
 
 def test_a_body_that_is_not_json_is_400(http):

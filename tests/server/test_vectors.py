@@ -9,6 +9,13 @@ import struct
 import pytest
 
 EMBED = "nvidia/nv-embedqa-e5-v5"
+
+
+@pytest.fixture(autouse=True)
+def hashed_vectors(monkeypatch):
+    """These tests are about the hashed vectors, even where the optional model is installed."""
+    monkeypatch.setenv("NVNB_EMBEDDER", "hash")
+
 RERANK = "nvidia/llama-3.2-nv-rerankqa-1b-v1"
 
 
@@ -50,6 +57,18 @@ def test_dimensions_and_base64_encoding_are_honoured(http):
     assert math.isclose(sum(v * v for v in values), 1.0, rel_tol=1e-5)
 
 
+def test_shortened_vectors_are_the_first_components_renormalised(http):
+    full = embed(http, "shorter vectors")["data"][0]["embedding"]
+    short = embed(http, "shorter vectors", dimensions=32)["data"][0]["embedding"]
+    norm = math.sqrt(sum(v * v for v in full[:32]))
+    assert short == pytest.approx([v / norm for v in full[:32]])
+
+
+def test_more_dimensions_than_the_model_has_is_400(http):
+    response = http.post("/v1/embeddings", json={"model": EMBED, "input": "x", "dimensions": 4096})
+    assert response.status_code == 400 and "dimensions" in response.json()["detail"]
+
+
 def test_long_inputs_need_truncate_and_are_cut_when_asked(http):
     long = " ".join(["word"] * 600)
     response = http.post("/v1/embeddings", json={"model": EMBED, "input": long})
@@ -59,6 +78,7 @@ def test_long_inputs_need_truncate_and_are_cut_when_asked(http):
 
 @pytest.mark.parametrize("extra", [{"input": []}, {"input": 3}, {"input_type": "document"},
                                    {"truncate": "MIDDLE"}, {"dimensions": 0},
+                                   {"dimensions": "8"},
                                    {"encoding_format": "hex"}])
 def test_malformed_embedding_requests_are_422(http, extra):
     body = {"model": EMBED, "input": "x", **extra}
@@ -67,7 +87,7 @@ def test_malformed_embedding_requests_are_422(http, extra):
 
 def test_a_chat_model_is_not_an_embedding_model(http):
     body = {"model": "meta/llama-3.1-8b-instruct", "input": "x"}
-    assert http.post("/v1/embeddings", json=body).status_code == 404
+    assert http.post("/v1/embeddings", json=body).status_code == 400
 
 
 def test_the_retrieval_endpoint_form_serves_embeddings(http):
