@@ -348,6 +348,13 @@ class _Core:
         target = url or self.endpoint_for(model)
         return _Request("POST", target, hdrs, content, model, self.timeout(settings))
 
+    def url_for(self, url_or_path: str) -> str:
+        """An absolute URL as given (hosted ones moved onto ``hosted_origin``), or a path
+        joined to the base URL: ``"embeddings"`` → ``{base}/embeddings``."""
+        if "://" in url_or_path:
+            return self.settings.rewrite_hosted(url_or_path)
+        return f"{self.settings.base_url}/{url_or_path.lstrip('/')}"
+
     def nvcf_url(self, function_id: str) -> str:
         if not function_id or "/" in function_id:
             raise InvalidInputError(f"not an NVCF function id: {function_id!r}")
@@ -760,6 +767,14 @@ class Client(_ClientBase):
                                       headers=headers)
         return self._request_json(req)
 
+    def post_json(self, url_or_path: str, payload: Mapping[str, Any], *,
+                  headers: Mapping[str, str] | None = None) -> ChatResponse:
+        """POST any JSON body (``payload_fn``, retries, polling and errors as for chat);
+        a relative path joins the base URL (``"embeddings"``, ``"ranking"``)."""
+        req = self._core.chat_request(payload, url=self._core.url_for(url_or_path),
+                                      headers=headers)
+        return self._request_json(req)
+
     def upload_asset(self, data: bytes, mime: str, description: str = "") -> str:
         """Upload bytes to NVCF assets; returns the asset id to reference in a request."""
         req = self._core.asset_create_request(mime, description)
@@ -1088,6 +1103,12 @@ class AsyncClient(_ClientBase):
     async def nvcf_chat(self, function_id: str, payload: Mapping[str, Any], *,
                         headers: Mapping[str, str] | None = None) -> ChatResponse:
         req = self._core.chat_request(payload, url=self._core.nvcf_url(function_id),
+                                      headers=headers)
+        return await self._request_json(req)
+
+    async def post_json(self, url_or_path: str, payload: Mapping[str, Any], *,
+                        headers: Mapping[str, str] | None = None) -> ChatResponse:
+        req = self._core.chat_request(payload, url=self._core.url_for(url_or_path),
                                       headers=headers)
         return await self._request_json(req)
 

@@ -88,7 +88,7 @@ class NVNBError(Exception):
         else:
             line = head or detail or type(self).__name__
         extras = []
-        if self.model:
+        if self.model and repr(self.model) not in detail:
             extras.append(f"model {self.model}")
         if self.request_id:
             extras.append(f"request id: {self.request_id}")
@@ -130,13 +130,22 @@ class ImageError(InvalidInputError):
 
 
 class UnknownModelError(NVNBError, ValueError):
-    """No model by that name; ``.suggestions`` lists the closest known ids."""
+    """No model by that name; ``.suggestions`` lists the closest known ids.
 
-    def __init__(self, message: str | None = None, *, suggestions: list[str] | None = None,
+    ``UnknownModelError("llama-3", suggestions=[...])`` reads "unknown model 'llama-3'; did you
+    mean: a, b?"; a first argument with spaces is taken as the whole message."""
+
+    default_hint = "`nvnb models` lists the known ids; nvnb.register_model(...) adds your own"
+
+    def __init__(self, name: str | None = None, *, suggestions: list[str] | None = None,
                  **fields: Any) -> None:
         self.suggestions = list(suggestions or [])
-        if "hint" not in fields and self.suggestions:
-            fields["hint"] = "did you mean " + ", ".join(self.suggestions) + "?"
+        message = name
+        if name is not None and name.strip() and not any(c.isspace() for c in name.strip()):
+            message = f"unknown model {name.strip()!r}"
+            fields.setdefault("model", name.strip())
+        if self.suggestions and message is not None:
+            message += f"; did you mean: {', '.join(self.suggestions)}?"
         super().__init__(message, **fields)
 
 

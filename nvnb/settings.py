@@ -184,6 +184,18 @@ class Settings:
         origin = urlsplit(self.hosted_origin)
         return urlunsplit((origin.scheme, origin.netloc, parts.path, parts.query, ""))
 
+    def describe(self) -> str:
+        """One plain line saying where requests go (never any part of the key)."""
+        key = "key set" if self.api_key else "no key"
+        if self.mode == "local":
+            where = self.base_url or "a free loopback port"
+            return f"nvnb's local server at {where} (no NVIDIA_API_KEY)"
+        if self.mode == "hosted":
+            if self.hosted_origin and not self.base_url.startswith(HOSTED_BASE_URL):
+                return f"NVIDIA's hosted catalog, played by the server at {self.base_url} ({key})"
+            return f"NVIDIA's hosted catalog at {self.base_url} ({key})"
+        return f"a self-hosted NIM at {self.base_url} ({key})"
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 

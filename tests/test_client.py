@@ -661,3 +661,31 @@ def test_a_pickled_client_works_in_the_loading_process(srv: LocalServer) -> None
     clone = pickle.loads(pickle.dumps(c))
     assert clone.chat(body())["choices"]
     assert clone.payload_fn is drop_streaming_key
+
+
+# --- post_json (embeddings, ranking, …) --------------------------------------------------
+
+
+def test_post_json_joins_a_relative_path_to_the_base_url(client: Client, srv: LocalServer) -> None:
+    client.payload_fn = lambda p: {**p, "truncate": "END"}
+    answer = client.post_json("embeddings", {"model": "nvidia/nv-embedqa-e5-v5",
+                                             "input": ["hello"], "input_type": "query"})
+    assert answer["data"][0]["embedding"] and answer.request_id
+    (req,) = srv.requests
+    assert req.path == "/v1/embeddings" and req.json["truncate"] == "END"
+
+
+def test_post_json_takes_an_absolute_url_and_moves_hosted_ones(srv: LocalServer) -> None:
+    with Client(base_url=srv.base_url, hosted_origin=srv.origin) as c:
+        c.post_json("https://ai.api.nvidia.com/v1/retrieval/nvidia/embeddings",
+                    {"model": "NV-Embed-QA", "input": "x", "input_type": "passage"})
+        c.post_json(f"{srv.base_url}/embeddings",
+                    {"model": "nvidia/nv-embedqa-e5-v5", "input": "x", "input_type": "passage"})
+    assert [r.path for r in srv.requests] == ["/v1/retrieval/nvidia/embeddings", "/v1/embeddings"]
+
+
+def test_post_json_maps_errors_like_chat(client: Client) -> None:
+    with pytest.raises(E.NotFoundError):
+        client.post_json("embeddings", {"model": "nobody/none", "input": "x"})
+    with pytest.raises(E.APIError, match="not JSON"):
+        client.post_json("chat/completions", body(), headers=fault("invalid-json"))

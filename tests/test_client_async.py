@@ -312,3 +312,9 @@ async def test_the_embedded_default_answers_async_too() -> None:
     async with AsyncClient() as c:
         answer = await c.chat(body("hello"))
     assert "local nvnb server" in answer["choices"][0]["message"]["content"]
+
+
+async def test_post_json_works_async(aclient: AsyncClient, srv: LocalServer) -> None:
+    answer = await aclient.post_json("/embeddings", {"model": "nvidia/nv-embedqa-e5-v5",
+                                                     "input": "hi", "input_type": "query"})
+    assert answer["data"] and srv.requests[0].path == "/v1/embeddings"

@@ -110,9 +110,14 @@ def test_a_413_hints_at_the_assets_api() -> None:
 
 
 def test_unknown_model_errors_suggest_close_names() -> None:
-    err = E.UnknownModelError("no model 'llama-3'", suggestions=["meta/llama3-8b-instruct"])
-    assert "meta/llama3-8b-instruct" in str(err)
-    assert err.suggestions == ["meta/llama3-8b-instruct"]
+    err = E.UnknownModelError("llama-3", suggestions=["meta/llama3-8b-instruct", "b"])
+    assert str(err).splitlines()[0] == (
+        "unknown model 'llama-3'; did you mean: meta/llama3-8b-instruct, b?"
+    )
+    assert err.suggestions == ["meta/llama3-8b-instruct", "b"] and err.model == "llama-3"
+    assert isinstance(err, ValueError)
+    whole = E.UnknownModelError("no model by that name here")
+    assert str(whole).splitlines()[0] == "no model by that name here"
 
 
 @pytest.mark.parametrize("cls", _all_classes(), ids=lambda c: c.__name__)

@@ -286,3 +286,19 @@ def test_verify_ssl_takes_a_bool_or_an_existing_ca_bundle(tmp_path) -> None:
     assert resolve_settings(api_key=KEY, verify_ssl=str(bundle)).verify_ssl == str(bundle)
     with pytest.raises(ConfigurationError):
         resolve_settings(api_key=KEY, verify_ssl=str(tmp_path / "missing.pem"))
+
+
+# --- describe ------------------------------------------------------------------------------
+
+
+def test_describe_says_where_requests_go_in_one_line_without_the_key() -> None:
+    hosted = resolve_settings(api_key=KEY).describe()
+    assert hosted == "NVIDIA's hosted catalog at https://integrate.api.nvidia.com/v1 (key set)"
+    nim = resolve_settings(base_url="http://nim.internal:8000").describe()
+    assert nim == "a self-hosted NIM at http://nim.internal:8000/v1 (no key)"
+    local = resolve_settings(start_local=False).describe()
+    assert local.startswith("nvnb's local server") and "no NVIDIA_API_KEY" in local
+    played = resolve_settings(api_key=KEY, hosted_origin="http://127.0.0.1:5").describe()
+    assert "http://127.0.0.1:5/v1" in played
+    for line in (hosted, nim, local, played):
+        assert "\n" not in line and KEY not in line and "nvapi" not in line
