@@ -8,6 +8,7 @@ format, on nvnb's client (pooled, typed errors, native async). Message conversio
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Literal
@@ -255,6 +256,16 @@ class ChatNVIDIA(BaseChatModel):
         record = catalog.resolve_model(name, live_ids=live)
         return record.id, record
 
+    async def _alist_models(self, options: dict[str, Any]) -> None:
+        """Fill the client's model-list cache without blocking the event loop, when resolving
+        the model will need it (so the sync resolution that follows reads the cache)."""
+        name = options.get("model") or self.model or DEFAULT_MODEL
+        if self._resolved and name == self.model:
+            return
+        if catalog.find_model(name) is None and self._client.settings.mode != "self-hosted":
+            with contextlib.suppress(NVNBError):
+                await self._client.aio.list_models()
+
     def _plan(
         self, messages: list[BaseMessage], stop: Sequence[str] | None, stream: bool,
         kwargs: dict[str, Any],
@@ -308,6 +319,7 @@ class ChatNVIDIA(BaseChatModel):
         self, messages: list[BaseMessage], stop: list[str] | None = None,
         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
     ) -> ChatResult:
+        await self._alist_models(kwargs)
         plan, model_id = self._plan(messages, stop, False, kwargs)
         data = await self._client.aio.chat(await self._aupload(plan))
         return self._result(data, model_id)
@@ -344,6 +356,7 @@ class ChatNVIDIA(BaseChatModel):
                     await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
             return
+        await self._alist_models(kwargs)
         plan, model_id = self._plan(messages, stop, True, kwargs)
         stream = await self._client.aio.stream_chat(await self._aupload(plan))
         assembler = response.StreamAssembler(model_id=model_id, request_id=stream.request_id)
