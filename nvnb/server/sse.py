@@ -116,7 +116,10 @@ class EventStream:
                 break
             if f.chunk_delay_s:
                 await asyncio.sleep(f.chunk_delay_s)
-            if gone.is_set() or self.stopping.is_set():
+            if gone.is_set():
+                return
+            if self.stopping.is_set():  # the server is shutting down: don't hold it up
+                await cut(scope)
                 return
             await write(encode(self.body[i]))
         await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -238,3 +238,46 @@ def test_fault_specs_split_on_commas_but_not_inside_http_dates():
     assert faults[0].params["retry-after"] == "Wed, 21 Oct 2015 07:28:00 GMT"
     with pytest.raises(Problem):
         parse("nonsense=1")
+
+
+def test_faults_and_clients_leaving_early_log_nothing(http, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="uvicorn")
+    caplog.set_level(logging.DEBUG, logger="nvnb")
+    for spec in ("drop-after=0", "drop-after=2", "drop-after=5"):
+        body = chat_body(stream=spec != "drop-after=0")
+        with pytest.raises(httpx.RemoteProtocolError):
+            http.post(CHAT, json=body, headers=fault(spec))
+    with http.stream("POST", CHAT, json=chat_body(stream=True),
+                     headers=fault("chunk-delay-ms=20")) as response:
+        next(response.iter_lines())  # then leave mid-stream
+    time.sleep(0.2)
+    assert http.post(CHAT, json=chat_body()).status_code == 200
+    noisy = [r for r in caplog.records if r.levelno >= logging.WARNING
+             and r.name.startswith(("uvicorn", "nvnb"))]
+    assert noisy == []
+
+
+def test_stopping_the_server_ends_a_stalled_stream_promptly():
+    with LocalServer() as server:
+        done = threading.Event()
+
+        def stalled() -> None:
+            try:
+                with httpx.stream("POST", f"{server.base_url}/chat/completions", timeout=30,
+                                  json=chat_body(stream=True),
+                                  headers=fault("stall-after=1")) as response:
+                    for _ in response.iter_lines():
+                        pass
+            except httpx.HTTPError:
+                pass
+            done.set()
+
+        thread = threading.Thread(target=stalled)
+        thread.start()
+        time.sleep(0.3)
+        began = time.monotonic()
+    assert time.monotonic() - began < 3
+    assert done.wait(5)
+    thread.join()
