@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench import env, report
 from bench.harness import Row, Table
-from bench.servers import NODELAY_PATCHED, ROOT, quiet_process_env
+from bench.servers import ROOT, quiet_process_env
 
 SECTIONS: dict[str, tuple[str, str]] = {
     # name: (number, module)
@@ -91,10 +91,6 @@ def results_markdown(tables: list[Table], ctx: Context, info: dict[str, str],
         "(the machine's cores are shared with other work: read ratios, not absolute times)",
     ]
     lines += [f"- {k}: {v}" for k, v in info.items() if k != "executable"]
-    if NODELAY_PATCHED:
-        lines.append("- the local server's listening socket was made with proto=IPPROTO_TCP by the "
-                     "benchmark (so asyncio sets TCP_NODELAY), working around a 40 ms delayed-ACK "
-                     "stall per kept-alive request that the server has as committed")
     lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     if ctx.headlines:
         lines += ["", "## Headlines", ""] + [f"- {h}" for h in ctx.headlines]

@@ -66,7 +66,9 @@ def _headline(ctx: Context, table: Table) -> None:
     if official and ours and official.value and ours.value:
         ctx.headlines.append(
             f"non-streamed call: nvnb ChatNVIDIA.invoke {fmt(ours.value, 's')} vs official "
-            f"{fmt(official.value, 's')} per call ({speedup(official.value, ours.value)})")
+            f"{fmt(official.value, 's')} per call ({speedup(official.value, ours.value)}); "
+            f"client CPU {ours.extras['client CPU per call']} vs "
+            f"{official.extras['client CPU per call']}")
     if client and floor and client.value and floor.value:
         ctx.headlines.append(
             f"nvnb Client.chat costs {client.value / floor.value:.2f}× the bare httpx floor "

@@ -26,29 +26,13 @@ CHAT_MODEL = "meta/llama-3.1-8b-instruct"
 """A chat model both packages know, so neither takes a slower unknown-model path."""
 
 _CHILD = """
-import json, socket, sys
-patched = []
-_socket = socket.socket
-
-class _TCPSocket(_socket):
-    # asyncio sets TCP_NODELAY only on sockets made with proto=IPPROTO_TCP; without it every
-    # response on a kept-alive connection waits ~40 ms for a delayed ACK (see /work/REQUESTS.md).
-    def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
-        if fileno is None and type == socket.SOCK_STREAM and proto in (-1, 0):
-            proto = socket.IPPROTO_TCP
-            patched.append(True)
-        super().__init__(family, type, proto, fileno)
-
-socket.socket = _TCPSocket
+import json, sys
 from nvnb.server import LocalServer
 server = LocalServer(**json.loads(sys.argv[1])).start()
-print(server.origin, "nodelay-patched" if patched else "", flush=True)
+print(server.origin, flush=True)
 sys.stdin.read()
 server.stop()
 """
-
-NODELAY_PATCHED: list[bool] = []
-"""Set when a server needed the TCP_NODELAY workaround above (reported in RESULTS.md)."""
 
 
 def bench_env(**extra: str) -> dict[str, str]:
@@ -106,9 +90,7 @@ class ServerProcess:
             self._log.seek(0)
             err = self._log.read()
             raise RuntimeError(f"local server did not start: {err.strip()[-2000:]}")
-        self.origin, _, flag = line[0].strip().partition(" ")
-        if flag == "nodelay-patched" and not NODELAY_PATCHED:
-            NODELAY_PATCHED.append(True)
+        self.origin = line[0].strip()
         return self
 
     def stop(self) -> None:
