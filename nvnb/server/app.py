@@ -1,13 +1,9 @@
-"""The ASGI application: routes of the hosted service, recording, auth and fault injection."""
+"""The ASGI application: the hosted service's routes on one Starlette app, behind :class:`Front`."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,122 +12,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from nvnb.server import (
-    completions,
-    conversation,
-    engines,
-    faults,
-    models,
-    sse,
-    tokens,
-    validation,
-)
+from nvnb.server import completions, conversation, engines, models, sse, tokens, validation
+from nvnb.server.front import Call, Front, api
 from nvnb.server.problems import Problem, render
-from nvnb.server.recording import RecordedRequest, redact
+from nvnb.server.retrieval import embeddings, ranking
 from nvnb.server.samples import SAMPLES
 from nvnb.server.samples import render as render_sample
 from nvnb.server.state import Asset, Job, ServerState
-
-log = logging.getLogger("nvnb.server")
-_UNRECORDED = ("/_nvnb/requests", "/_nvnb/samples", "/health")
-_AUTH_FREE = ("/v1/health",)
-
-
-@dataclass
-class Call:
-    """One API request in flight: its body, its faults and how to answer it."""
-
-    request: Request
-    state: ServerState
-    plan: faults.FaultPlan
-    body: Any
-    request_id: str
-
-    def require_body(self) -> dict:
-        if self.body is _NOT_JSON:
-            raise Problem(400, "The request body is not valid JSON.")
-        return validation.require_object(self.body)
-
-    def reply(self, payload: Any, status: int = 200) -> Any:
-        data = json.dumps(payload, ensure_ascii=False).encode()
-        keep = self.plan.count("drop-after")
-        if keep:
-            return sse.CutResponse(data, keep, {})
-        if self.plan.has("invalid-json"):
-            return Response(data[: len(data) // 2], 200, media_type="application/json")
-        return Response(data, status, media_type="application/json")
-
-
-_NOT_JSON = object()
-Handler = Callable[..., Awaitable[Any]]
-
-
-def api(handler: Handler) -> Callable[[Request], Awaitable[Any]]:
-    """Wrap a handler with the service's front door: faults, latency, auth, error bodies."""
-
-    async def endpoint(request: Request) -> Any:
-        state: ServerState = request.app.state.nvnb
-        request_id = request.scope["nvnb.request_id"]
-        style = "nvcf"
-        try:
-            plan = faults.plan(state.faults, request.headers.get("x-nvnb-fault"), state.counters)
-            style = plan.style
-            delay = (plan.number("latency-ms") or 0) + state.options.latency_ms
-            if delay > 0:
-                await asyncio.sleep(delay / 1000)
-            _check_auth(request, state)
-            problem = plan.status
-            if problem is not None:
-                raise problem
-            body = _json_body(request.scope.get("nvnb.body", b""))
-            streaming = isinstance(body, dict) and body.get("stream") is True
-            if not streaming and plan.count("drop-after") == 0:
-                return sse.CutResponse(b"", 0, {})
-            if not streaming and plan.has("stall-after"):
-                await _stall(request, state)
-                return sse.CutResponse(b"", 0, {})
-            call = Call(request, state, plan, body, request_id)
-            return await handler(call, **request.path_params)
-        except Problem as problem:
-            return render(problem, request_id, style)
-        except Exception as exc:  # a server bug: answer 500 and say so, don't hide it
-            log.exception("local nvnb server failed on %s %s", request.method, request.url.path)
-            return render(Problem(500, f"Local nvnb server error: {type(exc).__name__}: {exc}"),
-                          request_id, style)
-
-    return endpoint
-
-
-def _json_body(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return _NOT_JSON
-
-
-def _check_auth(request: Request, state: ServerState) -> None:
-    key = state.options.auth_key
-    if key is None or request.url.path.startswith(_AUTH_FREE):
-        return
-    given = request.headers.get("authorization")
-    if given is None:
-        raise Problem(401, "Authorization header is missing (expected 'Bearer <key>').",
-                      headers={"WWW-Authenticate": "Bearer"})
-    if given != f"Bearer {key}":
-        raise Problem(401, "The API key is not valid for this server.",
-                      headers={"WWW-Authenticate": "Bearer"})
-
-
-async def _stall(request: Request, state: ServerState) -> None:
-    waited = 0.0
-    while not state.stopping.is_set() and waited < sse.STALL_LIMIT_S:
-        if await request.is_disconnected():
-            return
-        await asyncio.sleep(0.1)
-        waited += 0.1
-
 
 # -- chat -------------------------------------------------------------------------------------
 
@@ -263,88 +150,6 @@ async def upload_asset(request: Request) -> Response:
     return Response(b"", 200)
 
 
-# -- embeddings and ranking -------------------------------------------------------------------
-
-
-@api
-async def embeddings(call: Call, **_: str) -> Any:
-    from nvnb.server import vectors
-
-    body = call.require_body()
-    model = validation.resolve(body.get("model"), {"embedding"})
-    inputs = body.get("input")
-    inputs = [inputs] if isinstance(inputs, str) else inputs
-    if not isinstance(inputs, list) or not inputs or not all(isinstance(t, str) for t in inputs):
-        raise validation.invalid("body -> input: a string or a non-empty list of strings")
-    if body.get("input_type", "query") not in ("query", "passage"):
-        raise validation.invalid("body -> input_type: should be 'query' or 'passage'")
-    truncate = _truncate(body)
-    dims = body.get("dimensions", vectors.DIMENSIONS)
-    if not isinstance(dims, int) or isinstance(dims, bool) or dims < 1:
-        raise validation.invalid("body -> dimensions: a positive integer")
-    if dims > vectors.DIMENSIONS:
-        raise Problem(400, f"dimensions={dims} is more than {model.id} has "
-                      f"({vectors.DIMENSIONS} on the local nvnb server).")
-    encoding = body.get("encoding_format", "float")
-    if encoding not in ("float", "base64"):
-        raise validation.invalid("body -> encoding_format: should be 'float' or 'base64'")
-    texts = [_fit(text, truncate, f"input {i}") for i, text in enumerate(inputs)]
-    used = sum(tokens.count(text) for text in texts)
-    found = await asyncio.to_thread(vectors.embed_many, texts, dims) if _model_installed() \
-        else vectors.embed_many(texts, dims)
-    data = [{"object": "embedding", "index": i, "embedding":
-             vectors.encode_base64(v) if encoding == "base64" else v} for i, v in enumerate(found)]
-    return call.reply({"object": "list", "data": data, "model": model.id,
-                       "usage": {"prompt_tokens": used, "total_tokens": used}})
-
-
-@api
-async def ranking(call: Call, **_: str) -> Any:
-    from nvnb.server import vectors
-
-    body = call.require_body()
-    validation.resolve(body.get("model"), {"ranking"})
-    query = body.get("query")
-    if not isinstance(query, dict) or not isinstance(query.get("text"), str):
-        raise validation.invalid("body -> query -> text: Field required")
-    passages = body.get("passages")
-    if not isinstance(passages, list) or not passages or not all(
-            isinstance(p, dict) and isinstance(p.get("text"), str) for p in passages):
-        raise validation.invalid("body -> passages: a non-empty list of {\"text\": ...}")
-    truncate = _truncate(body)
-    texts = [_fit(p["text"], truncate, f"passage {i}") for i, p in enumerate(passages)]
-    query_text = _fit(query["text"], truncate, "query")
-    if _model_installed():  # a real model takes a while: keep the event loop free
-        return call.reply({"rankings": await asyncio.to_thread(vectors.rank, query_text, texts)})
-    return call.reply({"rankings": vectors.rank(query_text, texts)})
-
-
-def _model_installed() -> bool:
-    from nvnb.server import minilm
-
-    return minilm.available()
-
-
-def _truncate(body: dict) -> str:
-    truncate = body.get("truncate", "NONE")
-    if truncate not in ("NONE", "START", "END"):
-        raise validation.invalid("body -> truncate: should be 'NONE', 'START' or 'END'")
-    return truncate
-
-
-def _fit(text: str, truncate: str, what: str) -> str:
-    from nvnb.server.vectors import MAX_INPUT_TOKENS
-
-    pieces = tokens.pieces(text)
-    if len(pieces) <= MAX_INPUT_TOKENS:
-        return text
-    if truncate == "NONE":
-        raise Problem(400, f"Input length of {what} is {len(pieces)} tokens, more than the "
-                      f"maximum of {MAX_INPUT_TOKENS}; send truncate='END' or 'START'.")
-    kept = pieces[:MAX_INPUT_TOKENS] if truncate == "END" else pieces[-MAX_INPUT_TOKENS:]
-    return "".join(kept)
-
-
 # -- local helpers ----------------------------------------------------------------------------
 
 
@@ -405,59 +210,3 @@ def build(state: ServerState) -> Front:
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_found})
     app.state.nvnb = state
     return Front(app, state)
-
-
-class Front:
-    """Outermost layer: request id header, body buffering and recording, the raw connection."""
-
-    def __init__(self, app: Starlette, state: ServerState) -> None:
-        self.app, self.state = app, state
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        # uvicorn's send is a bound method of the request cycle, which owns the transport;
-        # faults that cut the connection need it.
-        scope["nvnb.cycle"] = getattr(send, "__self__", None)
-        request_id = str(uuid.uuid4())
-        scope["nvnb.request_id"] = request_id
-        parts, more = [], True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            parts.append(message.get("body", b""))
-            more = message.get("more_body", False)
-        raw = b"".join(parts)
-        scope["nvnb.body"] = raw
-        self._record(scope, raw)
-        replayed = False
-
-        async def replay() -> dict:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": raw, "more_body": False}
-            return await receive()
-
-        async def send_with_id(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if not any(k.lower() == b"nvcf-reqid" for k, _ in headers):
-                    headers.append((b"nvcf-reqid", request_id.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, replay, send_with_id)
-
-    def _record(self, scope: dict, raw: bytes) -> None:
-        path = scope["path"]
-        if path.startswith(_UNRECORDED) or not self.state.recorder.enabled:
-            return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        headers, has_auth = redact(headers)
-        body = _json_body(raw)
-        self.state.recorder.add(RecordedRequest(
-            scope["method"], path, scope.get("query_string", b"").decode("latin-1"), headers,
-            has_auth, None if body is _NOT_JSON else body, len(raw)))
