@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +59,58 @@ def test_run_all_stops_at_a_failed_nvchat_cell(
     error = nb.cells[failing].outputs[-1]
     assert error.output_type == "error" and len(error.traceback) == 2  # the line and the hint
     assert all(c.execution_count is None for c in nb.cells[failing + 1:] if c.cell_type == "code")
+
+
+def test_the_kernel_interrupt_stops_a_streaming_cell_and_keeps_the_partial_answer(
+    nvnb_server: Any,
+) -> None:
+    from jupyter_client.manager import start_new_kernel
+
+    env = kernel_env(nvnb_server)
+    env["NVNB_TEST_FAULT"] = "chunk-delay-ms=20, long=4000"
+    km, kc = start_new_kernel(kernel_name="python3", startup_timeout=120, env=env)
+    try:
+        setup = (
+            "import os, nvnb, nvnb.session as s\n"
+            "fault = {'X-NVNB-Fault': os.environ['NVNB_TEST_FAULT']}\n"
+            "s._default = s.Session(default_headers=fault)\n"
+            "%load_ext nvnb"
+        )
+        assert kc.execute_interactive(setup, timeout=120)["content"]["status"] == "ok"
+        outputs: list[dict[str, Any]] = []
+        interrupted = False
+
+        def on_output(msg: dict[str, Any]) -> None:
+            nonlocal interrupted
+            kind = msg["msg_type"]
+            if kind in ("display_data", "execute_result", "error", "stream"):
+                outputs.append({"type": kind, **msg["content"]})
+            data = msg["content"].get("data", {}) if kind == "comm_msg" else {}
+            delta = data.get("method") == "custom" and data["content"].get("type") == "delta"
+            if delta and not interrupted:
+                interrupted = True  # the StreamPane got its first text: the answer is streaming
+                threading.Timer(0.3, km.interrupt_kernel).start()
+
+        reply = kc.execute_interactive(
+            "%%nvchat -o partial\nTell me a long story", timeout=120, output_hook=on_output
+        )
+        assert reply["content"]["status"] == "error"  # the cell failed: Run All stops
+        pane, shown, error = outputs[0], outputs[-2], outputs[-1]
+        assert "application/vnd.jupyter.widget-view+json" in pane["data"]
+        assert error["type"] == "error" and len(error["traceback"]) == 1
+        assert "KeyboardInterrupt" in error["traceback"][0] and "partial" not in error["ename"]
+        check = (
+            "print(len(partial) > 0, s.session().history[-1].content == partial, "
+            "s.session().history[-1].answer.stopped)"
+        )
+        printed: list[str] = []
+        kc.execute_interactive(
+            check, timeout=60,
+            output_hook=lambda m: printed.append(m["content"].get("text", "")),
+        )
+        assert "".join(printed).strip() == "True True True"
+        assert shown["type"] == "display_data"
+        assert shown["data"]["text/plain"].startswith("This is the local nvnb server")
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
