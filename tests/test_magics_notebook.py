@@ -114,3 +114,22 @@ def test_the_kernel_interrupt_stops_a_streaming_cell_and_keeps_the_partial_answe
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_terminal_ipython_prints_the_stream_once(nvnb_server: Any) -> None:
+    code = (
+        "ip = get_ipython(); ip.run_line_magic('load_ext', 'nvnb'); "
+        "print(type(ip).__name__); "
+        "ip.run_cell('%%nvchat -o said\\nHello terminal'); "
+        "print('STORED', said.startswith('This is the local nvnb server'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "IPython", "--no-banner", "--colors=nocolor", "-c", code],
+        env=kernel_env(nvnb_server), capture_output=True, text=True, timeout=300,
+    )
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert out.splitlines()[0] == "TerminalInteractiveShell"
+    assert out.count("This is the local nvnb server") == 1  # streamed; not shown again
+    assert "Out[" not in out
+    assert "STORED True" in out
