@@ -12,15 +12,18 @@ _RED = "\x1b[0;31m"
 _RESET = "\x1b[0m"
 
 
-def short_lines(exc: BaseException) -> list[str]:
-    """``Name: first line`` in red, then any further lines (the hint) as they are."""
-    first, *rest = (str(exc) or type(exc).__name__).splitlines() or [""]
+def short_lines(exc: BaseException, hint: str | None = None) -> list[str]:
+    """``Name: first line`` in red, then the hint (``hint`` replaces the error's own)."""
+    lines = (str(exc) or type(exc).__name__).splitlines() or [""]
+    first, rest = lines[0], lines[1:]
+    if hint is not None:
+        rest = [line for line in rest if not line.startswith("Hint: ")] + [f"Hint: {hint}"]
     return [f"{_RED}{type(exc).__name__}{_RESET}: {first}", *rest]
 
 
-def shortened(exc: BaseException) -> BaseException:
+def shortened(exc: BaseException, hint: str | None = None) -> BaseException:
     """``exc`` with a short ``_render_traceback_`` attached (its type and attributes unchanged)."""
-    exc._render_traceback_ = lambda: short_lines(exc)  # type: ignore[attr-defined]
+    exc._render_traceback_ = lambda: short_lines(exc, hint)  # type: ignore[attr-defined]
     return exc
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keyword
 import shlex
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
@@ -223,9 +223,12 @@ class NVChatMagics(Magics):
                 prompt, images=images, context=context, chat=args.chat, sink=sink, **overrides
             )
         except Exception as exc:
-            if is_expected(exc):
-                raise shortened(exc) from None
-            raise
+            if not is_expected(exc):
+                raise
+            # ".partial_text" means nothing to a notebook user: say where the text is.
+            partial = getattr(exc, "partial_text", "") and sink is not None
+            hint = "the text received before the error is shown above" if partial else None
+            raise shortened(exc, hint) from None
         return self._deliver(answer, args, out, streamed=sink is not None, terminal=terminal)
 
     def _deliver(self, answer: Any, args: Any, out: str | None, *, streamed: bool,
@@ -250,7 +253,7 @@ class NVChatMagics(Magics):
         return shown
 
     def _interrupted(self, answer: Any, args: Any, out: str | None, *, streamed: bool,
-                     terminal: bool) -> Any:
+                     terminal: bool) -> NoReturn:
         text = answer.text
         if out is not None:
             self.shell.user_ns[out] = text

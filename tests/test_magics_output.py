@@ -137,6 +137,11 @@ def test_an_expected_failure_renders_as_one_red_line_and_its_hint() -> None:
     assert lines[1:] == ["Hint: try another"]
 
 
+def test_a_hint_can_be_replaced_for_the_notebook() -> None:
+    lines = short_lines(CellFailure("broke off", hint="see .partial_text"), "shown above")
+    assert lines[1:] == ["Hint: shown above"]
+
+
 def test_shortening_keeps_the_type_and_attributes() -> None:
     err = ValueError("oops")
     assert shortened(err) is err
