@@ -271,7 +271,7 @@ class _Core:
         self.payload_fn = payload_fn
         self.default_headers = dict(default_headers or {})
         self.shared_pool = shared_pool
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._models: tuple[str, float, list[dict[str, Any]]] | None = None
 
     # settings --------------------------------------------------------------------------
@@ -476,7 +476,7 @@ class _Core:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
 
 def _apply(settings: Settings, overrides: dict[str, Any]) -> Settings:
@@ -675,12 +675,13 @@ class Client(_ClientBase):
                 if pool is None or pool.is_closed:
                     pool = _shared_sync[key] = httpx.Client(**core.pool_options())
                 return pool
-        if self._http is None or self._http.is_closed or self._http_key != key:
-            if self._http is not None:
-                self._http.close()
-            self._http = httpx.Client(**core.pool_options())
-            self._http_key = key
-        return self._http
+        with core._lock:
+            if self._http is None or self._http.is_closed or self._http_key != key:
+                if self._http is not None:
+                    self._http.close()
+                self._http = httpx.Client(**core.pool_options())
+                self._http_key = key
+            return self._http
 
     def pool_stats(self) -> dict[str, int]:
         """Open connections of this client's pool: ``connections``, ``active``, ``idle``."""

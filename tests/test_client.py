@@ -19,8 +19,9 @@ from nvnb._version import __version__
 from nvnb.client import ChatResponse, Client, parse_retry_after
 from nvnb.server import LocalServer
 from nvnb.settings import RetryPolicy, Timeouts
+from nvnb.testing import AUTH_KEY
 
-KEY = "nvapi-test-sentinel-key-0123456789"
+KEY = AUTH_KEY  # the key nvnb_auth_server accepts
 MODEL = "meta/llama-3.1-8b-instruct"
 FAST_RETRY = RetryPolicy(max_retries=3, backoff_base=0.001, backoff_max=0.005, budget=5.0)
 FAST_TIME = Timeouts(connect=2.0, read=5.0, poll_interval=0.001, poll_deadline=2.0)
@@ -42,28 +43,16 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def auth_server() -> Iterator[LocalServer]:
-    with LocalServer(auth_key=KEY) as srv:
-        yield srv
+@pytest.fixture
+def srv(nvnb_server: LocalServer) -> LocalServer:
+    """nvnb's pytest fixture: the session's local server, cleared for this test."""
+    return nvnb_server
 
 
 @pytest.fixture
-def srv(server: LocalServer) -> LocalServer:
-    server.clear()
-    return server
-
-
-@pytest.fixture
-def asrv(auth_server: LocalServer) -> LocalServer:
-    auth_server.clear()
-    return auth_server
+def asrv(nvnb_auth_server: LocalServer) -> LocalServer:
+    """The same with auth on (key: KEY)."""
+    return nvnb_auth_server
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -13,8 +13,9 @@ from nvnb import errors as E
 from nvnb.client import AsyncChatStream, AsyncClient, ChatResponse, Client
 from nvnb.server import LocalServer
 from nvnb.settings import RetryPolicy, Timeouts
+from nvnb.testing import AUTH_KEY
 
-KEY = "nvapi-test-sentinel-key-0123456789"
+KEY = AUTH_KEY  # the key nvnb_auth_server accepts
 MODEL = "meta/llama-3.1-8b-instruct"
 FAST_RETRY = RetryPolicy(max_retries=3, backoff_base=0.001, backoff_max=0.005, budget=5.0)
 FAST_TIME = Timeouts(connect=2.0, read=5.0, poll_interval=0.001, poll_deadline=2.0)
@@ -40,28 +41,16 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
-    with LocalServer() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def auth_server() -> Iterator[LocalServer]:
-    with LocalServer(auth_key=KEY) as srv:
-        yield srv
+@pytest.fixture
+def srv(nvnb_server: LocalServer) -> LocalServer:
+    """nvnb's pytest fixture: the session's local server, cleared for this test."""
+    return nvnb_server
 
 
 @pytest.fixture
-def srv(server: LocalServer) -> LocalServer:
-    server.clear()
-    return server
-
-
-@pytest.fixture
-def asrv(auth_server: LocalServer) -> LocalServer:
-    auth_server.clear()
-    return auth_server
+def asrv(nvnb_auth_server: LocalServer) -> LocalServer:
+    """The same with auth on (key: KEY)."""
+    return nvnb_auth_server
 
 
 @pytest.fixture
@@ -296,16 +285,19 @@ async def test_shared_pool_async_clients_share_the_loops_pool(srv: LocalServer) 
 
 
 async def test_many_concurrent_streams_complete_with_bounded_connections(
-    aclient: AsyncClient,
+    srv: LocalServer,
 ) -> None:
-    async def one(i: int) -> str:
-        chunks = [c async for c in aclient.stream_chat(body(f"question {i}", stream=True))]
-        return text_of(chunks)
+    # a generous read timeout: the machine running the tests may be busy
+    async with AsyncClient(base_url=srv.base_url, timeout=Timeouts(read=60)) as client:
 
-    answers = await asyncio.gather(*(one(i) for i in range(150)))
-    assert all("local nvnb server" in a for a in answers)
-    stats = aclient.pool_stats()
-    assert stats["active"] == 0 and stats["connections"] <= 100
+        async def one(i: int) -> str:
+            chunks = [c async for c in client.stream_chat(body(f"question {i}", stream=True))]
+            return text_of(chunks)
+
+        answers = await asyncio.gather(*(one(i) for i in range(150)))
+        assert all("local nvnb server" in a for a in answers)
+        stats = client.pool_stats()
+        assert stats["active"] == 0 and stats["connections"] <= 100
 
 
 async def test_the_embedded_default_answers_async_too() -> None:

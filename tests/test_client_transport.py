@@ -150,10 +150,9 @@ def proxy() -> Iterator[tuple[str, list[str]]]:
     server.shutdown()
 
 
-@pytest.fixture(scope="module")
-def local() -> Iterator[LocalServer]:
-    with LocalServer() as srv:
-        yield srv
+@pytest.fixture
+def local(nvnb_server: LocalServer) -> LocalServer:
+    return nvnb_server
 
 
 def test_a_proxy_from_the_environment_is_used(
