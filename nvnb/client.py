@@ -53,7 +53,7 @@ from nvnb.settings import (
     Timeouts,
     resolve_settings,
 )
-from nvnb.sse import ChatStreamDecoder
+from nvnb.sse import ChatStreamDecoder, stream_error
 
 __all__ = ["AsyncChatStream", "AsyncClient", "ChatResponse", "ChatStream", "Client"]
 
@@ -464,7 +464,10 @@ class _Core:
 
     def pool_options(self) -> dict[str, Any]:
         s = self.settings
+        # Redirects are followed (NVCF answers large results with a redirect to storage);
+        # httpx drops Authorization when a redirect leaves the origin.
         return dict(verify=_ssl_verify(s), trust_env=s.trust_env, timeout=self.timeout(s),
+                    follow_redirects=True,
                     limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
                     headers={"User-Agent": USER_AGENT})
 
@@ -925,6 +928,9 @@ class _StreamState:
             self.fail(StreamInterrupted("the answer to a stream request was neither SSE nor JSON"))
             return
         self.request_id = self.request_id or request_id_from(None, data)
+        if data.get("error") and not data.get("choices"):
+            self.fail(stream_error(data["error"]))
+            return
         self.queue.append(_completion_as_chunk(data))
         self.eof = True
         self.decoder.done = True

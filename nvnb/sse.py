@@ -206,11 +206,12 @@ def decode_chat_event(event: ServerSentEvent) -> dict[str, Any] | None:
     if not isinstance(obj, dict):
         raise StreamInterrupted(f"malformed stream data: {_preview(data)}")
     if event.event == "error" or (obj.get("error") and not obj.get("choices")):
-        raise _stream_error(obj.get("error", obj))
+        raise stream_error(obj.get("error", obj))
     return obj
 
 
-def _stream_error(error: Any) -> StreamError:
+def stream_error(error: Any) -> StreamError:
+    """The StreamError for an ``{"error": …}`` object (a dict or a bare message)."""
     if isinstance(error, dict):
         message = error.get("message") or error.get("detail") or json.dumps(error)
         kind = error.get("type") or error.get("code")

@@ -178,3 +178,33 @@ def test_no_proxy_from_the_environment_is_honoured(
     with Client(base_url=local.base_url) as c:
         c.list_models()
     assert seen == []
+
+
+# --- redirects ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redirector(nvnb_server: LocalServer) -> Iterator[str]:
+    """A server on another port that sends every request to nvnb's local server (302)."""
+    target = nvnb_server.origin
+
+    class Redirect(_Quiet):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", target + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    _serve(server)
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def test_redirects_are_followed_without_our_key_leaving_the_origin(
+    redirector: str, nvnb_server: LocalServer,
+) -> None:
+    with Client("nvapi-test-sentinel-key-0123456789", redirector) as c:
+        assert c.list_models()
+    (req,) = nvnb_server.requests
+    assert req.path == "/v1/models" and not req.has_auth
