@@ -363,8 +363,7 @@ class NVChatMagics(Magics):
             if is_expected(exc):
                 raise shortened(exc) from None
             raise
-        where = effective.base_url or "the local server"
-        print(f"key set for this kernel; new requests go to {where}")
+        print(f"key set for this kernel; new requests go to {_where(effective)}")
 
     def _cmd_config(self, rest: list[str]) -> None:
         from IPython.display import display
@@ -418,14 +417,20 @@ def _config_rows(session: Any) -> list[tuple[str, str]]:
         settings = resolve_settings(start_local=False)
     except Exception as exc:
         return [*rows, ("settings", f"not usable: {str(exc).splitlines()[0]}")]
-    where = settings.base_url or "nvnb's local server (started on first request)"
     return [
         *rows,
+        ("requests go to", _where(settings)),
         ("mode", settings.mode),
-        ("base_url", where),
+        ("base_url", settings.base_url or "chosen when the local server starts"),
         ("api key", _mask(settings.api_key)),
         ("retries", str(settings.retry.max_retries)),
     ]
+
+
+def _where(settings: Any) -> str:
+    """Where requests go, in words (``Settings.describe``), never any part of the key."""
+    describe = getattr(settings, "describe", None)
+    return describe() if describe is not None else settings.base_url or "nvnb's local server"
 
 
 def _or_default(value: Any) -> str:

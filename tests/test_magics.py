@@ -486,7 +486,8 @@ def test_key_asks_without_echo_and_moves_requests_to_the_hosted_service(
     monkeypatch.setattr(session_module, "_default", Session(max_retries=1))
     result, captured = run(shell, "%nvchat key")
     assert result.success, result.error_in_exec
-    assert prompts and f"new requests go to {server.base_url}" in captured.stdout
+    assert prompts and "new requests go to NVIDIA's hosted catalog" in captured.stdout
+    assert server.base_url in captured.stdout and "key set" in captured.stdout
     run(shell, "%%nvchat\nHello with a key")
     (request,) = [r for r in server.requests if r.path.endswith("/chat/completions")]
     assert request.has_auth  # the hosted service (here: the test server standing in for it)
@@ -513,6 +514,20 @@ def test_help_lists_the_options_and_commands(shell: InteractiveShell) -> None:
     for word in ("--labels", "--image", "--no-widget", "fix", "history", "{Err[n]}"):
         assert word in captured.stdout
     assert "--max-tokens" in magics.NVChatMagics.nvchat.__doc__
+
+
+def test_the_question_mark_documents_the_cell_magic(shell: InteractiveShell) -> None:
+    _result, captured = run(shell, "%%nvchat?")
+    for word in ("--labels", "--context", "-f {markdown,code,text,json}", "{Err[n]}"):
+        assert word in captured.stdout
+
+
+def test_fix_without_any_error_says_so(
+    shell: InteractiveShell, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(magics, "last_error", lambda shell: None)
+    result, captured = run(shell, "%nvchat fix")
+    assert "no error to fix" in assert_one_line_failure(result, captured, "CellFailure")
 
 
 def test_fix_sends_the_last_error_and_its_cell(

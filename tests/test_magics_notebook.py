@@ -1,4 +1,14 @@
-"""tests/notebooks/magics.ipynb in a real kernel: strict nbval, and "Run all" stops at an error."""
+"""%%nvchat in real kernels: strict nbval on tests/notebooks/magics.ipynb, Run All stopping at an
+error, the kernel's interrupt, and a terminal IPython.
+
+To refresh the notebook's saved outputs (e.g. after the local server's wording changed), execute it
+against a local server standing in for the hosted service::
+
+    nvnb serve --port 8765 &
+    NVIDIA_API_KEY=nvapi-test-sentinel-key-0123456789 NVNB_HOSTED_ORIGIN=http://127.0.0.1:8765 \
+      jupyter nbconvert --to notebook --execute --inplace \
+      --ExecutePreprocessor.allow_errors=True tests/notebooks/magics.ipynb
+"""
 
 from __future__ import annotations
 
