@@ -707,9 +707,9 @@ class Client(_ClientBase):
 
     # I/O -------------------------------------------------------------------------------
 
-    def _send(self, req: _Request) -> httpx.Response:
+    def _send(self, req: _Request, plan: _RetryPlan | None = None) -> httpx.Response:
         """Send with retries; returns the response with its body unread (caller closes it)."""
-        plan = _RetryPlan(self._core.settings.retry, req.url)
+        plan = plan or _RetryPlan(self._core.settings.retry, req.url)
         http = self._pool()
         while True:
             log.debug("%s %s", req.method, req.url)
@@ -827,7 +827,7 @@ class ChatStream:
         """Send the request and check the status (done by ``stream_chat``)."""
         if self._resp is not None or self.closed:
             return
-        resp = self._client._send(self._req)
+        resp = self._client._send(self._req, self._state.plan)
         self._resp = resp
         if not self._state.accept(resp):
             raise self._state.refused(resp, self._client._read(resp, self._req))
@@ -860,7 +860,13 @@ class ChatStream:
                 with _translate(self._req, reading=True):
                     data = next(self._bytes, None) if self._bytes is not None else None
             except NVNBError as err:
-                state.fail(err)
+                delay = state.retry_before_output(err)
+                if delay is None:
+                    state.fail(err)
+                    continue
+                self._resp.close()
+                self._resp = self._bytes = None
+                time.sleep(delay)
                 continue
             state.received(data)
 
@@ -906,6 +912,17 @@ class _StreamState:
         self.request_id: str | None = None
         self.eof = False
         self.closed = False
+        self.plan = _RetryPlan(core.settings.retry, req.url)  # shared by every (re)open
+
+    def retry_before_output(self, err: NVNBError) -> float | None:
+        """A connection that broke before any chunk reached the caller may be tried again;
+        once output has started, never. Returns the pause, after resetting the decoder."""
+        if self.decoder.chunks_received or self.queue:
+            return None
+        delay = self.plan.after_error(err)
+        if delay is not None:
+            self.decoder = ChatStreamDecoder()
+        return delay
 
     def accept(self, resp: httpx.Response) -> bool:
         self.request_id = request_id_from(resp.headers)
@@ -1052,8 +1069,8 @@ class AsyncClient(_ClientBase):
 
     # I/O -------------------------------------------------------------------------------
 
-    async def _send(self, req: _Request) -> httpx.Response:
-        plan = _RetryPlan(self._core.settings.retry, req.url)
+    async def _send(self, req: _Request, plan: _RetryPlan | None = None) -> httpx.Response:
+        plan = plan or _RetryPlan(self._core.settings.retry, req.url)
         http = self._pool()
         while True:
             log.debug("%s %s", req.method, req.url)
@@ -1163,7 +1180,7 @@ class AsyncChatStream:
     async def open(self) -> AsyncChatStream:
         if self._resp is not None or self.closed:
             return self
-        resp = await self._client._send(self._req)
+        resp = await self._client._send(self._req, self._state.plan)
         self._resp = resp
         if not self._state.accept(resp):
             raise self._state.refused(resp, await self._client._read(resp, self._req))
@@ -1200,7 +1217,13 @@ class AsyncChatStream:
                 with _translate(self._req, reading=True):
                     data = await anext(self._bytes, None) if self._bytes is not None else None
             except NVNBError as err:
-                state.fail(err)
+                delay = state.retry_before_output(err)
+                if delay is None:
+                    state.fail(err)
+                    continue
+                await self._resp.aclose()
+                self._resp = self._bytes = None
+                await asyncio.sleep(delay)
                 continue
             state.received(data)
 

@@ -236,6 +236,18 @@ def test_a_stream_is_retried_before_output_starts(client: Client, srv: LocalServ
     assert chunks and len(chat_requests(srv)) == 3
 
 
+def test_a_stream_cut_before_its_first_chunk_is_retried(client: Client, srv: LocalServer) -> None:
+    chunks = list(client.stream_chat(body(stream=True),
+                                      headers=fault("drop-after=0;times=1;id=cut-early")))
+    assert chunks and len(chat_requests(srv)) == 2
+    srv.clear()
+    with pytest.raises(E.StreamInterrupted) as info:
+        list(client.stream_chat(body(stream=True), headers=fault("drop-after=0")))
+    assert info.value.partial_text == "" and info.value.chunks_received == 0
+    assert len(chat_requests(srv)) == 1 + FAST_RETRY.max_retries
+    assert client.pool_stats()["active"] == 0
+
+
 def test_stream_errors_before_the_first_chunk_raise_at_the_call(client: Client) -> None:
     with pytest.raises(E.NotFoundError):
         client.stream_chat({**body(stream=True), "model": "nobody/no-such-model"})

@@ -132,6 +132,13 @@ async def test_a_dropped_stream_keeps_partial_text_and_is_not_retried(
     assert aclient.pool_stats()["active"] == 0
 
 
+async def test_a_stream_cut_before_its_first_chunk_is_retried(aclient: AsyncClient,
+                                                              srv: LocalServer) -> None:
+    chunks = [c async for c in aclient.stream_chat(
+        body(stream=True), headers=fault("drop-after=0;times=1;id=async-cut-early"))]
+    assert chunks and len(posts(srv)) == 2
+
+
 async def test_stream_errors_and_garbage_are_typed(aclient: AsyncClient) -> None:
     with pytest.raises(E.StreamError) as info:
         _ = [c async for c in aclient.stream_chat(body(stream=True),
