@@ -200,7 +200,11 @@ class NVChatMagics(Magics):
                 overrides[option] = value
         if args.labels is not None:
             overrides["labels"] = parse_labels(interpolate(args.labels, self._lookup))
-        images = [resolve_argument(image, self._lookup) for image in args.image]
+        images: list[Any] = []
+        for option in args.image:
+            value = resolve_argument(option, self._lookup)
+            # --image {shots} with a list of images sends them all
+            images.extend(value if isinstance(value, (list, tuple)) else [value])
         context = None
         if args.context is not None:
             context = resolve_argument(args.context, self._lookup)

@@ -199,6 +199,19 @@ def test_images_from_a_path_a_url_and_a_variable_reach_a_vision_model(
     assert urls[2].startswith("data:image/png;base64,")
 
 
+def test_a_list_of_images_in_a_variable_sends_them_all(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    url = f"{server.origin}/_nvnb/samples/red-circle.png"
+    shell.user_ns["shots"] = [url, f"{server.origin}/_nvnb/samples/gradient.png"]
+    result, _ = run(shell, f"%%nvchat -m {VISION} --image {{shots}}\nCompare them")
+    assert result.success, result.error_in_exec
+    content = [m for m in chats(server)[-1]["messages"] if m["role"] == "user"][-1]["content"]
+    assert [p["image_url"]["url"] for p in content if p.get("type") == "image_url"] == (
+        shell.user_ns["shots"]
+    )
+
+
 def test_context_from_a_variable_reaches_a_qa_model(
     shell: InteractiveShell, session: Session, server: Any
 ) -> None:
