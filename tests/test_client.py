@@ -582,6 +582,22 @@ def test_with_no_key_and_no_base_url_answers_come_from_the_embedded_server() -> 
     assert c.settings.base_url == embedded_url() + "/v1"
 
 
+def test_the_embedded_server_is_announced_once_and_plays_the_hosted_endpoints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from nvnb import notices
+    from nvnb.server import embedded_url
+
+    notices.reset("nvnb.embedded-server")
+    first, second = Client(), Client()
+    err = capsys.readouterr().err
+    assert err.count("No NVIDIA_API_KEY") == 1 and "local server" in err
+    origin = embedded_url()
+    assert first.settings.hosted_origin == origin == second.settings.hosted_origin
+    assert first.endpoint_for("nvidia/neva-22b") == f"{origin}/v1/vlm/nvidia/neva-22b"
+    assert first.settings.nvcf_url == f"{origin}/v2/nvcf"
+
+
 def test_a_key_entered_later_moves_a_default_client_to_the_hosted_service(
     asrv: LocalServer, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
