@@ -450,6 +450,27 @@ def test_use_changes_the_session_model_that_the_widgets_show(
     assert chats(server)[-1]["model"] == session.model
 
 
+def test_the_magic_and_the_widgets_share_model_and_labels_both_ways(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    from nvnb.widgets import ModelPicker, SteerSliders
+
+    picker, sliders = ModelPicker(live=False), SteerSliders()
+    run(shell, f"%nvchat use {STEERLM}")
+    assert picker.value == STEERLM and sliders.enabled == ["creativity", "complexity", "verbosity"]
+    run(shell, "%nvchat labels creativity=3")
+    assert sliders.values == {"creativity": 3}
+    sliders.values = {"creativity": 8, "verbosity": 2}  # the user drags the sliders
+    run(shell, "%%nvchat\nHello sliders")
+    assert chats(server)[-1]["model"] == STEERLM
+    assert chats(server)[-1]["messages"][-1]["labels"] == {"creativity": 8, "verbosity": 2}
+    picker.value = "mistralai/mixtral-8x7b-instruct-v0.1"  # the user picks another model
+    run(shell, "%%nvchat\nHello picker")
+    assert chats(server)[-1]["model"] == "mistralai/mixtral-8x7b-instruct-v0.1"
+    _result, config = run(shell, "%nvchat config")
+    assert "mistralai/mixtral-8x7b-instruct-v0.1" in config.outputs[0].data["text/plain"]
+
+
 def test_use_an_unknown_model_suggests_names_and_keeps_the_model(
     shell: InteractiveShell, session: Session, server: Any
 ) -> None:
