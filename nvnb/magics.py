@@ -9,11 +9,12 @@ first use, so ``%load_ext nvnb`` stays instant.
 from __future__ import annotations
 
 import keyword
+import os
 import shlex
 import sys
 from typing import Any, NoReturn
 
-from IPython.core.error import UsageError
+from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
@@ -86,10 +87,13 @@ def parse_labels(text: str) -> dict[str, int]:
 
 def _parse_options(line: str) -> Any:
     """The options of a ``%nvchat`` line, quotes removed as a shell would (``-s "Be brief."``)."""
+    posix = os.name != "nt"  # keep Windows paths' backslashes
     try:
-        argv = shlex.split(line)
+        argv = shlex.split(line, posix=posix)
     except ValueError as exc:
         raise UsageError(f"%nvchat options: {exc}") from None
+    if not posix:
+        argv = [a[1:-1] if len(a) > 1 and a[0] == a[-1] and a[0] in "'\"" else a for a in argv]
     return NVChatMagics.nvchat.parser.parse_args(argv)
 
 
@@ -363,6 +367,12 @@ class NVChatMagics(Magics):
         try:
             settings.ask_for_key()
             effective = settings.resolve_settings(start_local=False)
+        except (EOFError, StdinNotImplementedError):
+            raise CellFailure(
+                "this front end cannot ask for input",
+                hint="set NVIDIA_API_KEY in the kernel's environment, or run %nvchat key in "
+                "JupyterLab, Notebook or a terminal IPython",
+            ) from None
         except Exception as exc:
             if is_expected(exc):
                 raise shortened(exc) from None

@@ -532,6 +532,20 @@ def test_key_asks_without_echo_and_moves_requests_to_the_hosted_service(
     assert secret not in repr(shell.user_ns.get("Out", {}))
 
 
+def test_key_without_a_way_to_ask_fails_readably(
+    shell: InteractiveShell, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from IPython.core.error import StdinNotImplementedError
+
+    def no_stdin(prompt: str = "") -> str:
+        raise StdinNotImplementedError("getpass was called, but this frontend does not support it")
+
+    monkeypatch.setattr("getpass.getpass", no_stdin)
+    result, captured = run(shell, "%nvchat key")
+    text = assert_one_line_failure(result, captured, "CellFailure")
+    assert "cannot ask for input" in text and "NVIDIA_API_KEY" in text
+
+
 def test_config_shows_the_effective_settings(
     shell: InteractiveShell, session: Session, server: Any
 ) -> None:
