@@ -96,11 +96,11 @@ def run(ctx: Context) -> list[Table]:
         def nvnb_from_path(path: Path) -> bytes:
             from nvnb import images
 
-            plan, _, _ = ours._plan([_message(images.from_path(path))], None, False, {})
+            plan = ours._plan([_message(images.from_path(path))], None, False, {})[0]
             return json.dumps(plan.payload).encode()
 
         def nvnb_from_uri(path: Path, mime: str) -> bytes:
-            plan, _, _ = ours._plan([_message(_read_as_uri(path, mime))], None, False, {})
+            plan = ours._plan([_message(_read_as_uri(path, mime))], None, False, {})[0]
             return json.dumps(plan.payload).encode()
 
         def official_from_uri(path: Path, mime: str) -> bytes:
