@@ -597,9 +597,46 @@ def _pool_stats(transport: Any) -> dict[str, int]:
 
 
 class _ClientBase:
-    """Attributes both clients expose, read from (and written to) the shared core."""
+    """The constructor and attributes both clients share, read from (and written to) the core."""
 
     _core: _Core
+
+    def __init__(
+        self,
+        api_key: Any = None,
+        base_url: str | None = None,
+        *,
+        nvidia_api_key: Any = None,
+        timeout: Timeouts | float | None = None,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        verify_ssl: bool | str | None = None,
+        hosted_origin: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        payload_fn: PayloadFn | None = None,
+        settings: Settings | None = None,
+        shared_pool: bool = False,
+    ) -> None:
+        """``api_key``/``base_url`` as in :func:`nvnb.settings.resolve_settings` (left out: the
+        process key and the embedded default, followed when the key changes). ``timeout`` is
+        seconds or :class:`Timeouts`; ``retry`` a :class:`RetryPolicy`; ``verify_ssl`` a bool or
+        a CA bundle path; ``hosted_origin`` moves hosted URLs onto another server (testing);
+        ``shared_pool`` uses one process-wide pool (per event loop for async)."""
+        self._core = _Core(api_key, base_url, nvidia_api_key=nvidia_api_key, timeout=timeout,
+                           max_retries=max_retries, retry=retry, verify_ssl=verify_ssl,
+                           hosted_origin=hosted_origin, default_headers=default_headers,
+                           payload_fn=payload_fn, settings=settings, shared_pool=shared_pool)
+        self._attach(self._core)
+
+    def _attach(self, core: _Core) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def _on_core(cls, core: _Core) -> Any:
+        """A client on an existing core (``Client.aio``): same settings, payload_fn, headers."""
+        self = cls.__new__(cls)
+        self._attach(core)
+        return self
 
     @property
     def settings(self) -> Settings:
@@ -637,26 +674,8 @@ class Client(_ClientBase):
     ``.aio`` is the async twin sharing settings, ``payload_fn`` and headers.
     """
 
-    def __init__(
-        self,
-        api_key: Any = None,
-        base_url: str | None = None,
-        *,
-        nvidia_api_key: Any = None,
-        timeout: Timeouts | float | None = None,
-        max_retries: int | None = None,
-        retry: RetryPolicy | None = None,
-        verify_ssl: bool | str | None = None,
-        hosted_origin: str | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        payload_fn: PayloadFn | None = None,
-        settings: Settings | None = None,
-        shared_pool: bool = False,
-    ) -> None:
-        self._core = _Core(api_key, base_url, nvidia_api_key=nvidia_api_key, timeout=timeout,
-                           max_retries=max_retries, retry=retry, verify_ssl=verify_ssl,
-                           hosted_origin=hosted_origin, default_headers=default_headers,
-                           payload_fn=payload_fn, settings=settings, shared_pool=shared_pool)
+    def _attach(self, core: _Core) -> None:
+        self._core = core
         self._http: httpx.Client | None = None
         self._http_key: tuple[Any, ...] | None = None
         self._aio: AsyncClient | None = None
@@ -1007,34 +1026,9 @@ def _completion_as_chunk(data: dict[str, Any]) -> dict[str, Any]:
 class AsyncClient(_ClientBase):
     """Asynchronous client: the same API as :class:`Client` (``await``), one pool per event loop."""
 
-    def __init__(
-        self,
-        api_key: Any = None,
-        base_url: str | None = None,
-        *,
-        nvidia_api_key: Any = None,
-        timeout: Timeouts | float | None = None,
-        max_retries: int | None = None,
-        retry: RetryPolicy | None = None,
-        verify_ssl: bool | str | None = None,
-        hosted_origin: str | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        payload_fn: PayloadFn | None = None,
-        settings: Settings | None = None,
-        shared_pool: bool = False,
-    ) -> None:
-        self._core = _Core(api_key, base_url, nvidia_api_key=nvidia_api_key, timeout=timeout,
-                           max_retries=max_retries, retry=retry, verify_ssl=verify_ssl,
-                           hosted_origin=hosted_origin, default_headers=default_headers,
-                           payload_fn=payload_fn, settings=settings, shared_pool=shared_pool)
-        self._pools: dict[Any, tuple[weakref.ref[Any], httpx.AsyncClient]] = {}
-
-    @classmethod
-    def _on_core(cls, core: _Core) -> AsyncClient:
-        self = cls.__new__(cls)
+    def _attach(self, core: _Core) -> None:
         self._core = core
-        self._pools = {}
-        return self
+        self._pools: dict[Any, tuple[weakref.ref[Any], httpx.AsyncClient]] = {}
 
     def _pool(self) -> httpx.AsyncClient:
         core = self._core
