@@ -320,8 +320,17 @@ def _check_key_format(key: str) -> None:
         f"the API key does not look like an NVIDIA key: keys start with 'nvapi-', this one "
         f"starts with {shown + '…'!r}. Get a key at build.nvidia.com.",
         KeyFormatWarning,
-        stacklevel=3,
+        stacklevel=_caller_stacklevel(),
     )
+
+
+def _caller_stacklevel() -> int:
+    """The stacklevel of the first frame outside nvnb, so a warning points at the user's line."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def set_api_key(key: str) -> None:

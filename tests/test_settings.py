@@ -186,6 +186,14 @@ def test_a_malformed_key_on_the_hosted_service_warns_showing_at_most_five_charac
     assert bad[:5] in text and bad[:6] not in text
 
 
+def test_the_malformed_key_warning_points_at_the_callers_line() -> None:
+    from nvnb.client import Client
+
+    with pytest.warns(KeyFormatWarning) as record:
+        Client(api_key="sk-wrong-format-key-12345")
+    assert record[0].filename == __file__
+
+
 def test_a_short_malformed_key_shows_even_less() -> None:
     with pytest.warns(KeyFormatWarning) as record:
         resolve_settings(api_key="abcdef")
