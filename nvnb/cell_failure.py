@@ -8,6 +8,9 @@ nvnb's own errors get that renderer attached; other exceptions are bugs and keep
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 _RED = "\x1b[0;31m"
 _RESET = "\x1b[0m"
 
@@ -35,6 +38,17 @@ def is_expected(exc: BaseException) -> bool:
 
     errors = sys.modules.get("nvnb.errors")
     return errors is not None and isinstance(exc, errors.NVNBError)
+
+
+@contextmanager
+def brief_errors(hint_for: Callable[[BaseException], str | None] | None = None) -> Iterator[None]:
+    """Re-raise nvnb's errors from the block shortened (``hint_for`` may replace their hint)."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_expected(exc):
+            raise
+        raise shortened(exc, hint_for(exc) if hint_for else None) from None
 
 
 class CellFailure(Exception):

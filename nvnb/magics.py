@@ -19,21 +19,12 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from nvnb.answer_output import FORMATS, ShownOnStart, TextStream, final_display
-from nvnb.cell_failure import AnswerInterrupted, CellFailure, is_expected, shortened
+from nvnb.cell_failure import AnswerInterrupted, CellFailure, brief_errors
 from nvnb.kernel_errors import ErrorsByCell, last_error
 from nvnb.prompt_template import interpolate, resolve_argument
 
-COMMANDS = {
-    "fix": "explain the last error of this kernel and propose a fix (takes the cell options)",
-    "models": "models [FILTER]: the catalog as a table (FILTER: part of a name, or a type)",
-    "use": "use MODEL: make MODEL (an id or alias) the session's model",
-    "labels": "labels [k=v ...|reset]: show or set the session's SteerLM labels",
-    "reset": "forget the conversation (the model, labels and settings stay)",
-    "history": "the conversation so far, as Markdown",
-    "key": "enter an API key (hidden prompt, never stored in the notebook)",
-    "config": "the effective settings (the key masked)",
-    "help": "this help",
-}
+COMMANDS = ("fix", "models", "use", "labels", "reset", "history", "key", "config", "help")
+"""The line magic's commands (described in the magic's docstring, which ``%nvchat help`` shows)."""
 
 FIX_PROMPT = (
     "This error was raised in my Jupyter notebook{where}. Explain briefly what caused it, "
@@ -226,17 +217,17 @@ class NVChatMagics(Magics):
             else:
                 # a kernel's stdout flushes itself; elsewhere show each token as it comes
                 sink = TextStream(flush_each=getattr(self.shell, "kernel", None) is None)
-        try:
+
+        def hint_for(exc: BaseException) -> str | None:
+            # ".partial_text" means nothing to a notebook user: say where the text is.
+            if getattr(exc, "partial_text", "") and sink is not None:
+                return "the text received before the error is shown above"
+            return None
+
+        with brief_errors(hint_for):
             answer = session.ask(
                 prompt, images=images, context=context, chat=args.chat, sink=sink, **overrides
             )
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            # ".partial_text" means nothing to a notebook user: say where the text is.
-            partial = getattr(exc, "partial_text", "") and sink is not None
-            hint = "the text received before the error is shown above" if partial else None
-            raise shortened(exc, hint) from None
         return self._deliver(answer, args, out, streamed=sink is not None, terminal=terminal)
 
     def _deliver(self, answer: Any, args: Any, out: str | None, *, streamed: bool,
@@ -318,12 +309,8 @@ class NVChatMagics(Magics):
         if len(rest) != 1:
             raise UsageError("usage: %nvchat use MODEL")
         session = _session()
-        try:
+        with brief_errors():
             model = _resolve_model(rest[0], session)
-        except Exception as exc:
-            if is_expected(exc):
-                raise shortened(exc) from None
-            raise
         session.model = model.id
         takes = f"; labels: {', '.join(model.labels)}" if model.labels else ""
         print(f"model: {model.id} ({model.type}{takes})")
@@ -333,12 +320,8 @@ class NVChatMagics(Magics):
         if rest == ["reset"] or rest == ["clear"]:
             session.labels = {}
         elif rest:
-            try:
+            with brief_errors():
                 session.labels = {**session.labels, **parse_labels(" ".join(rest))}
-            except Exception as exc:
-                if is_expected(exc):
-                    raise shortened(exc) from None
-                raise
         labels = ", ".join(f"{k}={v}" for k, v in session.labels.items()) or "none"
         note = ""
         if session.labels and not session.takes_labels:
@@ -365,18 +348,15 @@ class NVChatMagics(Magics):
         from nvnb import settings
 
         try:
-            settings.ask_for_key()
-            effective = settings.resolve_settings(start_local=False)
+            with brief_errors():
+                settings.ask_for_key()
+                effective = settings.resolve_settings(start_local=False)
         except (EOFError, StdinNotImplementedError):
             raise CellFailure(
                 "this front end cannot ask for input",
                 hint="set NVIDIA_API_KEY in the kernel's environment, or run %nvchat key in "
                 "JupyterLab, Notebook or a terminal IPython",
             ) from None
-        except Exception as exc:
-            if is_expected(exc):
-                raise shortened(exc) from None
-            raise
         print(f"key set for this kernel; new requests go to {_where(effective)}")
 
     def _cmd_config(self, rest: list[str]) -> None:
