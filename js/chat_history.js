@@ -9,7 +9,7 @@ var __accessCheck = (obj, member, msg) => member.has(obj) || __typeError("Cannot
 var __privateAdd = (obj, member, value) => member.has(obj) ? __typeError("Cannot add the same private member more than once") : member instanceof WeakSet ? member.add(obj) : member.set(obj, value);
 var __privateMethod = (obj, member, method) => (__accessCheck(obj, member, "access private method"), method);
 
-// ../../../root/.cache/nvnb-js/node_modules/marked/lib/marked.esm.js
+// ../../root/.cache/nvnb-js/node_modules/marked/lib/marked.esm.js
 function G() {
   return { async: false, breaks: false, extensions: null, gfm: true, hooks: null, pedantic: false, renderer: null, silent: false, tokenizer: null, walkTokens: null };
 }
@@ -1500,7 +1500,7 @@ var Bn = x.parseInline;
 var qn = P.parse;
 var vn = w.lex;
 
-// src/markdown.js
+// js/src/markdown.js
 var marked = new ne({ gfm: true, breaks: false, async: false });
 var ALLOWED = {
   a: ["href", "title"],
@@ -1649,7 +1649,7 @@ function renderInto(el, text) {
   el.replaceChildren(renderMarkdown(text));
 }
 
-// src/chat_history.js
+// js/src/chat_history.js
 function render({ model, el }) {
   const root = document.createElement("div");
   root.className = "nvnb-w nvnb-history";

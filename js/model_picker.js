@@ -97,11 +97,25 @@ function render({ model, el }) {
         : st === "offline"
           ? `${count} · known catalog (live list not loaded)`
           : count;
-    const selected = list.querySelector('[aria-selected="true"]');
-    if (selected && !list.dataset.scrolled) {
-      list.scrollTop = selected.offsetTop - list.offsetTop - 40;
-      list.dataset.scrolled = "1";
-    }
+    revealSelected();
+  }
+
+  // Bring the selected model into view inside the list (not the page), once laid out.
+  let revealed = null;
+  function revealSelected(tries = 20) {
+    const value = model.get("value");
+    if (revealed === value) return;
+    requestAnimationFrame(() => {
+      const row = list.querySelector('[aria-selected="true"]');
+      if (!row) return;
+      if (!list.clientHeight) {
+        // Not laid out yet (the view is being attached): try again shortly.
+        if (tries > 0) setTimeout(() => revealSelected(tries - 1), 100);
+        return;
+      }
+      list.scrollTop = row.offsetTop - (list.clientHeight - row.offsetHeight) / 2;
+      revealed = value;
+    });
   }
 
   function paintCard() {
@@ -137,7 +151,10 @@ function render({ model, el }) {
     paintCard();
   }
 
-  search.addEventListener("input", paintList);
+  search.addEventListener("input", () => {
+    revealed = null;
+    paintList();
+  });
   search.addEventListener("keydown", (event) => event.stopPropagation());
   types.addEventListener("change", () => {
     model.set("type_filter", types.value);

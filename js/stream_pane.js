@@ -9,7 +9,7 @@ var __accessCheck = (obj, member, msg) => member.has(obj) || __typeError("Cannot
 var __privateAdd = (obj, member, value) => member.has(obj) ? __typeError("Cannot add the same private member more than once") : member instanceof WeakSet ? member.add(obj) : member.set(obj, value);
 var __privateMethod = (obj, member, method) => (__accessCheck(obj, member, "access private method"), method);
 
-// ../../../root/.cache/nvnb-js/node_modules/marked/lib/marked.esm.js
+// ../../root/.cache/nvnb-js/node_modules/marked/lib/marked.esm.js
 function G() {
   return { async: false, breaks: false, extensions: null, gfm: true, hooks: null, pedantic: false, renderer: null, silent: false, tokenizer: null, walkTokens: null };
 }
@@ -1500,7 +1500,7 @@ var Bn = x.parseInline;
 var qn = P.parse;
 var vn = w.lex;
 
-// src/markdown.js
+// js/src/markdown.js
 var marked = new ne({ gfm: true, breaks: false, async: false });
 var ALLOWED = {
   a: ["href", "title"],
@@ -1677,7 +1677,7 @@ async function copyText(text) {
   }
 }
 
-// src/stream_pane.js
+// js/src/stream_pane.js
 function fmtStats(stats, requestId) {
   const parts = [];
   if (stats && stats.time_to_first_token != null) {
@@ -1724,6 +1724,7 @@ function render({ model, el }) {
   let liveReasoning = "";
   let liveStats = null;
   let deltas = 0;
+  let starts = 0;
   const TRAITS = ["text", "reasoning", "status", "error", "stats", "request_id", "model_name"];
   const streaming = () => model.get("status") === "streaming";
   function paint() {
@@ -1750,6 +1751,7 @@ function render({ model, el }) {
     stats.textContent = streaming() && liveStats ? fmtStats(liveStats, liveStats.request_id) : fmtStats(model.get("stats"), model.get("request_id"));
     root.dataset.length = String(raw.length);
     root.dataset.deltas = String(deltas);
+    root.dataset.starts = String(starts);
   }
   function onMessage(msg) {
     if (!msg || typeof msg !== "object") return;
@@ -1757,6 +1759,7 @@ function render({ model, el }) {
       live = "";
       liveReasoning = "";
       liveStats = null;
+      starts += 1;
     } else if (msg.type === "delta") {
       deltas += 1;
       if (msg.offset !== live.length || (msg.roffset ?? 0) !== liveReasoning.length) {

@@ -60,6 +60,7 @@ function render({ model, el }) {
   let liveReasoning = "";
   let liveStats = null;
   let deltas = 0;
+  let starts = 0;
   const TRAITS = ["text", "reasoning", "status", "error", "stats", "request_id", "model_name"];
 
   const streaming = () => model.get("status") === "streaming";
@@ -91,6 +92,7 @@ function render({ model, el }) {
         : fmtStats(model.get("stats"), model.get("request_id"));
     root.dataset.length = String(raw.length);
     root.dataset.deltas = String(deltas);
+    root.dataset.starts = String(starts);
   }
 
   function onMessage(msg) {
@@ -99,6 +101,7 @@ function render({ model, el }) {
       live = "";
       liveReasoning = "";
       liveStats = null;
+      starts += 1;
     } else if (msg.type === "delta") {
       deltas += 1;
       if (msg.offset !== live.length || (msg.roffset ?? 0) !== liveReasoning.length) {

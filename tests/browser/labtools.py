@@ -1,0 +1,91 @@
+"""Small helpers for driving JupyterLab and Notebook 7 pages (imported by the browser tests)."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import shutil
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+
+
+def start_kernel(base: str, path: str) -> str:
+    """Start the notebook's kernel through the REST API (a session for ``path``).
+
+    A page that opens the notebook then joins this session instead of asking which kernel to
+    start (the "Select Kernel" dialog seen on cold starts).
+    """
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(f"{base}/lab", timeout=30).read()  # sets the _xsrf cookie
+    xsrf = next((c.value for c in jar if c.name == "_xsrf"), "")
+    body = {"path": path, "name": path, "type": "notebook", "kernel": {"name": "python3"}}
+    request = urllib.request.Request(
+        f"{base}/api/sessions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "X-XSRFToken": xsrf},
+        method="POST",
+    )
+    with opener.open(request, timeout=30) as r:
+        return json.load(r)["kernel"]["id"]
+
+
+def wait_kernel_idle(page: Any, timeout: float = 60_000) -> None:
+    page.wait_for_selector(
+        ".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=timeout
+    )
+
+
+def run_all(page: Any, attempts: int = 6) -> None:
+    """Run > Run All Cells once the kernel is idle, again if the click did nothing.
+
+    On a cold start JupyterLab can show "Idle" before the kernel connection is ready, and a Run All
+    then does nothing; the first cell's prompt (``[ ]:`` → ``[*]:``/``[1]:``) tells whether it ran.
+    """
+    prompt = page.locator(".jp-Cell").first.locator(".jp-InputPrompt")
+    for _ in range(attempts):
+        wait_kernel_idle(page)
+        dismiss_dialogs(page)
+        page.click('.lm-MenuBar-itemLabel >> text="Run"')
+        page.click(".lm-Menu-item[data-command='runmenu:run-all']")
+        for _ in range(20):
+            if prompt.inner_text().strip() not in ("[ ]:", ""):
+                return
+            page.wait_for_timeout(250)
+    raise AssertionError("Run All did not start the notebook")
+
+
+def dismiss_dialogs(page: Any) -> None:
+    """Accept a dialog JupyterLab may open on a cold start (e.g. "Select Kernel")."""
+    dialog = page.locator(".jp-Dialog")
+    if dialog.count():
+        text = dialog.first.inner_text()
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "dialog.png"))
+        print(f"dismissing a dialog: {text!r}")
+        dialog.first.locator("button.jp-mod-accept").last.click()
+        dialog.first.wait_for(state="detached")
+
+
+def shot(page: Any, name: str, target: Any = None) -> Path:
+    path = SCREENSHOTS / f"{name}.png"
+    (target or page).screenshot(path=str(path))
+    return path
+
+
+def clean_screenshots() -> None:
+    if SCREENSHOTS.exists():
+        shutil.rmtree(SCREENSHOTS)
+    SCREENSHOTS.mkdir()
+
+
+def sample(page: Any, selector: str, attribute: str, times: int, every_ms: int) -> list[str]:
+    """Read an attribute a few times, ``every_ms`` apart."""
+    values = []
+    for _ in range(times):
+        values.append(page.get_attribute(selector, attribute))
+        page.wait_for_timeout(every_ms)
+    return values
