@@ -200,17 +200,10 @@ class RetrievalEndpoint(BaseModel):
     # ------------------------------------------------------------------ requests
 
     def _post(self, body: dict[str, Any], url: str) -> dict[str, Any]:
-        client = self._client
-        if hasattr(client, "post_json"):
-            return _as_dict(client.post_json(url, body), url)
-        # Until Client.post_json lands (requested in REQUESTS.md): the same request path.
-        return _as_dict(client._request_json(client._core.chat_request(body, url=url)), url)
+        return _as_dict(self._client.post_json(url, body), url)
 
     async def _apost(self, body: dict[str, Any], url: str) -> dict[str, Any]:
-        aio = self._client.aio
-        if hasattr(aio, "post_json"):
-            return _as_dict(await aio.post_json(url, body), url)
-        return _as_dict(await aio._request_json(aio._core.chat_request(body, url=url)), url)
+        return _as_dict(await self._client.aio.post_json(url, body), url)
 
 
 def _as_dict(answer: Any, url: str) -> dict[str, Any]:

@@ -238,3 +238,17 @@ def test_a_passage_image_is_sent_as_a_data_uri(nvnb_server: Any, tmp_path: Any) 
     [passage] = bodies(nvnb_server)[0]["passages"]
     assert passage["text"] == "a red square"
     assert passage["image"].startswith("data:image/png;base64,")
+
+
+def test_without_a_key_the_embedded_local_server_answers_on_the_models_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("NVIDIA_API_KEY", "NVIDIA_BASE_URL", "NVNB_HOSTED_ORIGIN", "NVNB_LOCAL"):
+        monkeypatch.delenv(name, raising=False)
+    r = NVIDIARerank(top_n=1)
+    assert r.model == DEFAULT_MODEL and r.base_url is None
+    [best] = r.compress_documents(docs(), QUERY)
+    assert best.page_content == TEXTS[1]
+    _, url = r._endpoint()
+    assert url.startswith("http://127.0.0.1:")
+    assert url.endswith("/v1/retrieval/nvidia/llama-nemotron-rerank-1b-v2/reranking")
