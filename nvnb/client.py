@@ -890,7 +890,8 @@ class ChatStream:
             state.received(data)
 
     def _drain(self) -> None:
-        """After [DONE], read the (empty) rest so the connection can go back to the pool."""
+        """After [DONE], read the (empty) rest so the connection can go back to the pool.
+        (Bounded by the read timeout: a sync read cannot be given a shorter one midway.)"""
         if self._bytes is None:
             return
         with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
@@ -918,6 +919,7 @@ class ChatStream:
 
 _END = object()
 _NEED = object()
+_DRAIN_TIMEOUT = 1.0  # async: how long the rest of a body after [DONE] may take
 
 
 class _StreamState:
@@ -1224,9 +1226,10 @@ class AsyncChatStream:
     async def _drain(self) -> None:
         if self._bytes is None:
             return
-        with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
+        with contextlib.suppress(httpx.HTTPError, httpx.StreamError, asyncio.TimeoutError):
             for _ in range(16):
-                if await anext(self._bytes, None) is None:
+                # a server that keeps the body open after [DONE] costs at most this long
+                if await asyncio.wait_for(anext(self._bytes, None), _DRAIN_TIMEOUT) is None:
                     break
 
     async def aclose(self) -> None:

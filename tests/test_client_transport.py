@@ -11,6 +11,7 @@ import shutil
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from nvnb import errors as E
-from nvnb.client import Client
+from nvnb.client import AsyncClient, Client
 from nvnb.server import LocalServer
 
 MODELS = {"object": "list", "data": [{"id": "tls/model", "object": "model"}]}
@@ -208,3 +209,42 @@ def test_redirects_are_followed_without_our_key_leaving_the_origin(
         assert c.list_models()
     (req,) = nvnb_server.requests
     assert req.path == "/v1/models" and not req.has_auth
+
+
+# --- a server that keeps the stream open after [DONE] ------------------------------------
+
+
+@pytest.fixture
+def lingering_sse() -> Iterator[str]:
+    class Linger(_Quiet):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            event = {"choices": [{"index": 0, "delta": {"content": "done soon"}}]}
+            for data in (f"data: {json.dumps(event)}\n\n", "data: [DONE]\n\n"):
+                raw = data.encode()
+                self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
+                self.wfile.flush()
+            threading.Event().wait(8)  # the body never ends in time
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Linger)
+    server.daemon_threads = True
+    _serve(server)
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+async def test_an_async_stream_ends_soon_after_done_even_if_the_body_stays_open(
+    lingering_sse: str,
+) -> None:
+    async with AsyncClient(base_url=lingering_sse) as c:
+        started = time.monotonic()
+        chunks = [x async for x in c.stream_chat({"model": "m", "messages": [], "stream": True})]
+        assert time.monotonic() - started < 4
+        assert chunks[0]["choices"][0]["delta"]["content"] == "done soon"
+        assert c.pool_stats()["active"] == 0
