@@ -9,7 +9,6 @@ retries, ``payload_fn`` and error mapping are the same as for chat.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -46,11 +45,15 @@ class RetrievalEndpoint(BaseModel):
     _client: Any = PrivateAttr(default=None)
     _record: Model | None = PrivateAttr(default=None)
     _resolved: str | None = PrivateAttr(default=None)  # the model name _record was resolved for
-    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)
         # Here rather than in a validator, so that nvnb's errors reach the caller unwrapped.
+        self._connect()
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        # A pickled Client keeps no key; build ours again from these fields (e.g. in a worker).
+        super().__setstate__(state)
         self._connect()
 
     def _connect(self) -> None:
@@ -180,11 +183,11 @@ class RetrievalEndpoint(BaseModel):
             f"{type(self).__name__}(model=...)"
         )
 
+    # Resolution is idempotent, so threads racing through it only repeat a little work.
     def _endpoint(self) -> tuple[str, str]:
         """(model id, URL) for the next request."""
-        with self._lock:
-            model = self._resolve(self._client.list_models)
-            return model, self._url_for(self._record)
+        model = self._resolve(self._client.list_models)
+        return model, self._url_for(self._record)
 
     async def _aendpoint(self) -> tuple[str, str]:
         name = self.model
@@ -193,9 +196,8 @@ class RetrievalEndpoint(BaseModel):
             or (catalog.find_model(name) is None and self._client.settings.mode != "self-hosted")
         )
         listed = await self._client.aio.list_models() if needs_listing else []
-        with self._lock:
-            model = self._resolve(lambda: listed)
-            return model, self._url_for(self._record)
+        model = self._resolve(lambda: listed)
+        return model, self._url_for(self._record)
 
     # ------------------------------------------------------------------ requests
 

@@ -341,3 +341,11 @@ def test_sync_calls_from_many_threads_share_one_object_safely(nvnb_server: Any) 
     with ThreadPoolExecutor(4) as pool:
         vectors = list(pool.map(e.embed_query, [f"text {i}" for i in range(6)]))
     assert vectors == [e.embed_query(f"text {i}") for i in range(6)]
+
+
+def test_a_pickled_embedder_still_authenticates(nvnb_auth_server: Any) -> None:
+    import pickle
+
+    e = NVIDIAEmbeddings(base_url=nvnb_auth_server.base_url, model=MODEL, api_key=AUTH_KEY)
+    copy = pickle.loads(pickle.dumps(e))
+    assert copy.embed_query("x") == e.embed_query("x")
