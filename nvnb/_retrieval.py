@@ -103,9 +103,9 @@ class RetrievalEndpoint(BaseModel):
                 raise
             live = []
         if settings.mode == "self-hosted":  # what it lists, but not models of another kind
-            found = [catalog.find_model(item["id"]) or Model(id=item["id"], type=self._kind)
-                     for item in live]
-            return [m for m in found if m.type == self._kind]
+            listed = [catalog.find_model(item["id"]) or Model(id=item["id"], type=self._kind)
+                      for item in live]
+            return [m for m in listed if m.type == self._kind]
         records = {m.id: m for m in catalog.known_models() if m.type == self._kind}
         for item in live:
             found = catalog.find_model(item["id"])
