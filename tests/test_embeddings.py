@@ -272,8 +272,10 @@ def test_available_models_are_the_embedding_models(nvnb_server: Any) -> None:
 
 
 def test_a_model_the_server_does_not_know_is_a_not_found_error(nvnb_server: Any) -> None:
-    with pytest.raises(NotFoundError, match="no-such/embedder"):
+    with pytest.raises(NotFoundError, match="no-such/embedder") as info:
         embedder(nvnb_server, model="no-such/embedder").embed_query("x")
+    assert info.value.status == 404 and info.value.model == "no-such/embedder"
+    assert info.value.request_id and info.value.url == f"{nvnb_server.base_url}/embeddings"
 
 
 def test_a_wrong_key_is_an_authentication_error_without_the_key(nvnb_auth_server: Any) -> None:
