@@ -39,23 +39,36 @@ def wait_kernel_idle(page: Any, timeout: float = 60_000) -> None:
     )
 
 
-def run_all(page: Any, attempts: int = 6) -> None:
-    """Run > Run All Cells once the kernel is idle, again if the click did nothing.
+def run_all(page: Any, until: str, attempts: int = 3, timeout_ms: float = 45_000) -> None:
+    """Run > Run All Cells until ``until`` (a selector in the outputs) shows up.
 
     On a cold start JupyterLab can show "Idle" before the kernel connection is ready, and a Run All
-    then does nothing; the first cell's prompt (``[ ]:`` → ``[*]:``/``[1]:``) tells whether it ran.
+    then does nothing; so the first cell's prompt (``[ ]:`` → ``[*]:``/``[1]:``) is checked, and
+    the whole run is tried again if the outputs do not appear.
     """
     prompt = page.locator(".jp-Cell").first.locator(".jp-InputPrompt")
-    for _ in range(attempts):
-        wait_kernel_idle(page)
-        dismiss_dialogs(page)
-        page.click('.lm-MenuBar-itemLabel >> text="Run"')
-        page.click(".lm-Menu-item[data-command='runmenu:run-all']")
-        for _ in range(20):
-            if prompt.inner_text().strip() not in ("[ ]:", ""):
-                return
-            page.wait_for_timeout(250)
-    raise AssertionError("Run All did not start the notebook")
+    for attempt in range(attempts):
+        started = False
+        for _ in range(6):
+            wait_kernel_idle(page)
+            dismiss_dialogs(page)
+            page.click('.lm-MenuBar-itemLabel >> text="Run"')
+            page.click(".lm-Menu-item[data-command='runmenu:run-all']")
+            for _ in range(20):
+                if prompt.inner_text().strip() not in ("[ ]:", ""):
+                    started = True
+                    break
+                page.wait_for_timeout(250)
+            if started:
+                break
+        try:
+            page.wait_for_selector(until, timeout=timeout_ms)
+            return
+        except Exception:
+            SCREENSHOTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"run-all-attempt-{attempt + 1}.png"))
+            print(f"Run All: {until} did not appear (attempt {attempt + 1})")
+    raise AssertionError(f"Run All did not produce {until}")
 
 
 def dismiss_dialogs(page: Any) -> None:

@@ -25,9 +25,8 @@ def page(browser: Any, lab: str) -> Any:
     start_kernel(lab, "panel.ipynb")
     page.goto(f"{lab}/lab/tree/panel.ipynb")
     page.wait_for_selector(".jp-Notebook", timeout=90_000)
-    run_all(page)
-    page.wait_for_selector(f"{PANEL} [data-nvnb-widget='chat-composer']", timeout=90_000)
-    page.wait_for_selector(f"{SLOW} [data-nvnb-widget='chat-composer']", timeout=90_000)
+    run_all(page, until=f"{SLOW} [data-nvnb-widget='chat-composer']")
+    page.wait_for_selector(f"{PANEL} [data-nvnb-widget='chat-composer']")
     yield page
     context.close()
 
