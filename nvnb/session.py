@@ -187,13 +187,13 @@ class Turn:
     context: str | None = None  # QA models: the context the question was asked against
     answer: Answer | None = None  # assistant turns: the full answer (stats, request id)
 
-    def to_message(self) -> BaseMessage:
-        """This turn as a LangChain message."""
+    def to_message(self, *, images: bool = True) -> BaseMessage:
+        """This turn as a LangChain message (``images=False``: text only, for text models)."""
         from langchain_core.messages import AIMessage, HumanMessage
 
         if self.role == "assistant":
             return AIMessage(content=self.content)
-        if not self.images:
+        if not self.images or not images:
             return HumanMessage(content=self.content)
         parts: list[Any] = [{"type": "text", "text": self.content}]
         parts += [{"type": "image_url", "image_url": {"url": url}} for url in self.images]
@@ -465,7 +465,7 @@ class Session(traitlets.HasTraits):
         if system:
             messages.append(SystemMessage(content=system))
         if chat:
-            messages += [turn.to_message() for turn in self.history]
+            messages += [turn.to_message(images=takes_images) for turn in self.history]
         if context is not None:
             messages.append(ChatMessage(role="context", content=context))
         messages.append(user.to_message())

@@ -359,3 +359,15 @@ def test_the_default_session_is_one_per_process():
 
     assert nvnb.session() is nvnb.session()
     assert isinstance(nvnb.session(), nvnb.Session)
+
+
+def test_a_continued_chat_sends_earlier_images_only_to_models_that_take_images():
+    s, llm = make()
+    s.model = "meta/llama-3.2-11b-vision-instruct"
+    s.attach_image(png_bytes(), "red.png")
+    s.ask("What is this?")
+    s.ask("And now?", chat=True)
+    assert isinstance(llm.calls[-1]["messages"][0].content, list)
+    s.model = "meta/llama-3.1-8b-instruct"
+    s.ask("Say more", chat=True)
+    assert llm.calls[-1]["messages"][0].content == "What is this?"

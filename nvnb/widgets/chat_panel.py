@@ -41,6 +41,57 @@ class _Composer(NVWidget):
         return "_Composer()"
 
 
+class _Settings(ipywidgets.Accordion):
+    """System prompt, temperature and max tokens: stock controls bound to the session.
+
+    "model default" (checked) leaves the setting out of requests (the session value is None).
+    """
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.system = ipywidgets.Textarea(
+            placeholder="optional system prompt",
+            description="System",
+            layout=ipywidgets.Layout(width="100%"),
+        )
+        self._link = traitlets.link((session, "system_prompt"), (self.system, "value"))
+        self.temperature = ipywidgets.FloatSlider(
+            value=0.5, min=0.0, max=2.0, step=0.05, description="Temperature"
+        )
+        self.max_tokens = ipywidgets.BoundedIntText(
+            value=1024, min=1, max=65536, description="Max tokens"
+        )
+        self._defaults: dict[str, ipywidgets.Checkbox] = {}
+        rows = [self.system]
+        for name, control in (("temperature", self.temperature), ("max_tokens", self.max_tokens)):
+            default = ipywidgets.Checkbox(value=True, description="model default", indent=False)
+            self._defaults[name] = default
+            control.observe(lambda _c, n=name: self._from_controls(n), names="value")
+            default.observe(lambda _c, n=name: self._from_controls(n), names="value")
+            rows.append(ipywidgets.HBox([control, default]))
+            session.observe(lambda _c, n=name: self._from_session(n), names=name)
+            self._from_session(name)
+        super().__init__(children=[ipywidgets.VBox(rows)], selected_index=None)
+        self.set_title(0, "Settings")
+
+    def _from_controls(self, name: str) -> None:
+        control = getattr(self, name)
+        use_default = self._defaults[name].value
+        control.disabled = use_default
+        setattr(self.session, name, None if use_default else control.value)
+
+    def _from_session(self, name: str) -> None:
+        value = getattr(self.session, name)
+        control = getattr(self, name)
+        if value is not None and control.value != value:
+            control.value = value
+        self._defaults[name].value = value is None
+        control.disabled = value is None
+
+    def __repr__(self) -> str:
+        return "_Settings()"
+
+
 class ChatPanel(StaticFallback, ipywidgets.VBox):
     """A chat playground bound to a session (default: ``nvnb.session()``): ``nvnb.ChatPanel()``.
 
@@ -56,7 +107,8 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
         self.pane = StreamPane(session=self.session)
         self.history_view = _ChatHistory()
         self.composer = _Composer()
-        head = ipywidgets.HBox([self.picker, self.sliders])
+        self.settings = _Settings(self.session)
+        head = ipywidgets.HBox([self.picker, ipywidgets.VBox([self.sliders, self.settings])])
         head.add_class("nvnb-panel-head")
         super().__init__(
             children=[head, self.history_view, self.pane, self.image_drop, self.composer],

@@ -112,6 +112,15 @@ DROP_JS = """([selector, b64, name]) => {
 }"""
 
 
+PASTE_JS = """([selector, b64, name]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const data = new DataTransfer();
+  data.items.add(new File([bytes], name, { type: "image/png" }));
+  const init = { clipboardData: data, bubbles: true, cancelable: true };
+  document.querySelector(selector).dispatchEvent(new ClipboardEvent("paste", init));
+}"""
+
+
 def test_a_dropped_image_reaches_the_model_which_answers_about_it(page, servers):
     fast, _ = servers
     pick(page, PANEL, "llama-3.2-11b-vision", "meta/llama-3.2-11b-vision-instruct")
@@ -123,6 +132,13 @@ def test_a_dropped_image_reaches_the_model_which_answers_about_it(page, servers)
     error = page.locator(f"{PANEL} .nvnb-drop-error")
     error.wait_for(state="visible")
     assert "notes.txt" in error.inner_text()
+    # A pasted image shows up, and its remove button takes it away again.
+    blue = base64.b64encode(_png((32, 32), "blue")).decode()
+    page.evaluate(PASTE_JS, [f"{PANEL} .nvnb-drop-zone", blue, "pasted.png"])
+    pasted = page.locator(f"{PANEL} .nvnb-thumb[data-name='pasted.png']")
+    pasted.wait_for()
+    pasted.locator(".nvnb-remove").click()
+    pasted.wait_for(state="detached")
     # A real DataTransfer drop of a 64×48 red PNG.
     data = base64.b64encode(_png((64, 48), "red")).decode()
     page.evaluate(DROP_JS, [f"{PANEL} .nvnb-drop-zone", data, "red-square.png"])

@@ -91,7 +91,7 @@ def check_inert(result: dict[str, Any]) -> None:
     assert result["badUrls"] == 0, result["html"]
 
 
-@pytest.mark.parametrize("payload", HOSTILE)
+@pytest.mark.parametrize("payload", HOSTILE, ids=[f"hostile-{i}" for i in range(len(HOSTILE))])
 def test_hostile_output_in_the_stream_pane_is_inert(page, payload):
     state = {
         "text": payload,

@@ -94,3 +94,26 @@ def test_reprs_are_stable_and_the_fallback_shows_the_conversation(nvnb_server):
     assert data["text/plain"] == "ChatPanel(model='meta/llama-3.1-8b-instruct', turns=2)"
     assert "## You\n\nHello" in data["text/markdown"]
     assert "application/vnd.jupyter.widget-view+json" in data
+
+
+def test_the_settings_bind_system_prompt_temperature_and_max_tokens(nvnb_server):
+    session = Session(base_url=nvnb_server.base_url)
+    panel = ChatPanel(session=session, live=False)
+    settings = panel.settings
+    assert settings.temperature.disabled and session.temperature is None
+    settings.system.value = "Be brief."
+    settings._defaults["temperature"].value = False
+    settings.temperature.value = 0.3
+    settings._defaults["max_tokens"].value = False
+    settings.max_tokens.value = 99
+    assert (session.system_prompt, session.temperature, session.max_tokens) == (
+        "Be brief.",
+        0.3,
+        99,
+    )
+    panel.send("hi").join(30)
+    body = nvnb_server.requests[-1].json
+    assert body["messages"][0] == {"role": "system", "content": "Be brief."}
+    assert (body["temperature"], body["max_tokens"]) == (0.3, 99)
+    session.temperature = None  # e.g. from code: the control follows
+    assert settings._defaults["temperature"].value and settings.temperature.disabled
