@@ -20,6 +20,7 @@ SLOW = ".jp-Cell:nth-child(2) .jp-OutputArea"
 @pytest.fixture(scope="module")
 def page(browser: Any, lab: str) -> Any:
     context = browser.new_context(viewport={"width": 1300, "height": 1100})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = context.new_page()
     page.set_default_timeout(30_000)
     start_kernel(lab, "panel.ipynb")
@@ -178,6 +179,10 @@ def test_an_answer_grows_while_it_streams_and_stop_keeps_the_partial_text(page):
     assert kept.startswith("This is the local nvnb server")
     assert page.inner_text(f"{SLOW} .nvnb-stream-status") == "stopped"
     assert "tokens" in page.inner_text(f"{SLOW} .nvnb-stream-stats")
+    page.click(f"{SLOW} .nvnb-copy")
+    page.wait_for_selector(f"{SLOW} .nvnb-copy >> text=Copied")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied.startswith("This is the local nvnb server") and len(copied) >= len(kept) - 5
     shot(page, "06-stopped", page.locator(".jp-Cell").nth(1))
 
 
