@@ -26,12 +26,33 @@ _EXPORTS = {
     "NVIDIARerank": "nvnb.rerank",
 }
 
-__all__ = ["__version__", "load_ipython_extension", "session", *_EXPORTS]
+__all__ = [
+    "AsyncClient",
+    "ChatNVIDIA",
+    "ChatPanel",
+    "Client",
+    "ImageDrop",
+    "Model",
+    "ModelPicker",
+    "NVIDIAEmbeddings",
+    "NVIDIARerank",
+    "Session",
+    "SteerSliders",
+    "StreamPane",
+    "__version__",
+    "load_ipython_extension",
+    "register_model",
+    "session",
+]
 
 if TYPE_CHECKING:
     from nvnb.catalog import Model, register_model
     from nvnb.chat import ChatNVIDIA
     from nvnb.client import AsyncClient, Client
+    from nvnb.embeddings import NVIDIAEmbeddings
+    from nvnb.rerank import NVIDIARerank
+    from nvnb.session import Session
+    from nvnb.widgets import ChatPanel, ImageDrop, ModelPicker, SteerSliders, StreamPane
 
 
 def __getattr__(name: str) -> Any:

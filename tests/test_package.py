@@ -1,0 +1,33 @@
+"""The package's public surface: every exported name resolves, lazily."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import nvnb
+
+
+def test_every_public_name_resolves() -> None:
+    for name in nvnb.__all__:
+        assert getattr(nvnb, name) is not None, name
+
+
+def test_the_session_module_is_callable_and_returns_one_session() -> None:
+    assert nvnb.session() is nvnb.session()
+    assert isinstance(nvnb.session(), nvnb.session.Session)
+
+
+def test_importing_nvnb_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, nvnb; heavy = [m for m in ('langchain_core', 'httpx', 'PIL', 'ipywidgets',"
+        " 'anywidget', 'starlette') if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_the_package_is_typed() -> None:
+    from pathlib import Path
+
+    assert (Path(nvnb.__file__).parent / "py.typed").exists()
