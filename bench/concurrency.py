@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 def run(ctx: Context) -> list[Table]:
     prompts_n = ctx.n(64, 8)
     latency_ms = ctx.n(200, 50)
-    repeats = ctx.n(5, 1)
+    repeats = ctx.n(3, 1)
     prompts = [f"{clients.PROMPT} (prompt {i})" for i in range(prompts_n)]
     table = Table("3", f"Concurrency: {prompts_n} prompts, server latency {latency_ms} ms per call",
                   "wall / single call", "x", extra_columns=["wall time", "single call"])

@@ -83,7 +83,7 @@ def _version(python: Path, dist: str) -> str:
 
 
 def run(ctx: Context) -> list[Table]:
-    repeats = ctx.n(5, 1)
+    repeats = ctx.n(3, 1)
     python = sys.executable
     imports = Table("4a", "Start-up: a new Python process that imports the package", "wall", "s",
                     extra_columns=["above bare python"])
