@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import struct
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, ClassVar, Literal
 
 from langchain_core.embeddings import Embeddings
@@ -95,13 +96,9 @@ class NVIDIAEmbeddings(RetrievalEndpoint, Embeddings):
         if not texts:
             return []
         input_type = self.model_type or "passage"
-
-        def job(batch: list[str]) -> Any:
-            return lambda: self._aembed(batch, input_type)
-
-        results = await gather_bounded(
-            [job(list(b)) for b in batches(texts, self.max_batch_size)], self.max_concurrency
-        )
+        jobs = [partial(self._aembed, list(b), input_type)
+                for b in batches(texts, self.max_batch_size)]
+        results = await gather_bounded(jobs, self.max_concurrency)
         return [vector for result in results for vector in result]
 
     # ------------------------------------------------------------------ wire

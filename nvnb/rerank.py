@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, ClassVar, Literal
 
 from langchain_core.callbacks import Callbacks
@@ -86,11 +87,8 @@ class NVIDIARerank(RetrievalEndpoint, BaseDocumentCompressor):
         if not docs or self.top_n < 1:
             return []
         groups = batches(docs, self.max_batch_size)
-
-        def job(group: list[Document]) -> Any:
-            return lambda: self._arank(query, group)
-
-        rankings = await gather_bounded([job(list(g)) for g in groups], self.max_concurrency)
+        jobs = [partial(self._arank, query, list(group)) for group in groups]
+        rankings = await gather_bounded(jobs, self.max_concurrency)
         return self._merge(groups, rankings)
 
     # ------------------------------------------------------------------ wire
