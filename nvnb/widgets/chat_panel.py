@@ -108,7 +108,11 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
         self.history_view = _ChatHistory()
         self.composer = _Composer()
         self.settings = _Settings(self.session)
-        head = ipywidgets.HBox([self.picker, ipywidgets.VBox([self.sliders, self.settings])])
+        side = ipywidgets.VBox(
+            [self.sliders, self.settings], layout=ipywidgets.Layout(flex="1 1 300px")
+        )
+        self.picker.layout = ipywidgets.Layout(flex="1 1 420px", min_width="320px")
+        head = ipywidgets.HBox([self.picker, side])
         head.add_class("nvnb-panel-head")
         super().__init__(
             children=[head, self.history_view, self.pane, self.image_drop, self.composer],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import shutil
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -39,36 +40,36 @@ def wait_kernel_idle(page: Any, timeout: float = 60_000) -> None:
     )
 
 
-def run_all(page: Any, until: str, attempts: int = 3, timeout_ms: float = 45_000) -> None:
+def run_all(page: Any, until: str, timeout_s: float = 120) -> None:
     """Run > Run All Cells until ``until`` (a selector in the outputs) shows up.
 
-    On a cold start JupyterLab can show "Idle" before the kernel connection is ready, and a Run All
-    then does nothing; so the first cell's prompt (``[ ]:`` → ``[*]:``/``[1]:``) is checked, and
-    the whole run is tried again if the outputs do not appear.
+    On a cold start JupyterLab can show "Idle" before the kernel connection is ready; a Run All
+    then does nothing, or runs only the first cell. So while waiting, a notebook that is idle
+    with a cell still unrun (``[ ]:``) for a couple of seconds gets Run All again.
     """
-    prompt = page.locator(".jp-Cell").first.locator(".jp-InputPrompt")
-    for attempt in range(attempts):
-        started = False
-        for _ in range(6):
+    prompts = page.locator(".jp-Cell .jp-InputPrompt")
+    deadline = time.monotonic() + timeout_s
+    clicks = 0
+    stalled_since: float | None = None
+    while time.monotonic() < deadline:
+        if clicks == 0 or (stalled_since and time.monotonic() - stalled_since > 2.5):
             wait_kernel_idle(page)
             dismiss_dialogs(page)
             page.click('.lm-MenuBar-itemLabel >> text="Run"')
             page.click(".lm-Menu-item[data-command='runmenu:run-all']")
-            for _ in range(20):
-                if prompt.inner_text().strip() not in ("[ ]:", ""):
-                    started = True
-                    break
-                page.wait_for_timeout(250)
-            if started:
-                break
-        try:
-            page.wait_for_selector(until, timeout=timeout_ms)
+            clicks += 1
+            stalled_since = None
+            page.wait_for_timeout(500)
+        if page.locator(until).count():
+            page.wait_for_selector(until)
             return
-        except Exception:
-            SCREENSHOTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / f"run-all-attempt-{attempt + 1}.png"))
-            print(f"Run All: {until} did not appear (attempt {attempt + 1})")
-    raise AssertionError(f"Run All did not produce {until}")
+        idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count()
+        unrun = any(p.strip() in ("[ ]:", "") for p in prompts.all_inner_texts())
+        stalled_since = (stalled_since or time.monotonic()) if idle and unrun else None
+        page.wait_for_timeout(250)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "run-all-failed.png"))
+    raise AssertionError(f"Run All ({clicks} clicks) did not produce {until}")
 
 
 def dismiss_dialogs(page: Any) -> None:
