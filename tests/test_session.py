@@ -371,3 +371,49 @@ def test_a_continued_chat_sends_earlier_images_only_to_models_that_take_images()
     s.model = "meta/llama-3.1-8b-instruct"
     s.ask("Say more", chat=True)
     assert llm.calls[-1]["messages"][0].content == "What is this?"
+
+
+# ------------------------------------------------------------ with ChatNVIDIA and the local server
+def test_a_qa_model_answers_from_the_context_sent_as_a_context_turn(nvnb_server):
+    s = Session("nvidia/nemotron-qa-8b", base_url=nvnb_server.base_url)
+    answer = s.ask("What colour is the sky on Mars?", context="The sky on Mars is butterscotch.")
+    assert "butterscotch" in answer.text
+    sent = nvnb_server.requests[-1].json["messages"]
+    assert [m["role"] for m in sent] == ["context", "user"]
+
+
+def test_stopping_a_real_stream_closes_it_and_keeps_the_text(nvnb_server):
+    slow = {"X-NVNB-Fault": "chunk-delay-ms=20"}
+    s = Session(base_url=nvnb_server.base_url, default_headers=slow)
+    threading.Timer(0.8, s.stop).start()
+    t0 = time.monotonic()
+    answer = s.ask("Tell me a long story about GPUs", max_tokens=500)
+    assert time.monotonic() - t0 < 3
+    assert answer.stopped and answer.request_id
+    assert answer.text.startswith("This is")
+    assert s.history[-1].content == answer.text
+    # the session works on after a stop
+    assert s.ask("hi").text
+
+
+async def test_ask_async_streams_from_the_local_server(nvnb_server):
+    s = Session(base_url=nvnb_server.base_url)
+    sink = RecordingSink()
+    answer = await s.ask_async("Hello async", sink=sink)
+    assert "Hello async" in answer.text and "".join(sink.deltas) == answer.text
+    assert answer.usage["output_tokens"] == answer.stats.output_tokens
+
+
+def test_a_dropped_connection_raises_with_the_partial_answer(nvnb_server):
+    s = Session(
+        base_url=nvnb_server.base_url,
+        default_headers={"X-NVNB-Fault": "drop-after=5"},
+        max_retries=0,
+    )
+    sink = RecordingSink()
+    with pytest.raises(Exception, match=r"(?i)stream|connection") as info:
+        s.ask("Tell me about GPUs", sink=sink)
+    partial = info.value.answer  # type: ignore[attr-defined]
+    assert partial.text and partial.text == "".join(sink.deltas)
+    assert sink.errors == [info.value]
+    assert s.history[-1].content == partial.text
