@@ -373,7 +373,7 @@ class Session(traitlets.HasTraits):
         """
         request = self._prepare(prompt, images, context, chat, overrides)
         events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        flight = _Flight()
+        flight = self._new_flight()
         loop = self._ensure_loop()
         future = asyncio.run_coroutine_threadsafe(
             self._run(request, flight, events.put_nowait), loop
@@ -392,7 +392,7 @@ class Session(traitlets.HasTraits):
     ) -> Answer:
         """:meth:`ask`, awaitable in the caller's event loop (sink called in that loop)."""
         request = self._prepare(prompt, images, context, chat, overrides)
-        flight = _Flight()
+        flight = self._new_flight()
         outcome: dict[str, Any] = {}
 
         def emit(event: tuple[str, Any]) -> None:
@@ -418,6 +418,13 @@ class Session(traitlets.HasTraits):
         return bool(flights)
 
     # ----------------------------------------------------------------------------- internals
+    def _new_flight(self) -> _Flight:
+        """A request in flight, known to :meth:`stop` from now on (even before it starts)."""
+        flight = _Flight()
+        with self._lock:
+            self._inflight.add(flight)
+        return flight
+
     def _prepare(
         self,
         prompt: str,
@@ -494,8 +501,6 @@ class Session(traitlets.HasTraits):
         """Stream one answer; every event goes through ``emit``. Never raises (but cancels)."""
         answer = Answer(model=request.model, prompt=request.prompt)
         flight.bind(asyncio.get_running_loop(), asyncio.current_task())
-        with self._lock:
-            self._inflight.add(flight)
         emit(("start", answer))
         started = time.monotonic()
         first: float | None = None

@@ -423,3 +423,15 @@ def test_a_dropped_connection_raises_with_the_partial_answer(nvnb_server):
     assert partial.text and partial.text == "".join(sink.deltas)
     assert sink.errors == [info.value]
     assert s.history[-1].content == partial.text
+
+
+def test_a_stop_right_after_asking_is_not_lost():
+    s, _ = make(pieces=[f"w{i} " for i in range(50)], delay=0.01)
+
+    class StopAtStart(RecordingSink):
+        def on_start(self, answer: Answer) -> None:
+            super().on_start(answer)
+            s.stop()
+
+    answer = s.ask("long", sink=StopAtStart())
+    assert answer.stopped and len(answer.text) < 20
