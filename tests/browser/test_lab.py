@@ -69,6 +69,21 @@ def test_the_chat_panel_shows_every_part(page):
     assert page.locator(f"{PANEL} .nvnb-picker-row").count() > 100
     assert page.locator(f"{PANEL} [data-nvnb-widget='steer-sliders'][data-enabled='false']").count()
     shot(page, "01-panel", page.locator(".jp-Cell").first)
+    # Filters (in the second panel, so the first keeps its full list)
+    rows = page.locator(f"{SLOW} .nvnb-picker-row")
+    total = rows.count()
+    page.select_option(f"{SLOW} select.nvnb-type-filter", "steerlm")
+    page.wait_for_function(
+        "(sel) => document.querySelectorAll(sel).length === 1", arg=f"{SLOW} .nvnb-picker-row"
+    )
+    page.select_option(f"{SLOW} select.nvnb-type-filter", "")
+    page.select_option(f"{SLOW} select.nvnb-cap-filter", "tools")
+    page.wait_for_function(
+        "([sel, n]) => document.querySelectorAll(sel).length < n",
+        arg=[f"{SLOW} .nvnb-picker-row", total],
+    )
+    assert 10 < rows.count() < total
+    page.select_option(f"{SLOW} select.nvnb-cap-filter", "")
 
 
 def test_a_steerlm_model_and_a_moved_slider_send_the_labels(page, servers):
