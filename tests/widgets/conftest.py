@@ -6,8 +6,6 @@ from typing import Any
 
 import pytest
 
-from nvnb.session import Session
-
 
 class Sent:
     """Custom messages a widget sent, and a front end replaying them (offset-checked)."""
@@ -38,9 +36,3 @@ class Sent:
 @pytest.fixture
 def sent():
     return Sent
-
-
-@pytest.fixture
-def local_session(nvnb_server):
-    """A session talking to the local server (requests recorded in ``nvnb_server.requests``)."""
-    return Session(base_url=nvnb_server.base_url)
