@@ -42,16 +42,22 @@ print(json.dumps({"seconds": seconds, "modules": len(set(sys.modules) - before),
 """
 
 
+def _env() -> dict[str, str]:
+    # Bytecode caches on, as after a pip install (this machine may set PYTHONDONTWRITEBYTECODE,
+    # which would make every import of the editable nvnb compile its sources again).
+    return bench_env(PYTHONDONTWRITEBYTECODE="")
+
+
 def _wall(python: str, code: str) -> float:
     t0 = time.perf_counter()
-    subprocess.run([python, "-c", code], check=True, env=bench_env(), cwd=ROOT,
+    subprocess.run([python, "-c", code], check=True, env=_env(), cwd=ROOT,
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return time.perf_counter() - t0
 
 
 def _load_ext(python: str, extension: str, magic: str) -> dict[str, object]:
     out = subprocess.run([python, "-c", _LOAD_EXT_CHILD, extension, ",".join(HEAVY), magic],
-                         check=True, env=bench_env(), cwd=ROOT, capture_output=True, text=True,
+                         check=True, env=_env(), cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -107,7 +113,8 @@ def run(ctx: Context) -> list[Table]:
     for row in imports.rows:
         if floor and row is not floor and row.value is not None:
             row.extras["above bare python"] = signed(row.value - floor.value)  # type: ignore[operator]
-    imports.notes.append(f"{repeats} fresh processes per row, after one untimed run each")
+    imports.notes.append(f"{repeats} fresh processes per row, after one untimed run each (which "
+                         "leaves bytecode caches, as a pip install does)")
 
     load = Table("4b", "Start-up: `%load_ext` in a fresh IPython", "load_ext", "s",
                  extra_columns=["modules imported", "heavy imports", "magic registered"])
