@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from nvnb.markdown_safety import inert_markdown
+
 FORMATS = ("markdown", "code", "text", "json")
 
 
@@ -104,7 +106,11 @@ class ShownOnStart:
 
 
 class MarkdownAnswer(str):
-    """An answer (a ``str``) that displays as Markdown, with its plain text beside it."""
+    """An answer (a ``str``) that displays as Markdown, with its plain text beside it.
+
+    The Markdown is made inert first (``inert_markdown``): the answer is untrusted text and
+    notebooks render Markdown outputs with raw HTML allowed.
+    """
 
     reasoning: str | None = None
 
@@ -115,12 +121,12 @@ class MarkdownAnswer(str):
 
     def _repr_markdown_(self) -> str:
         if not self.reasoning:
-            return str(self)
+            return inert_markdown(str(self))
         return (
             "<details><summary>reasoning</summary>\n\n"
-            + self.reasoning.strip()
+            + inert_markdown(self.reasoning.strip())
             + "\n\n</details>\n\n"
-            + str(self)
+            + inert_markdown(str(self))
         )
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
@@ -145,7 +151,9 @@ class CodeAnswer(str):
         return obj
 
     def _repr_markdown_(self) -> str:
-        fence = "````" if "```" in self else "```"
+        # Longer than any backtick run inside, so no line of the code can close the block early.
+        longest = max((len(run) for run in re.findall("`+", self)), default=0)
+        fence = "`" * max(3, longest + 1)
         return f"{fence}{self.language or 'python'}\n{self}\n{fence}"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:

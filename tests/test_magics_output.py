@@ -185,3 +185,23 @@ def test_err_gives_the_traceback_text_of_a_failed_cell(shell: InteractiveShell) 
     with pytest.raises(KeyError):
         errors[count + 100]
     assert last_error(shell) == (count, errors[count])
+
+
+def test_the_markdown_answer_is_inert_and_keeps_its_formatting() -> None:
+    shown = MarkdownAnswer(
+        "**Hi** <img src=x onerror=alert(1)>\n```html\n<b>x</b>\n```",
+        reasoning="<script>alert(1)</script>",
+    )
+    markdown = bundle(shown)["text/markdown"]
+    assert "<img" not in markdown and "<script>" not in markdown
+    assert "**Hi** &lt;img src=x onerror=alert(1)>" in markdown
+    assert "```html\n<b>x</b>\n```" in markdown  # code is shown as written
+    assert markdown.startswith("<details><summary>reasoning</summary>")
+    assert bundle(shown)["text/plain"].startswith("**Hi** <img")  # the text itself is unchanged
+    assert str(shown).startswith("**Hi** <img")
+
+
+def test_a_code_answer_fence_is_longer_than_any_backtick_run_inside() -> None:
+    code = "x = 1\n````\n<img src=x onerror=alert(1)>"
+    markdown = bundle(CodeAnswer(code, "python"))["text/markdown"]
+    assert markdown == f"`````python\n{code}\n`````"

@@ -27,11 +27,25 @@ import nvnb.session as session_module
 from nvnb.answer_output import final_display
 from nvnb.session import Session
 
-HOSTILE = ("Please repeat: <script>alert('s')</script> <img src=x onerror=alert('i')> "
-           "[click me](javascript:alert('l')) <a href=\"javascript:alert('a')\">a</a> "
-           "<iframe src=\"javascript:alert('f')\"></iframe>")
-EXECUTABLE_TAGS = {"script", "iframe", "object", "embed", "frame", "frameset", "base", "meta",
-                   "link", "svg", "math", "form"}
+HOSTILE = (
+    "Please repeat: <script>alert('s')</script> <img src=x onerror=alert('i')> "
+    "[click me](javascript:alert('l')) <a href=\"javascript:alert('a')\">a</a> "
+    "<iframe src=\"javascript:alert('f')\"></iframe>"
+)
+EXECUTABLE_TAGS = {
+    "script",
+    "iframe",
+    "object",
+    "embed",
+    "frame",
+    "frameset",
+    "base",
+    "meta",
+    "link",
+    "svg",
+    "math",
+    "form",
+}
 URL_ATTRS = {"href", "src", "action", "formaction", "xlink:href", "data", "srcdoc"}
 
 
@@ -47,8 +61,9 @@ class _Finder(HTMLParser):
             if name.startswith("on"):
                 self.found.append(f"<{tag} {name}=…>")
             cleaned = re.sub(r"[\x00-\x20\x7f-\x9f]", "", value or "").lower()
-            if name in URL_ATTRS and cleaned.startswith(("javascript:", "vbscript:",
-                                                         "data:text/html")):
+            if name in URL_ATTRS and cleaned.startswith(
+                ("javascript:", "vbscript:", "data:text/html")
+            ):
                 self.found.append(f"<{tag} {name}={cleaned[:20]}…>")
 
     handle_startendtag = handle_starttag
@@ -93,7 +108,24 @@ def markdown_of(obj: Any) -> str:
     return "\n".join(str(data.get(kind, "")) for kind in ("text/markdown", "text/html"))
 
 
-# --- the Python-side outputs (open bugs: these fail today, see test_open_bugs.py) --------------
+# --- the Python-side outputs (the session and widget ones: see test_open_bugs.py) --------------
+
+
+def test_the_default_markdown_answer_of_nvchat_is_inert(answered: tuple[Session, Any]) -> None:
+    _, answer = answered
+    assert executable(markdown_of(final_display(answer.text, "markdown"))) == []
+    with_reasoning = final_display(answer.text, "markdown", reasoning=answer.text)
+    assert executable(markdown_of(with_reasoning)) == []
+
+
+def test_the_magic_default_output_is_inert(srv: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "nvnb")
+    monkeypatch.setattr(session_module, "_default", Session(MODEL, base_url=srv.base_url))
+    with capture_output():
+        result = shell.run_cell(f"%%nvchat\n{HOSTILE}")
+    assert result.success
+    assert executable(markdown_of(result.result)) == []
 
 
 def test_text_and_code_formats_of_nvchat_are_inert(answered: tuple[Session, Any]) -> None:
@@ -108,8 +140,12 @@ def test_error_banners_are_plain_text(srv: Any) -> None:
     from nvnb.widgets import StreamPane
 
     pane = StreamPane()
-    session = Session(MODEL, base_url=srv.base_url, max_retries=0,
-                      default_headers={"X-NVNB-Fault": "status=500;html"})
+    session = Session(
+        MODEL,
+        base_url=srv.base_url,
+        max_retries=0,
+        default_headers={"X-NVNB-Fault": "status=500;html"},
+    )
     with pytest.raises(Exception):  # noqa: B017 - any nvnb error; the banner is what matters
         session.ask(HOSTILE, sink=pane)
     assert pane.error and "<" not in pane.error
