@@ -106,6 +106,21 @@ class ChatNVIDIA(BaseChatModel):
             self.base_url = settings.base_url
         return self
 
+    # ---------------------------------------------------------------- pickling
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """A pickle (joblib, multiprocessing, caches) carries no key and no connection pool."""
+        state = super().__getstate__()
+        state["__dict__"] = {**state["__dict__"], "api_key": None}
+        private = state.get("__pydantic_private__") or {}
+        state["__pydantic_private__"] = {**private, "_client": None}
+        return state
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        """Connect again: the key comes from ``NVIDIA_API_KEY`` here, as for a new instance."""
+        super().__setstate__(state)
+        self._connect()
+
     # ---------------------------------------------------------------- LangChain plumbing
 
     @property

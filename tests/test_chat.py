@@ -392,3 +392,45 @@ def test_no_warnings_on_ordinary_use(nvnb_server: Any) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _llm(nvnb_server).invoke("Hi")
+
+
+# --- the key stays out of pickles and dumps ----------------------------------------------------
+
+
+def test_a_pickled_chat_model_does_not_carry_the_key(
+    nvnb_auth_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pickle
+
+    monkeypatch.delenv("NVIDIA_API_KEY", raising=False)
+    llm = ChatNVIDIA(model=MODEL, api_key=AUTH_KEY, base_url=nvnb_auth_server.base_url)
+    pickled = pickle.dumps(llm)
+    assert AUTH_KEY.encode() not in pickled
+    assert llm.api_key is not None and llm.api_key.get_secret_value() == AUTH_KEY  # kept here
+    keyless = pickle.loads(pickled)
+    assert keyless.api_key is None and keyless.model == MODEL
+    with pytest.raises(AuthenticationError):
+        keyless.invoke("hi")
+    monkeypatch.setenv("NVIDIA_API_KEY", AUTH_KEY)  # the key of the process that unpickles
+    assert keyless.base_url == llm.base_url
+    assert pickle.loads(pickled).invoke("hi").content
+
+
+def test_no_text_form_of_a_chat_model_shows_the_key(nvnb_server: Any) -> None:
+    from langchain_core.load import dumpd, dumps
+
+    secret = "nvapi-SENTINEL-not-shown"
+    llm = _llm(nvnb_server, api_key=secret)
+    forms = [repr(llm), str(llm), repr(llm.model_dump()), llm.model_dump_json()]
+    forms += [repr(dumpd(llm)), repr(llm.to_json()), dumps(llm)]
+    assert not [form for form in forms if secret in form]
+    assert llm.lc_secrets == {"api_key": "NVIDIA_API_KEY"}
+
+    class Serializable(ChatNVIDIA):
+        @classmethod
+        def is_lc_serializable(cls) -> bool:
+            return True
+
+    dumped = dumpd(Serializable(model=MODEL, api_key=secret, base_url=nvnb_server.base_url))
+    assert secret not in repr(dumped)
+    assert dumped["kwargs"]["api_key"] == {"lc": 1, "type": "secret", "id": ["NVIDIA_API_KEY"]}
