@@ -143,7 +143,20 @@ class StreamAssembler:
         self._calls: dict[int, dict[str, Any]] = {}  # index → {"id", "name"}
         self._ids: dict[str, int] = {}
         self._last_index: int | None = None
-        self.text = ""  # the answer so far (for errors that need partial text)
+        # The answer so far, in pieces: ``+=`` on a str attribute would copy the whole answer
+        # at every chunk (quadratic: seconds for a few MB). ``text`` joins on demand.
+        self._pieces: list[str] = []
+
+    @property
+    def text(self) -> str:
+        """The answer so far (for errors that need the partial text)."""
+        if len(self._pieces) > 1:
+            self._pieces[:] = ["".join(self._pieces)]
+        return self._pieces[0] if self._pieces else ""
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self._pieces = [value] if value else []
 
     # -- think tags -------------------------------------------------------------------------
 
@@ -251,7 +264,8 @@ class StreamAssembler:
         tool_chunks = self._tool_chunks(delta.get("tool_calls") or [])
         if not (answer or additional or tool_chunks):
             return None
-        self.text += answer
+        if answer:
+            self._pieces.append(answer)
         metadata: dict[str, Any] = {}
         if self._first:
             metadata = {"model_name": data.get("model") or self.model_id,
@@ -275,7 +289,8 @@ class StreamAssembler:
         metadata: dict[str, Any] = {"finish_reason": self._finish}
         if self._first:
             metadata.update(model_name=self.model_id, request_id=self.request_id)
-        self.text += leftover
+        if leftover:
+            self._pieces.append(leftover)
         return AIMessageChunk(
             content=leftover, additional_kwargs=additional,
             usage_metadata=usage_metadata(self._usage),  # type: ignore[arg-type]
