@@ -9,6 +9,7 @@ format, on nvnb's client (pooled, typed errors, native async). Message conversio
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, Literal
@@ -28,6 +29,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from nvnb import catalog, payload, response, structured
 from nvnb.catalog import Model
 from nvnb.errors import InvalidInputError, NVNBError, StreamError, StreamInterrupted
+from nvnb.settings import Timeouts
 
 DEFAULT_MODEL = "nvidia/nemotron-3-nano-30b-a3b"
 """The model used when none is named (the official client's default too)."""
@@ -47,6 +49,11 @@ class ChatNVIDIA(BaseChatModel):
         ```
 
     Without a key or base URL, answers come from nvnb's local server (announced once).
+
+    Time limits: ``timeout`` is seconds (connect, read, write and pool wait alike) or a
+    :class:`nvnb.settings.Timeouts` for each apart; ``poll_deadline`` (seconds) bounds the whole
+    wait for a ``202 Accepted`` answer that is polled until ready (default 300 s), after which
+    the call raises :class:`nvnb.errors.RequestTimeout`.
     """
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
@@ -62,7 +69,12 @@ class ChatNVIDIA(BaseChatModel):
     stream_options: dict[str, Any] | None = Field(default_factory=lambda: {"include_usage": True})
     default_headers: dict[str, str] = Field(default_factory=dict)
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    timeout: float | None = None
+    timeout: float | Timeouts | None = Field(
+        None, description="Seconds for connect/read/write/pool, or a nvnb.settings.Timeouts"
+    )
+    poll_deadline: float | None = Field(
+        None, gt=0, description="Seconds to wait for a 202 (polled) answer; default 300"
+    )
     verify_ssl: bool | str = True
     max_retries: int = 3
     labels: dict[str, int] | None = None
@@ -86,7 +98,7 @@ class ChatNVIDIA(BaseChatModel):
         self._client = Client(
             api_key=self.api_key.get_secret_value() if self.api_key else None,
             base_url=self.base_url,
-            timeout=self.timeout,
+            timeout=self._timeouts(),
             max_retries=self.max_retries,
             verify_ssl=self.verify_ssl,
             default_headers=dict(self.default_headers),
@@ -105,6 +117,12 @@ class ChatNVIDIA(BaseChatModel):
         if self.base_url is None and settings.mode != "local":
             self.base_url = settings.base_url
         return self
+
+    def _timeouts(self) -> Timeouts:
+        timeouts = Timeouts.coerce(self.timeout)
+        if self.poll_deadline is not None:
+            timeouts = dataclasses.replace(timeouts, poll_deadline=float(self.poll_deadline))
+        return timeouts
 
     # ---------------------------------------------------------------- pickling
 

@@ -434,3 +434,27 @@ def test_no_text_form_of_a_chat_model_shows_the_key(nvnb_server: Any) -> None:
     dumped = dumpd(Serializable(model=MODEL, api_key=secret, base_url=nvnb_server.base_url))
     assert secret not in repr(dumped)
     assert dumped["kwargs"]["api_key"] == {"lc": 1, "type": "secret", "id": ["NVIDIA_API_KEY"]}
+
+
+# --- time limits ------------------------------------------------------------------------------
+
+
+def test_timeout_takes_seconds_or_timeouts_and_poll_deadline_bounds_202_polling(
+    nvnb_server: Any,
+) -> None:
+    from nvnb.errors import RequestTimeout
+    from nvnb.settings import Timeouts
+
+    assert _llm(nvnb_server, timeout=7)._client.settings.timeout == Timeouts(7, 7, 7, 7)
+    limits = Timeouts(connect=2, read=9, poll_deadline=4)
+    assert _llm(nvnb_server, timeout=limits)._client.settings.timeout == limits
+    both = _llm(nvnb_server, timeout=limits, poll_deadline=0.2)._client.settings.timeout
+    assert (both.read, both.poll_deadline) == (9, 0.2)
+
+    llm = _faulty(nvnb_server, "accepted=forever", poll_deadline=0.2)
+    for call in (lambda: llm.invoke("hi"), lambda: asyncio.run(llm.ainvoke("hi"))):
+        started = time.monotonic()
+        with pytest.raises(RequestTimeout):
+            call()
+        assert time.monotonic() - started < 3  # not the default 300 s
+    assert _faulty(nvnb_server, "accepted=2", poll_deadline=5).invoke("hi").content

@@ -226,7 +226,8 @@ def client_astream(srv: Any, spec: str) -> Run:
 
 def make_llm(srv: Any, spec: str) -> ChatNVIDIA:
     return ChatNVIDIA(model=MODEL, base_url=base_url(srv, spec), timeout=LLM_TIMEOUT_S,
-                      max_retries=MAX_RETRIES, default_headers=fault_headers(spec))
+                      poll_deadline=FAST_TIME.poll_deadline, max_retries=MAX_RETRIES,
+                      default_headers=fault_headers(spec))
 
 
 def llm_invoke(srv: Any, spec: str) -> Run:
@@ -395,9 +396,6 @@ SURFACES: dict[str, tuple[Surface, bool]] = {  # name: (run, streamed)
     "Session.ask_async": (session_ask_async, True),
     "%%nvchat": (magic_cell, True),
 }
-# ChatNVIDIA has no poll-deadline setting (only timeout=seconds): a 202 that never finishes
-# would be polled for the default 300 s. Reported in REQUESTS.md; skipped here.
-NO_POLL_DEADLINE = {"ChatNVIDIA.invoke", "ChatNVIDIA.ainvoke"}
 
 
 @pytest.fixture(scope="module")
@@ -417,8 +415,6 @@ def test_every_fault_on_every_surface_ends_as_expected_and_leaves_nothing_behind
     case: Case, surface: str, srv: Any, reference: str, thread_guard: None
 ) -> None:
     call, streamed = SURFACES[surface]
-    if case.spec == "accepted=forever" and surface in NO_POLL_DEADLINE:
-        pytest.skip("ChatNVIDIA cannot set a poll deadline (see REQUESTS.md)")
     expect = case.streamed if streamed else case.plain
     spec = case.spec.replace("{id}", token())
     started = time.monotonic()
