@@ -50,31 +50,66 @@ class SSEParser:
         self._event: str | None = None
         self._id: str | None = None
         self._retry: int | None = None
+        self._broken: NVNBError | None = None  # bad UTF-8 met while decoding, raised after parsing
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        try:
-            text = self._decoder.decode(chunk)
-        except UnicodeDecodeError:
-            raise StreamInterrupted("the stream is not valid UTF-8") from None
-        return self._feed_text(text)
+        events, error = self.feed_events(chunk)
+        if error is not None:
+            raise error
+        return events
 
     def finish(self) -> list[ServerSentEvent]:
         """End of stream: the last unterminated line and event count (servers often skip them)."""
-        try:
-            text = self._decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            raise StreamInterrupted("the stream ended inside a UTF-8 character") from None
-        events = self._feed_text(text)
-        if self._pieces:
-            line = "".join(self._pieces)
-            self._pieces, self._pending_chars = [], 0
-            events.extend(self._line(line))
-        events.extend(self._line(""))
+        events, error = self.finish_events()
+        if error is not None:
+            raise error
         return events
 
-    def _feed_text(self, text: str) -> list[ServerSentEvent]:
-        if not text:
-            return []
+    def feed_events(self, chunk: bytes) -> tuple[list[ServerSentEvent], NVNBError | None]:
+        """``feed`` that returns its error instead of raising it, with the events completed
+        before the broken point (a read may hold good events, then a line that is no SSE)."""
+        events: list[ServerSentEvent] = []
+        try:
+            self._feed_text(self._decode(chunk), events)
+        except NVNBError as err:
+            return events, err
+        return events, None
+
+    def finish_events(self) -> tuple[list[ServerSentEvent], NVNBError | None]:
+        """``finish`` with its error returned, like ``feed_events``."""
+        events: list[ServerSentEvent] = []
+        try:
+            self._feed_text(self._decode(b"", final=True), events)
+            if self._pieces:
+                line = "".join(self._pieces)
+                self._pieces, self._pending_chars = [], 0
+                events.extend(self._line(line))
+            events.extend(self._line(""))
+        except NVNBError as err:
+            return events, err
+        return events, None
+
+    def _decode(self, chunk: bytes, final: bool = False) -> str:
+        try:
+            return self._decoder.decode(chunk, final=final)
+        except UnicodeDecodeError as exc:
+            # Parse the valid text before the bad bytes first; the error comes after its events.
+            self._broken = StreamInterrupted(
+                "the stream ended inside a UTF-8 character"
+                if final
+                else "the stream is not valid UTF-8"
+            )
+            return bytes(exc.object[: exc.start]).decode("utf-8")
+
+    def _feed_text(self, text: str, events: list[ServerSentEvent]) -> None:
+        """Parse ``text`` into ``events`` (complete ones stay there if a line then raises)."""
+        broken, self._broken = self._broken, None
+        if text:
+            self._parse_text(text, events)
+        if broken is not None:
+            raise broken
+
+    def _parse_text(self, text: str, events: list[ServerSentEvent]) -> None:
         if not self._started:
             self._started = True
             text = text.removeprefix("\ufeff")
@@ -83,17 +118,15 @@ class SSEParser:
             text = text.removeprefix("\n")
         if not _LINE_BREAK.search(text):
             self._append_partial(text)
-            return []
+            return
         head, *lines = _LINE_BREAK.split(text)
         tail = lines.pop()
         first = "".join(self._pieces) + head
         self._pieces, self._pending_chars = [], 0
-        events = []
         for line in (first, *lines):
             events.extend(self._line(line))
         self._append_partial(tail)
         self._skip_lf = text.endswith("\r")
-        return events
 
     def _append_partial(self, text: str) -> None:
         if text:
@@ -151,21 +184,15 @@ class ChatStreamDecoder:
     def feed(self, data: bytes) -> list[dict[str, Any] | NVNBError]:
         if self.done:
             return []
-        try:
-            events = self._parser.feed(data)
-        except NVNBError as err:
-            return [err]
-        return list(self._decode(events))
+        events, error = self._parser.feed_events(data)
+        return self._items(events, error)
 
     def finish(self) -> list[dict[str, Any] | NVNBError]:
         """The stream's bytes ended. Without ``[DONE]`` that is an interruption."""
         if self.done:
             return []
-        try:
-            events = self._parser.finish()
-        except NVNBError as err:
-            return [err]
-        items: list[dict[str, Any] | NVNBError] = list(self._decode(events))
+        events, error = self._parser.finish_events()
+        items = self._items(events, error)
         if not self.done and not (items and isinstance(items[-1], NVNBError)):
             items.append(StreamInterrupted("the stream ended before [DONE]"))
         return items
@@ -180,6 +207,15 @@ class ChatStreamDecoder:
             err.partial_text = self.partial_text
             err.chunks_received = self.chunks_received
         return err
+
+    def _items(
+        self, events: list[ServerSentEvent], error: NVNBError | None
+    ) -> list[dict[str, Any] | NVNBError]:
+        """The chunks of ``events``, then the parser's error if the stream had not ended."""
+        items: list[dict[str, Any] | NVNBError] = list(self._decode(events))
+        if error is not None and not self.done and not (items and isinstance(items[-1], NVNBError)):
+            items.append(error)
+        return items
 
     def _decode(self, events: list[ServerSentEvent]) -> Iterator[dict[str, Any] | NVNBError]:
         for event in events:

@@ -132,6 +132,36 @@ def test_a_stream_without_done_is_interrupted() -> None:
     assert isinstance(items[1], StreamInterrupted)
 
 
+@pytest.mark.parametrize(
+    "bad", [b"<html>502 Bad Gateway</html>\n", b"data: \xff\xfe\n\n", b"x" * 40 + b"\n"]
+)
+def test_chunks_before_a_broken_line_are_delivered_whatever_the_chunking(bad: bytes) -> None:
+    data = sse(chunk("kept"), done=False) + bad
+    for cuts in ([], list(range(len(data))), [len(data) - 3]):
+        items = decode_all(data, cuts)  # a stream stops at the first error
+        assert items[0] == chunk("kept"), cuts
+        assert isinstance(items[1], StreamInterrupted), cuts
+    dec = ChatStreamDecoder()
+    items = dec.feed(data)  # one read: the chunk, then the error, from the same call
+    assert items[0] == chunk("kept") and isinstance(items[1], StreamInterrupted)
+
+
+def test_a_broken_line_after_done_is_ignored() -> None:
+    assert decode_all(sse(chunk("a")) + b"<html>oops</html>\n") == [chunk("a")]
+
+
+def test_the_parser_still_raises_and_returns_events_before_the_error_on_request() -> None:
+    with pytest.raises(StreamInterrupted, match="malformed stream line"):
+        SSEParser().feed(b"data: x\n\nbad\n")
+    events, error = SSEParser().feed_events(b"data: x\n\nbad\n")
+    assert [e.data for e in events] == ["x"] and isinstance(error, StreamInterrupted)
+    parser = SSEParser()
+    assert parser.feed_events(b"data: y\n\ndata: \xe2\x82") == ([ServerSentEvent("y")], None)
+    events, error = parser.finish_events()
+    assert events == [] and isinstance(error, StreamInterrupted)
+    assert "inside a UTF-8 character" in str(error)
+
+
 def test_an_error_object_in_the_stream_is_a_stream_error() -> None:
     error = {"error": {"object": "error", "message": "GPU fell over", "type": "internal_error"}}
     dec = ChatStreamDecoder()

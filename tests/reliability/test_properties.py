@@ -61,8 +61,8 @@ def broken_streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
     pieces = draw(st.lists(texts, min_size=1, max_size=6))
     eol = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     out = "".join(f"data: {json.dumps(chunk(p))}{eol}{eol}" for p in pieces)
-    # "garbage-line" (a line that is no SSE field) is left out: see test_open_bugs.py.
-    ending = draw(st.sampled_from(["error", "malformed", "cut", "cut-mid"]))
+    ending = draw(st.sampled_from(["error", "malformed", "cut", "cut-mid", "garbage-line",
+                                   "bad-utf8"]))
     if ending == "error":
         out += f'data: {{"error": {{"message": "boom", "type": "internal"}}}}{eol}{eol}'
     elif ending == "malformed":
@@ -71,7 +71,7 @@ def broken_streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
         out += f"<html>502</html>{eol}"
     elif ending == "cut-mid":
         out += 'data: {"choices": [{"delta": {"content": "half'
-    data = out.encode()
+    data = out.encode() + (b"data: \xff\xfe" + eol.encode() if ending == "bad-utf8" else b"")
     cuts = draw(st.lists(st.integers(0, len(data)), max_size=10))
     return data, cuts
 
