@@ -51,8 +51,19 @@ class RetrievalEndpoint(BaseModel):
         # Here rather than in a validator, so that nvnb's errors reach the caller unwrapped.
         self._connect()
 
+    # A pickle (joblib, multiprocessing, caches, a saved notebook state) carries no key: it is
+    # read again where the object is unpickled, from NVIDIA_API_KEY, as for a new instance.
+    # copy.copy/deepcopy stay in this process and keep it.
+    def __getstate__(self) -> dict[Any, Any]:
+        """The pickled state: no key, no connection pool."""
+        state = super().__getstate__()
+        state["__dict__"] = {**state["__dict__"], "api_key": None}
+        private = state.get("__pydantic_private__") or {}
+        state["__pydantic_private__"] = {**private, "_client": None}
+        return state
+
     def __setstate__(self, state: dict[Any, Any]) -> None:
-        # A pickled Client keeps no key; build ours again from these fields (e.g. in a worker).
+        """Connect again; the key comes from ``NVIDIA_API_KEY`` here, as for a new instance."""
         super().__setstate__(state)
         self._connect()
 
@@ -103,8 +114,10 @@ class RetrievalEndpoint(BaseModel):
                 raise
             live = []
         if settings.mode == "self-hosted":  # what it lists, but not models of another kind
-            listed = [catalog.find_model(item["id"]) or Model(id=item["id"], type=self._kind)
-                      for item in live]
+            listed = [
+                catalog.find_model(item["id"]) or Model(id=item["id"], type=self._kind)
+                for item in live
+            ]
             return [m for m in listed if m.type == self._kind]
         records = {m.id: m for m in catalog.known_models() if m.type == self._kind}
         for item in live:
@@ -122,8 +135,9 @@ class RetrievalEndpoint(BaseModel):
 
     def _checked(self, record: Model) -> Model:
         if record.type != self._kind:
-            names = ", ".join(m.id for m in catalog.known_models()
-                              if m.type == self._kind and not m.deprecated)
+            names = ", ".join(
+                m.id for m in catalog.known_models() if m.type == self._kind and not m.deprecated
+            )
             raise InvalidInputError(
                 f"{record.id!r} is a {record.type} model; {type(self).__name__} needs "
                 f"a{'n' if self._kind[0] in 'aeiou' else ''} {self._kind} model",

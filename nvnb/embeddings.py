@@ -96,8 +96,9 @@ class NVIDIAEmbeddings(RetrievalEndpoint, Embeddings):
         if not texts:
             return []
         input_type = self.model_type or "passage"
-        jobs = [partial(self._aembed, list(b), input_type)
-                for b in batches(texts, self.max_batch_size)]
+        jobs = [
+            partial(self._aembed, list(b), input_type) for b in batches(texts, self.max_batch_size)
+        ]
         results = await gather_bounded(jobs, self.max_concurrency)
         return [vector for result in results for vector in result]
 

@@ -117,8 +117,13 @@ def test_an_empty_list_of_documents_sends_nothing(nvnb_server: Any) -> None:
 
 
 def test_answers_are_put_back_in_input_order_by_index() -> None:
-    answer = {"data": [{"index": 2, "embedding": [2.0]}, {"index": 0, "embedding": [0.0]},
-                       {"index": 1, "embedding": [1.0]}]}
+    answer = {
+        "data": [
+            {"index": 2, "embedding": [2.0]},
+            {"index": 0, "embedding": [0.0]},
+            {"index": 1, "embedding": [1.0]},
+        ]
+    }
     assert _vectors(answer, 3, model=MODEL, url="u") == [[0.0], [1.0], [2.0]]
 
 
@@ -133,8 +138,12 @@ def test_base64_answers_are_decoded_to_the_same_floats(nvnb_server: Any) -> None
 
 def test_an_answer_missing_an_embedding_is_a_typed_error() -> None:
     with pytest.raises(APIError, match="2 embeddings"):
-        _vectors({"data": [{"index": 0, "embedding": [1.0]}, {"index": 2, "embedding": [1.0]}]},
-                 3, model=MODEL, url="u")
+        _vectors(
+            {"data": [{"index": 0, "embedding": [1.0]}, {"index": 2, "embedding": [1.0]}]},
+            3,
+            model=MODEL,
+            url="u",
+        )
     with pytest.raises(APIError, match="no 'data'"):
         _vectors({"rankings": []}, 1, model=MODEL, url="u")
 
@@ -167,8 +176,12 @@ async def test_async_batches_run_concurrently_up_to_max_concurrency(nvnb_server:
     delay, texts = 0.4, ["one", "two", "three", "four"]
 
     async def timed(concurrency: int) -> tuple[float, list[list[float]]]:
-        e = embedder(nvnb_server, max_batch_size=1, max_concurrency=concurrency,
-                     default_headers={"X-NVNB-Fault": f"latency-ms={int(delay * 1000)}"})
+        e = embedder(
+            nvnb_server,
+            max_batch_size=1,
+            max_concurrency=concurrency,
+            default_headers={"X-NVNB-Fault": f"latency-ms={int(delay * 1000)}"},
+        )
         started = time.perf_counter()
         vectors = await e.aembed_documents(texts)
         return time.perf_counter() - started, vectors
@@ -181,8 +194,9 @@ async def test_async_batches_run_concurrently_up_to_max_concurrency(nvnb_server:
 
 
 async def test_an_async_batch_failure_raises_the_typed_error(nvnb_server: Any) -> None:
-    e = embedder(nvnb_server, max_batch_size=1, max_retries=0,
-                 default_headers={"X-NVNB-Fault": "status=422"})
+    e = embedder(
+        nvnb_server, max_batch_size=1, max_retries=0, default_headers={"X-NVNB-Fault": "status=422"}
+    )
     with pytest.raises(InvalidRequestError):
         await e.aembed_documents(["a", "b", "c"])
 
@@ -290,8 +304,12 @@ def test_the_right_key_is_sent_as_a_bearer_token(nvnb_auth_server: Any) -> None:
 
 @pytest.mark.parametrize(
     ("fault", "error"),
-    [("status=422", InvalidRequestError), ("status=500", ServerError),
-     ("status=429;retry-after=7", RateLimitError), ("invalid-json", APIError)],
+    [
+        ("status=422", InvalidRequestError),
+        ("status=500", ServerError),
+        ("status=429;retry-after=7", RateLimitError),
+        ("invalid-json", APIError),
+    ],
 )
 def test_service_failures_are_typed_errors(nvnb_server: Any, fault: str, error: type) -> None:
     e = embedder(nvnb_server, max_retries=0, default_headers={"X-NVNB-Fault": fault})
@@ -330,7 +348,8 @@ def test_a_query_that_is_not_a_string_is_refused(nvnb_server: Any) -> None:
 def test_the_key_never_shows_in_repr(nvnb_server: Any) -> None:
     secret = "nvapi-super-secret-0123456789abcdef"
     e = embedder(nvnb_server, api_key=secret)
-    assert secret not in repr(e) and secret not in str(e.model_dump())
+    forms = [repr(e), str(e), repr(e.model_dump()), str(e.model_dump()), e.model_dump_json()]
+    assert not [form for form in forms if secret in form]
     assert e.api_key is not None and e.api_key.get_secret_value() == secret
 
 
@@ -341,9 +360,28 @@ def test_sync_calls_from_many_threads_share_one_object_safely(nvnb_server: Any) 
     assert vectors == [e.embed_query(f"text {i}") for i in range(6)]
 
 
-def test_a_pickled_embedder_still_authenticates(nvnb_auth_server: Any) -> None:
+def test_a_pickled_embedder_carries_no_key_and_takes_the_one_where_it_is_unpickled(
+    nvnb_auth_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import pickle
 
+    monkeypatch.delenv("NVIDIA_API_KEY", raising=False)
     e = NVIDIAEmbeddings(base_url=nvnb_auth_server.base_url, model=MODEL, api_key=AUTH_KEY)
-    copy = pickle.loads(pickle.dumps(e))
-    assert copy.embed_query("x") == e.embed_query("x")
+    pickled = pickle.dumps(e)
+    assert AUTH_KEY.encode() not in pickled
+    assert e.api_key is not None and e.api_key.get_secret_value() == AUTH_KEY  # kept here
+    keyless = pickle.loads(pickled)
+    assert keyless.api_key is None
+    assert (keyless.model, keyless.base_url, keyless.truncate) == (MODEL, e.base_url, e.truncate)
+    with pytest.raises(AuthenticationError):
+        keyless.embed_query("x")
+    monkeypatch.setenv("NVIDIA_API_KEY", AUTH_KEY)  # the key of the process that unpickles
+    assert pickle.loads(pickled).embed_query("x") == e.embed_query("x")
+
+
+def test_copies_in_the_same_process_keep_the_key(nvnb_auth_server: Any) -> None:
+    import copy
+
+    e = NVIDIAEmbeddings(base_url=nvnb_auth_server.base_url, model=MODEL, api_key=AUTH_KEY)
+    for duplicate in (copy.copy(e), copy.deepcopy(e)):
+        assert duplicate.embed_query("x") == e.embed_query("x")

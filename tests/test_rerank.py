@@ -156,8 +156,12 @@ async def test_async_batches_run_concurrently(nvnb_server: Any) -> None:
     delay, batches = 0.4, 3
 
     async def timed(concurrency: int) -> float:
-        r = ranker(nvnb_server, max_batch_size=2, max_concurrency=concurrency,
-                   default_headers={"X-NVNB-Fault": f"latency-ms={int(delay * 1000)}"})
+        r = ranker(
+            nvnb_server,
+            max_batch_size=2,
+            max_concurrency=concurrency,
+            default_headers={"X-NVNB-Fault": f"latency-ms={int(delay * 1000)}"},
+        )
         started = time.perf_counter()
         ranked = await r.acompress_documents(docs(), QUERY)
         assert ranked[0].page_content == TEXTS[1]
@@ -220,8 +224,45 @@ def test_a_missing_key_is_an_authentication_error(nvnb_auth_server: Any) -> None
     assert r.compress_documents(docs(), QUERY)
 
 
-@pytest.mark.parametrize(("fault", "error"),
-                         [("status=422", InvalidRequestError), ("status=502", ServerError)])
+def test_the_key_never_shows_in_text_forms(nvnb_server: Any) -> None:
+    secret = "nvapi-super-secret-0123456789abcdef"
+    r = ranker(nvnb_server, api_key=secret)
+    forms = [repr(r), str(r), repr(r.model_dump()), str(r.model_dump()), r.model_dump_json()]
+    assert not [form for form in forms if secret in form]
+    assert r.api_key is not None and r.api_key.get_secret_value() == secret
+
+
+def test_a_pickled_ranker_carries_no_key_and_takes_the_one_where_it_is_unpickled(
+    nvnb_auth_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pickle
+
+    monkeypatch.delenv("NVIDIA_API_KEY", raising=False)
+    r = NVIDIARerank(base_url=nvnb_auth_server.base_url, model=MODEL, api_key=AUTH_KEY, top_n=2)
+    pickled = pickle.dumps(r)
+    assert AUTH_KEY.encode() not in pickled
+    assert r.api_key is not None and r.api_key.get_secret_value() == AUTH_KEY  # kept here
+    keyless = pickle.loads(pickled)
+    assert keyless.api_key is None
+    assert (keyless.model, keyless.base_url, keyless.top_n) == (MODEL, r.base_url, 2)
+    with pytest.raises(AuthenticationError):
+        keyless.compress_documents(docs(), QUERY)
+    monkeypatch.setenv("NVIDIA_API_KEY", AUTH_KEY)  # the key of the process that unpickles
+    expected = r.compress_documents(docs(), QUERY)
+    assert pickle.loads(pickled).compress_documents(docs(), QUERY) == expected
+
+
+def test_copies_in_the_same_process_keep_the_key(nvnb_auth_server: Any) -> None:
+    import copy
+
+    r = NVIDIARerank(base_url=nvnb_auth_server.base_url, model=MODEL, api_key=AUTH_KEY)
+    for duplicate in (copy.copy(r), copy.deepcopy(r)):
+        assert duplicate.compress_documents(docs(), QUERY) == r.compress_documents(docs(), QUERY)
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"), [("status=422", InvalidRequestError), ("status=502", ServerError)]
+)
 def test_service_failures_are_typed_errors(nvnb_server: Any, fault: str, error: type) -> None:
     r = ranker(nvnb_server, max_retries=0, default_headers={"X-NVNB-Fault": fault})
     with pytest.raises(error):
