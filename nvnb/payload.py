@@ -35,6 +35,9 @@ LABEL_NAMES = ("creativity", "complexity", "verbosity", "quality")
 """Every SteerLM label nvnb knows; a model's catalog record may allow fewer."""
 
 QA_ROLES = ("user", "context")
+ROLES = ("system", "user", "assistant", "tool", "context")
+"""The roles the service takes (``ChatMessage(role=...)`` must use one)."""
+_ROLE_HINTS = {"human": "user", "ai": "assistant", "developer": "system"}
 
 # Fields the official client sends on every request (None values are dropped).
 _SAMPLING_FIELDS = ("temperature", "max_tokens", "top_p", "seed", "stop")
@@ -171,6 +174,13 @@ def message_to_wire(message: BaseMessage) -> dict[str, Any]:
     """One LangChain message → one wire message."""
     wire: dict[str, Any]
     if isinstance(message, ChatMessage):
+        if message.role not in ROLES:
+            hint = _ROLE_HINTS.get(message.role)
+            instead = f" (for {message.role!r}, use {hint!r})" if hint else ""
+            raise InvalidInputError(
+                f"ChatMessage role {message.role!r} is not one the service takes: use one of "
+                f"{', '.join(map(repr, ROLES))}{instead}"
+            )
         wire = {"role": message.role, "content": content_to_wire(message.content)}
     elif isinstance(message, HumanMessage):
         wire = {"role": "user", "content": content_to_wire(message.content)}

@@ -118,6 +118,18 @@ def test_bad_labels_are_refused_before_any_request(labels, message) -> None:  # 
         validate_labels(labels, STEER)
 
 
+def test_an_unknown_chat_message_role_is_refused_before_sending() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        body([ChatMessage(role="critic", content="hm")])
+    assert "'critic'" in str(info.value)
+    for role in ("'system'", "'user'", "'assistant'", "'tool'", "'context'"):
+        assert role in str(info.value)
+    with pytest.raises(InvalidInputError, match="for 'human', use 'user'"):
+        body([ChatMessage(role="human", content="hm")])
+    sent = body([ChatMessage(role="system", content="s"), ChatMessage(role="user", content="u")])
+    assert [m["role"] for m in sent["messages"]] == ["system", "user"]
+
+
 def test_vision_steerlm_models_take_quality() -> None:
     assert validate_labels({"quality": 9}, NEVA) == {"quality": 9}
 
