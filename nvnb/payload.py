@@ -74,19 +74,23 @@ class RequestPlan:
 
 
 def validate_labels(labels: Any, model: Model | None = None) -> dict[str, int]:
-    """Check SteerLM labels: known names, integers 0–9. Returns a plain dict."""
+    """Check SteerLM labels: known names, integers 0–9, none for QA models. Returns a dict."""
     if not isinstance(labels, Mapping):
         raise InvalidInputError(
             f"labels must be a dict such as {{'creativity': 5}}, not {type(labels).__name__}"
         )
-    allowed = tuple(model.labels) if model is not None and model.labels else LABEL_NAMES
+    if labels and model is not None and model.is_qa:
+        raise InvalidInputError(
+            f"model {model.id!r} answers questions from context and takes no labels "
+            "(labels steer SteerLM models); leave them out for it"
+        )
+    own = model is not None and bool(model.labels)
+    allowed = tuple(model.labels) if own else LABEL_NAMES  # type: ignore[union-attr]
+    who = f"model {model.id!r} takes" if own else "SteerLM models take"  # type: ignore[union-attr]
     out: dict[str, int] = {}
     for name, value in labels.items():
         if name not in allowed:
-            who = f"model {model.id!r}" if model is not None and model.labels else "SteerLM models"
-            raise InvalidInputError(
-                f"unknown label {name!r}: {who} take {', '.join(allowed)}"
-            )
+            raise InvalidInputError(f"unknown label {name!r}: {who} {', '.join(allowed)}")
         if isinstance(value, bool) or not isinstance(value, int):
             raise InvalidInputError(
                 f"label {name!r} must be an integer from 0 to 9, not {value!r}"

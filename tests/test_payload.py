@@ -118,6 +118,27 @@ def test_bad_labels_are_refused_before_any_request(labels, message) -> None:  # 
         validate_labels(labels, STEER)
 
 
+def test_an_unknown_label_message_names_what_the_model_takes() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        validate_labels({"humour": 3}, STEER)
+    assert f"model {STEER.id!r} takes creativity, " in str(info.value)
+    with pytest.raises(InvalidInputError, match="SteerLM models take creativity, complexity"):
+        validate_labels({"humour": 3})
+
+
+def test_labels_to_a_qa_model_are_refused_before_sending() -> None:
+    qa = catalog.find_model("nvidia/llama3-chatqa-1.5-8b")
+    assert qa is not None and qa.is_qa
+    for model in (qa, QA):
+        with pytest.raises(InvalidInputError, match="takes no labels"):
+            body([HumanMessage("q")], model=model, labels={"creativity": 1})
+        with pytest.raises(InvalidInputError, match="takes no labels"):
+            body([HumanMessage("q")], model=model, options={"labels": {"creativity": 1}})
+    assert body([HumanMessage("q")], model=qa, labels={})["messages"] == [
+        {"role": "user", "content": "q"}
+    ]
+
+
 def test_an_unknown_chat_message_role_is_refused_before_sending() -> None:
     with pytest.raises(InvalidInputError) as info:
         body([ChatMessage(role="critic", content="hm")])
