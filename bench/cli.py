@@ -101,7 +101,10 @@ def results_markdown(tables: list[Table], ctx: Context, info: dict[str, str],
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Run nvnb's benchmarks against the local server on loopback; print medians "
+                    "with ratios to bare httpx and to the official package.")
     parser.add_argument("--quick", action="store_true",
                         help="few repeats and small sizes: checks the benchmarks still run")
     parser.add_argument("--only", action="append", default=[], metavar="SECTION",
