@@ -229,8 +229,11 @@ class ChatNVIDIA(BaseChatModel):
         if self._record is not None and not self._record.supports_tools:
             from nvnb.notices import notify_once
 
-            notify_once(f"tools:{self.model}", f"the catalog does not list tool calling for "
-                        f"{self.model!r}; the service may refuse the tools.")
+            notify_once(
+                f"tools:{self.model}",
+                f"the catalog does not list tool calling for "
+                f"{self.model!r}; the service may refuse the tools.",
+            )
         return self.bind(tools=formatted, tool_choice=choice, **kwargs)
 
     def with_structured_output(  # type: ignore[override]
@@ -250,8 +253,12 @@ class ChatNVIDIA(BaseChatModel):
         if kwargs:
             raise TypeError(f"unexpected arguments: {', '.join(kwargs)}")
         return structured.build(
-            self, schema, method=method, include_raw=include_raw,
-            strict=True if strict is None else strict, bind_tools=self.bind_tools,
+            self,
+            schema,
+            method=method,
+            include_raw=include_raw,
+            strict=True if strict is None else strict,
+            bind_tools=self.bind_tools,
         )
 
     # ---------------------------------------------------------------- requests
@@ -300,7 +307,10 @@ class ChatNVIDIA(BaseChatModel):
                 await self._client.aio.list_models()
 
     def _plan(
-        self, messages: list[BaseMessage], stop: Sequence[str] | None, stream: bool,
+        self,
+        messages: list[BaseMessage],
+        stop: Sequence[str] | None,
+        stream: bool,
         kwargs: dict[str, Any],
     ) -> tuple[payload.RequestPlan, str]:
         options = dict(kwargs)
@@ -313,9 +323,15 @@ class ChatNVIDIA(BaseChatModel):
         with warnings.catch_warnings():
             warnings.simplefilter("default")  # label/context warnings show each time
             plan = payload.build_request(
-                messages, model_id=model_id, model=record, defaults=self._defaults(),
-                options=options, stream=stream, stream_options=self.stream_options,
-                labels=self.labels, upload_images=upload,
+                messages,
+                model_id=model_id,
+                model=record,
+                defaults=self._defaults(),
+                options=options,
+                stream=stream,
+                stream_options=self.stream_options,
+                labels=self.labels,
+                upload_images=upload,
             )
         return plan, model_id
 
@@ -336,21 +352,29 @@ class ChatNVIDIA(BaseChatModel):
         message = response.parse_response(
             data, model_id=model_id, request_id=getattr(data, "request_id", None)
         )
-        llm_output = {"model_name": message.response_metadata.get("model_name"),
-                      "token_usage": data.get("usage")}
+        llm_output = {
+            "model_name": message.response_metadata.get("model_name"),
+            "token_usage": data.get("usage"),
+        }
         return ChatResult(generations=[ChatGeneration(message=message)], llm_output=llm_output)
 
     def _generate(
-        self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> ChatResult:
         plan, model_id = self._plan(messages, stop, False, kwargs)
         data = self._client.chat(self._upload(plan))
         return self._result(data, model_id)
 
     async def _agenerate(
-        self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> ChatResult:
         await self._alist_models(kwargs)
         plan, model_id = self._plan(messages, stop, False, kwargs)
@@ -358,8 +382,11 @@ class ChatNVIDIA(BaseChatModel):
         return self._result(data, model_id)
 
     def _stream(
-        self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         if not self._streams(kwargs.get("model") or self.model):
             # e.g. kosmos-2: the service refuses "stream", so the answer comes whole
@@ -379,8 +406,11 @@ class ChatNVIDIA(BaseChatModel):
             yield ChatGenerationChunk(message=assembler.finish())
 
     async def _astream(
-        self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any,
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         if not self._streams(kwargs.get("model") or self.model):
             result = await self._agenerate(messages, stop, run_manager, **kwargs)
@@ -429,13 +459,20 @@ def _whole(
     assert isinstance(message, AIMessage)
     chunk = ChatGenerationChunk(
         message=AIMessageChunk(
-            content=message.content, additional_kwargs=message.additional_kwargs,
+            content=message.content,
+            additional_kwargs=message.additional_kwargs,
             tool_call_chunks=[
-                {"name": c["name"], "args": _json(c["args"]), "id": c["id"], "index": i,
-                 "type": "tool_call_chunk"}
+                {
+                    "name": c["name"],
+                    "args": _json(c["args"]),
+                    "id": c["id"],
+                    "index": i,
+                    "type": "tool_call_chunk",
+                }
                 for i, c in enumerate(message.tool_calls)
             ],
-            usage_metadata=message.usage_metadata, response_metadata=message.response_metadata,
+            usage_metadata=message.usage_metadata,
+            response_metadata=message.response_metadata,
             chunk_position="last",
         )
     )

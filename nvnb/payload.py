@@ -92,9 +92,7 @@ def validate_labels(labels: Any, model: Model | None = None) -> dict[str, int]:
         if name not in allowed:
             raise InvalidInputError(f"unknown label {name!r}: {who} {', '.join(allowed)}")
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidInputError(
-                f"label {name!r} must be an integer from 0 to 9, not {value!r}"
-            )
+            raise InvalidInputError(f"label {name!r} must be an integer from 0 to 9, not {value!r}")
         if not 0 <= value <= 9:
             raise InvalidInputError(f"label {name!r} must be from 0 to 9, not {value}")
         out[name] = value
@@ -308,7 +306,10 @@ def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, An
 
 
 def _apply_thinking(
-    payload: dict[str, Any], messages: list[dict[str, Any]], enabled: bool, model: Model | None,
+    payload: dict[str, Any],
+    messages: list[dict[str, Any]],
+    enabled: bool,
+    model: Model | None,
     model_id: str,
 ) -> dict[str, Any]:
     spec = model.thinking if model is not None else None

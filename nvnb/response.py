@@ -82,8 +82,10 @@ def parse_response(data: dict[str, Any], *, model_id: str, request_id: str | Non
     if isinstance(data.get("error"), dict) and "choices" not in data:
         err = data["error"]
         raise StreamError(
-            err.get("message") or "the service returned an error", title=err.get("type"),
-            request_id=request_id, model=model_id,
+            err.get("message") or "the service returned an error",
+            title=err.get("type"),
+            request_id=request_id,
+            model=model_id,
         )
     choices = data.get("choices") or [{}]
     choice = choices[0]
@@ -229,8 +231,10 @@ class StreamAssembler:
             self._last_index = index
             out.append(
                 tool_call_chunk(
-                    name=name, args=_arguments_text(fn.get("arguments")) or None,
-                    id=call_id, index=index,
+                    name=name,
+                    args=_arguments_text(fn.get("arguments")) or None,
+                    id=call_id,
+                    index=index,
                 )
             )
         return out
@@ -242,8 +246,11 @@ class StreamAssembler:
         if isinstance(data.get("error"), dict) and not data.get("choices"):
             err = data["error"]
             raise StreamError(
-                err.get("message") or "the stream reported an error", title=err.get("type"),
-                request_id=self.request_id, model=self.model_id, partial_text=self.text,
+                err.get("message") or "the stream reported an error",
+                title=err.get("type"),
+                request_id=self.request_id,
+                model=self.model_id,
+                partial_text=self.text,
             )
         if data.get("usage"):
             self._usage = data["usage"]
@@ -268,11 +275,15 @@ class StreamAssembler:
             self._pieces.append(answer)
         metadata: dict[str, Any] = {}
         if self._first:
-            metadata = {"model_name": data.get("model") or self.model_id,
-                        "request_id": self.request_id}
+            metadata = {
+                "model_name": data.get("model") or self.model_id,
+                "request_id": self.request_id,
+            }
             self._first = False
         return AIMessageChunk(
-            content=answer, additional_kwargs=additional, tool_call_chunks=tool_chunks,
+            content=answer,
+            additional_kwargs=additional,
+            tool_call_chunks=tool_chunks,
             response_metadata=metadata,
         )
 
@@ -292,9 +303,11 @@ class StreamAssembler:
         if leftover:
             self._pieces.append(leftover)
         return AIMessageChunk(
-            content=leftover, additional_kwargs=additional,
+            content=leftover,
+            additional_kwargs=additional,
             usage_metadata=usage_metadata(self._usage),  # type: ignore[arg-type]
-            response_metadata=metadata, chunk_position="last",
+            response_metadata=metadata,
+            chunk_position="last",
         )
 
 

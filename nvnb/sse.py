@@ -253,7 +253,9 @@ def stream_error(error: Any) -> StreamError:
         kind = error.get("type") or error.get("code")
         status = error.get("status") if isinstance(error.get("status"), int) else None
         return StreamError(
-            str(message), title=str(kind) if kind else "error in stream", status=status,
+            str(message),
+            title=str(kind) if kind else "error in stream",
+            status=status,
             request_id=error.get("requestId") if isinstance(error.get("requestId"), str) else None,
         )
     return StreamError(str(error), title="error in stream")

@@ -62,8 +62,13 @@ class Mood(enum.Enum):
 
 
 def test_fields_and_aliases_follow_the_official_client(nvnb_server: Any) -> None:
-    llm = ChatNVIDIA(model=MODEL, nvidia_base_url=nvnb_server.base_url, nvidia_api_key="nvapi-x",
-                     max_completion_tokens=12, top_k=5)
+    llm = ChatNVIDIA(
+        model=MODEL,
+        nvidia_base_url=nvnb_server.base_url,
+        nvidia_api_key="nvapi-x",
+        max_completion_tokens=12,
+        top_k=5,
+    )
     assert llm.base_url == nvnb_server.base_url and llm.max_tokens == 12
     assert llm.model_kwargs == {"top_k": 5}
     assert "nvapi-x" not in repr(llm)
@@ -105,8 +110,11 @@ def test_stop_and_max_tokens_shape_the_answer(nvnb_server: Any) -> None:
 
 
 def test_async_calls_are_native_and_honour_max_concurrency(nvnb_server: Any) -> None:
-    llm = ChatNVIDIA(model=MODEL, base_url=nvnb_server.base_url,
-                     default_headers={"X-NVNB-Fault": "latency-ms=200"})
+    llm = ChatNVIDIA(
+        model=MODEL,
+        base_url=nvnb_server.base_url,
+        default_headers={"X-NVNB-Fault": "latency-ms=200"},
+    )
 
     async def run() -> tuple[float, float]:
         await llm.ainvoke("warm up")  # first use: imports and connection
@@ -130,8 +138,9 @@ def test_astream_yields_chunks(nvnb_server: Any) -> None:
 
 
 def test_the_rate_limiter_spaces_requests(nvnb_server: Any) -> None:
-    limiter = InMemoryRateLimiter(requests_per_second=10, check_every_n_seconds=0.01,
-                                  max_bucket_size=1)
+    limiter = InMemoryRateLimiter(
+        requests_per_second=10, check_every_n_seconds=0.01, max_bucket_size=1
+    )
     llm = _llm(nvnb_server, rate_limiter=limiter)
     start = time.perf_counter()
     for _ in range(3):
@@ -147,11 +156,13 @@ def test_model_override_per_call_goes_to_that_model(nvnb_server: Any) -> None:
 
 def test_aliases_resolve_to_todays_ids(nvnb_server: Any) -> None:
     assert _llm(nvnb_server, model="playground_mixtral_8x7b").model == (
-        "mistralai/mixtral-8x7b-instruct-v0.1")
+        "mistralai/mixtral-8x7b-instruct-v0.1"
+    )
 
 
 def test_unknown_models_on_the_hosted_service_suggest_close_names(
-    nvnb_server: Any, monkeypatch: pytest.MonkeyPatch,
+    nvnb_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("NVNB_HOSTED_ORIGIN", nvnb_server.origin)
     llm = ChatNVIDIA(model="llama-3.3-70b-instruct", api_key="nvapi-hosted-0123456789")
@@ -185,7 +196,8 @@ def test_thinking_mode_follows_the_catalog(nvnb_server: Any) -> None:
     prefixed = _llm(nvnb_server, model="nvidia/llama-3.3-nemotron-super-49b-v1")
     prefixed.with_thinking_mode(enabled=True).invoke([SystemMessage("Be kind."), "Hi"])
     assert _posts(nvnb_server)[-1].json["messages"][0]["content"] == (
-        "Be kind.\ndetailed thinking on")
+        "Be kind.\ndetailed thinking on"
+    )
 
 
 # ---------------------------------------------------------------- roles and labels
@@ -205,8 +217,7 @@ def test_bad_labels_fail_before_any_request(nvnb_server: Any) -> None:
     with pytest.raises(InvalidInputError, match="integer"):
         llm.bind(labels={"verbosity": "high"}).invoke("Hi")
     with pytest.raises(ValueError, match="unknown label 'mood'"):  # pydantic wraps it
-        ChatNVIDIA(model="nemotron_steerlm_8b", base_url=nvnb_server.base_url,
-                   labels={"mood": 3})
+        ChatNVIDIA(model="nemotron_steerlm_8b", base_url=nvnb_server.base_url, labels={"mood": 3})
     assert not _posts(nvnb_server)
 
 
@@ -214,7 +225,9 @@ def test_labels_on_the_model_and_per_call_merge(nvnb_server: Any) -> None:
     llm = _llm(nvnb_server, model="nemotron_steerlm_8b", labels={"creativity": 2})
     llm.invoke("Hi", labels={"verbosity": 7})
     assert _posts(nvnb_server)[-1].json["messages"][-1] == {
-        "role": "assistant", "labels": {"creativity": 2, "verbosity": 7}}
+        "role": "assistant",
+        "labels": {"creativity": 2, "verbosity": 7},
+    }
 
 
 def test_labels_to_an_unmarked_model_warn_and_are_sent(nvnb_server: Any) -> None:
@@ -238,8 +251,11 @@ def _big_png() -> str:
 
 
 def _image_message(url: str) -> list[HumanMessage]:
-    return [HumanMessage([{"type": "text", "text": "Describe"},
-                          {"type": "image_url", "image_url": {"url": url}}])]
+    return [
+        HumanMessage(
+            [{"type": "text", "text": "Describe"}, {"type": "image_url", "image_url": {"url": url}}]
+        )
+    ]
 
 
 def test_large_images_are_shrunk_when_uploads_are_off(nvnb_server: Any) -> None:
@@ -250,7 +266,8 @@ def test_large_images_are_shrunk_when_uploads_are_off(nvnb_server: Any) -> None:
 
 
 def test_large_images_are_uploaded_as_assets_on_hosted_endpoints(
-    nvnb_server: Any, monkeypatch: pytest.MonkeyPatch,
+    nvnb_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("NVNB_HOSTED_ORIGIN", nvnb_server.origin)
     llm = ChatNVIDIA(model="playground_neva_22b", api_key="nvapi-hosted-0123456789")
@@ -282,7 +299,9 @@ def test_bind_tools_maps_tool_choice_and_checks_names(nvnb_server: Any) -> None:
     assert msg.tool_calls and msg.tool_calls[0]["name"] == "get_weather"
     llm.bind_tools([get_weather], tool_choice="get_weather").invoke("Paris")
     assert _posts(nvnb_server)[-1].json["tool_choice"] == {
-        "type": "function", "function": {"name": "get_weather"}}
+        "type": "function",
+        "function": {"name": "get_weather"},
+    }
     with pytest.raises(InvalidInputError, match="not one of the bound tools"):
         llm.bind_tools([get_weather], tool_choice="get_time")
 
@@ -332,11 +351,16 @@ def test_structured_output_fails_clearly_instead_of_returning_none(nvnb_server: 
 
 @pytest.mark.parametrize(
     ("fault", "error"),
-    [("status=429;retry-after=7", RateLimitError), ("status=503", ServerError),
-     ("status=422", InvalidRequestError)],
+    [
+        ("status=429;retry-after=7", RateLimitError),
+        ("status=503", ServerError),
+        ("status=422", InvalidRequestError),
+    ],
 )
 def test_service_errors_are_typed_with_request_id_sync_async_and_streaming(
-    nvnb_server: Any, fault: str, error: type[Exception],
+    nvnb_server: Any,
+    fault: str,
+    error: type[Exception],
 ) -> None:
     llm = _faulty(nvnb_server, fault)
     with pytest.raises(error) as sync:
@@ -375,7 +399,8 @@ def test_errors_mid_stream_keep_the_partial_text(nvnb_server: Any) -> None:
 
 
 def test_the_kosmos_case_needs_payload_fn_also_when_streaming(
-    nvnb_server: Any, monkeypatch: pytest.MonkeyPatch,
+    nvnb_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("NVNB_HOSTED_ORIGIN", nvnb_server.origin)
     kosmos = ChatNVIDIA(model="kosmos_2", api_key="nvapi-hosted-0123456789")

@@ -12,8 +12,12 @@ from nvnb.response import StreamAssembler, parse_response, split_thinking
 
 
 def _completion(message: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"model": "m", "choices": [{"message": message, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}, **extra}
+    return {
+        "model": "m",
+        "choices": [{"message": message, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7},
+        **extra,
+    }
 
 
 def _assemble(chunks: list[dict[str, Any]]) -> tuple[AIMessageChunk, list[AIMessageChunk]]:
@@ -30,47 +34,78 @@ def _delta(**delta: Any) -> dict[str, Any]:
 
 
 def test_a_completion_becomes_an_ai_message_with_metadata_and_usage() -> None:
-    msg = parse_response(_completion({"role": "assistant", "content": "Hi"}),
-                         model_id="m", request_id="req-1")
+    msg = parse_response(
+        _completion({"role": "assistant", "content": "Hi"}), model_id="m", request_id="req-1"
+    )
     assert msg.content == "Hi"
-    assert msg.response_metadata == {"model_name": "m", "finish_reason": "stop",
-                                     "request_id": "req-1"}
+    assert msg.response_metadata == {
+        "model_name": "m",
+        "finish_reason": "stop",
+        "request_id": "req-1",
+    }
     assert msg.usage_metadata == {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}
 
 
 def test_reasoning_fields_and_think_tags_go_to_additional_kwargs() -> None:
-    tagged = parse_response(_completion({"content": "<think>hmm</think>\n\nAnswer"}),
-                            model_id="m", request_id=None)
+    tagged = parse_response(
+        _completion({"content": "<think>hmm</think>\n\nAnswer"}), model_id="m", request_id=None
+    )
     assert tagged.content == "Answer"
     assert tagged.additional_kwargs["reasoning_content"] == "hmm"
-    field = parse_response(_completion({"content": "A", "reasoning": "r"}), model_id="m",
-                           request_id=None)
+    field = parse_response(
+        _completion({"content": "A", "reasoning": "r"}), model_id="m", request_id=None
+    )
     assert field.additional_kwargs == {"reasoning_content": "r", "reasoning": "r"}
     assert split_thinking("opened by template</think>answer") == ("opened by template", "answer")
     assert split_thinking("no tags") == ("", "no tags")
 
 
 def test_tool_calls_are_parsed_and_bad_arguments_become_invalid_tool_calls() -> None:
-    msg = parse_response(_completion({"content": None, "tool_calls": [
-        {"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a": 1}'}},
-        {"id": "c2", "type": "function", "function": {"name": "add", "arguments": "{oops"}},
-    ]}), model_id="m", request_id=None)
+    msg = parse_response(
+        _completion(
+            {
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "add", "arguments": '{"a": 1}'},
+                    },
+                    {
+                        "id": "c2",
+                        "type": "function",
+                        "function": {"name": "add", "arguments": "{oops"},
+                    },
+                ],
+            }
+        ),
+        model_id="m",
+        request_id=None,
+    )
     assert msg.content == ""
     assert msg.tool_calls == [{"name": "add", "args": {"a": 1}, "id": "c1", "type": "tool_call"}]
     assert msg.invalid_tool_calls[0]["id"] == "c2"
 
 
 def test_streamed_text_usage_and_metadata_add_up_once() -> None:
-    full, chunks = _assemble([
-        {"model": "m", **_delta(role="assistant", content="Hel")},
-        {"model": "m", **_delta(content="lo"), "usage": {"prompt_tokens": 1}},
-        {"choices": [{"delta": {}, "finish_reason": "stop"}]},
-        {"choices": [], "usage": {"prompt_tokens": 2, "completion_tokens": 2, "total_tokens": 4}},
-    ])
+    full, chunks = _assemble(
+        [
+            {"model": "m", **_delta(role="assistant", content="Hel")},
+            {"model": "m", **_delta(content="lo"), "usage": {"prompt_tokens": 1}},
+            {"choices": [{"delta": {}, "finish_reason": "stop"}]},
+            {
+                "choices": [],
+                "usage": {"prompt_tokens": 2, "completion_tokens": 2, "total_tokens": 4},
+            },
+        ]
+    )
     assert full.content == "Hello"
     assert full.usage_metadata == {"input_tokens": 2, "output_tokens": 2, "total_tokens": 4}
-    assert full.response_metadata == {"model_name": "m", "request_id": "req-1",
-                                      "finish_reason": "stop"}
+    assert full.response_metadata == {
+        "model_name": "m",
+        "request_id": "req-1",
+        "finish_reason": "stop",
+    }
     assert chunks[-1].chunk_position == "last"
 
 
@@ -87,31 +122,50 @@ def test_content_that_only_looks_like_a_tag_is_kept() -> None:
 
 
 def test_streamed_reasoning_fields_accumulate() -> None:
-    full, _ = _assemble([_delta(reasoning_content="a"), _delta(reasoning_content="b"),
-                         _delta(content="c")])
+    full, _ = _assemble(
+        [_delta(reasoning_content="a"), _delta(reasoning_content="b"), _delta(content="c")]
+    )
     assert full.additional_kwargs["reasoning_content"] == "ab" and full.content == "c"
 
 
 def test_tool_call_chunks_are_assembled_when_split_without_index() -> None:
-    full, _ = _assemble([
-        _delta(tool_calls=[{"id": "c1", "type": "function",
-                            "function": {"name": "add", "arguments": '{"a": '}}]),
-        _delta(tool_calls=[{"function": {"arguments": "1}"}}]),
-        _delta(tool_calls=[{"id": "c2", "function": {"name": "mul", "arguments": "{}"}}]),
-    ])
+    full, _ = _assemble(
+        [
+            _delta(
+                tool_calls=[
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "add", "arguments": '{"a": '},
+                    }
+                ]
+            ),
+            _delta(tool_calls=[{"function": {"arguments": "1}"}}]),
+            _delta(tool_calls=[{"id": "c2", "function": {"name": "mul", "arguments": "{}"}}]),
+        ]
+    )
     assert [(c["name"], c["args"], c["id"]) for c in full.tool_calls] == [
-        ("add", {"a": 1}, "c1"), ("mul", {}, "c2")]
+        ("add", {"a": 1}, "c1"),
+        ("mul", {}, "c2"),
+    ]
 
 
 def test_tool_call_chunks_with_repeated_ids_and_names_do_not_double() -> None:
-    full, _ = _assemble([
-        _delta(tool_calls=[{"index": 0, "id": "c1", "function": {"name": "add",
-                                                                   "arguments": '{"a"'}}]),
-        _delta(tool_calls=[{"index": 0, "id": "c1", "function": {"name": "add",
-                                                                   "arguments": ": 2}"}}]),
-    ])
-    assert full.tool_calls == [{"name": "add", "args": {"a": 2}, "id": "c1",
-                                "type": "tool_call"}]
+    full, _ = _assemble(
+        [
+            _delta(
+                tool_calls=[
+                    {"index": 0, "id": "c1", "function": {"name": "add", "arguments": '{"a"'}}
+                ]
+            ),
+            _delta(
+                tool_calls=[
+                    {"index": 0, "id": "c1", "function": {"name": "add", "arguments": ": 2}"}}
+                ]
+            ),
+        ]
+    )
+    assert full.tool_calls == [{"name": "add", "args": {"a": 2}, "id": "c1", "type": "tool_call"}]
 
 
 def test_an_error_inside_the_stream_raises_with_the_partial_text() -> None:

@@ -29,8 +29,14 @@ LLAMA = catalog.find_model("meta/llama-3.3-70b-instruct")
 
 def body(messages, model=LLAMA, stream=False, options=None, **kw):  # type: ignore[no-untyped-def]
     plan = build_request(
-        messages, model_id=model.id if model else "my-nim", model=model, defaults=DEFAULTS,
-        options=options or {}, stream=stream, stream_options={"include_usage": True}, **kw,
+        messages,
+        model_id=model.id if model else "my-nim",
+        model=model,
+        defaults=DEFAULTS,
+        options=options or {},
+        stream=stream,
+        stream_options={"include_usage": True},
+        **kw,
     )
     return plan.payload if not plan.uploads else plan
 
@@ -43,7 +49,9 @@ def _noisy_png(side: int) -> bytes:
 
 def test_a_plain_call_sends_the_official_fields_and_stream_false() -> None:
     assert body([HumanMessage("hi")]) == {
-        "model": LLAMA.id, "max_tokens": 1024, "stream": False,
+        "model": LLAMA.id,
+        "max_tokens": 1024,
+        "stream": False,
         "messages": [{"role": "user", "content": "hi"}],
     }
 
@@ -55,20 +63,24 @@ def test_streaming_asks_for_usage_except_on_vlm_and_qa_endpoints() -> None:
 
 
 def test_call_options_override_defaults_and_none_values_are_dropped() -> None:
-    sent = body([HumanMessage("hi")], options={"temperature": 0.5, "stop": ["x"], "top_p": None,
-                                               "max_tokens": 7})
+    sent = body(
+        [HumanMessage("hi")],
+        options={"temperature": 0.5, "stop": ["x"], "top_p": None, "max_tokens": 7},
+    )
     assert sent["temperature"] == 0.5 and sent["stop"] == ["x"] and sent["max_tokens"] == 7
     assert "top_p" not in sent
 
 
 def test_roles_map_to_the_wire_including_tools_and_context() -> None:
     call = {"name": "add", "args": {"a": 1}, "id": "call_1"}
-    sent = body([
-        SystemMessage("be brief"),
-        HumanMessage("add"),
-        AIMessage("", tool_calls=[call]),
-        ToolMessage("2", tool_call_id="call_1"),
-    ])["messages"]
+    sent = body(
+        [
+            SystemMessage("be brief"),
+            HumanMessage("add"),
+            AIMessage("", tool_calls=[call]),
+            ToolMessage("2", tool_call_id="call_1"),
+        ]
+    )["messages"]
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool"]
     assert sent[2]["content"] is None
     assert sent[2]["tool_calls"] == [
@@ -78,14 +90,19 @@ def test_roles_map_to_the_wire_including_tools_and_context() -> None:
 
 
 def test_list_content_without_images_becomes_text() -> None:
-    sent = body([AIMessage([{"type": "text", "text": "a"}, {"type": "tool_use", "id": "x"}]),
-                 HumanMessage([{"type": "text", "text": "b"}, "c"])])["messages"]
+    sent = body(
+        [
+            AIMessage([{"type": "text", "text": "a"}, {"type": "tool_use", "id": "x"}]),
+            HumanMessage([{"type": "text", "text": "b"}, "c"]),
+        ]
+    )["messages"]
     assert sent[0]["content"] == "a" and sent[1]["content"] == "bc"
 
 
 def test_qa_models_take_only_user_and_context_turns() -> None:
-    ok = body([ChatMessage(role="context", content="Cats signed."), HumanMessage("What?")],
-              model=QA)
+    ok = body(
+        [ChatMessage(role="context", content="Cats signed."), HumanMessage("What?")], model=QA
+    )
     assert ok["messages"][0] == {"role": "context", "content": "Cats signed."}
     with pytest.raises(InvalidInputError, match="'system'"):
         body([SystemMessage("x"), HumanMessage("y")], model=QA)
@@ -102,16 +119,23 @@ def test_labels_are_checked_and_sent_as_a_trailing_assistant_message() -> None:
     sent = body([HumanMessage("PB&J?")], model=STEER, labels=labels)
     assert sent["messages"][-1] == {"role": "assistant", "labels": labels}
     assert "labels" not in sent
-    per_call = body([HumanMessage("x")], model=STEER, labels=labels,
-                    options={"labels": {"verbosity": 1}})
+    per_call = body(
+        [HumanMessage("x")], model=STEER, labels=labels, options={"labels": {"verbosity": 1}}
+    )
     assert per_call["messages"][-1]["labels"]["verbosity"] == 1
 
 
 @pytest.mark.parametrize(
     ("labels", "message"),
-    [({"creativity": 10}, "0 to 9"), ({"creativity": -1}, "0 to 9"),
-     ({"creativity": 2.5}, "integer"), ({"creativity": True}, "integer"),
-     ({"humour": 3}, "unknown label"), ({"quality": 3}, "unknown label"), ([1], "dict")],
+    [
+        ({"creativity": 10}, "0 to 9"),
+        ({"creativity": -1}, "0 to 9"),
+        ({"creativity": 2.5}, "integer"),
+        ({"creativity": True}, "integer"),
+        ({"humour": 3}, "unknown label"),
+        ({"quality": 3}, "unknown label"),
+        ([1], "dict"),
+    ],
 )
 def test_bad_labels_are_refused_before_any_request(labels, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidInputError, match=message):
@@ -164,29 +188,53 @@ def test_labels_to_a_model_not_marked_steerlm_warn_but_are_sent() -> None:
 def test_image_parts_and_standard_blocks_become_openai_image_url_parts() -> None:
     tiny = images.to_data_uri(_noisy_png(4), "image/png")
     b64 = tiny.split(",", 1)[1]
-    sent = body([HumanMessage([
-        {"type": "text", "text": "Describe"},
-        {"type": "image_url", "image_url": {"url": "https://x.test/a.png", "detail": "low"}},
-        {"type": "image", "base64": b64, "mime_type": "image/png"},
-        {"type": "image", "url": "https://x.test/b.png"},
-    ])])["messages"][0]["content"]
-    assert sent[1] == {"type": "image_url",
-                       "image_url": {"url": "https://x.test/a.png", "detail": "low"}}
+    sent = body(
+        [
+            HumanMessage(
+                [
+                    {"type": "text", "text": "Describe"},
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": "https://x.test/a.png", "detail": "low"},
+                    },
+                    {"type": "image", "base64": b64, "mime_type": "image/png"},
+                    {"type": "image", "url": "https://x.test/b.png"},
+                ]
+            )
+        ]
+    )["messages"][0]["content"]
+    assert sent[1] == {
+        "type": "image_url",
+        "image_url": {"url": "https://x.test/a.png", "detail": "low"},
+    }
     assert sent[2]["image_url"]["url"] == tiny
     assert sent[3]["image_url"]["url"] == "https://x.test/b.png"
 
 
 def test_nv_vlm_models_get_the_flattened_image_part() -> None:
-    sent = body([HumanMessage([{"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}])],
-                model=NEVA)
-    assert sent["messages"][0]["content"] == [{"type": "image_url",
-                                               "image_url": "https://x.test/a.png"}]
+    sent = body(
+        [HumanMessage([{"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}])],
+        model=NEVA,
+    )
+    assert sent["messages"][0]["content"] == [
+        {"type": "image_url", "image_url": "https://x.test/a.png"}
+    ]
 
 
 def test_bad_detail_and_local_paths_in_messages_are_refused() -> None:
     with pytest.raises(InvalidInputError, match="detail"):
-        body([HumanMessage([{"type": "image_url",
-                             "image_url": {"url": "https://x.test/a", "detail": "max"}}])])
+        body(
+            [
+                HumanMessage(
+                    [
+                        {
+                            "type": "image_url",
+                            "image_url": {"url": "https://x.test/a", "detail": "max"},
+                        }
+                    ]
+                )
+            ]
+        )
     with pytest.raises(ImageError, match="from_path"):
         body([HumanMessage([{"type": "image_url", "image_url": {"url": "./cat.png"}}])])
 
@@ -207,9 +255,18 @@ def test_small_inline_images_are_sent_exactly_as_given() -> None:
 
 def test_oversized_images_become_asset_references_when_uploading() -> None:
     big = images.to_data_uri(_noisy_png(400), "image/png")
-    plan = body([HumanMessage([{"type": "text", "text": "Describe"},
-                               {"type": "image_url", "image_url": {"url": big}}])],
-                model=NEVA, upload_images=True)
+    plan = body(
+        [
+            HumanMessage(
+                [
+                    {"type": "text", "text": "Describe"},
+                    {"type": "image_url", "image_url": {"url": big}},
+                ]
+            )
+        ],
+        model=NEVA,
+        upload_images=True,
+    )
     assert len(plan.uploads) == 1 and plan.uploads[0].mime == "image/png"
     sent = plan.resolve(["asset-42"])["messages"][0]["content"]
     assert sent[1] == {"type": "text", "text": '<img src="data:image/png;asset_id,asset-42" />'}
@@ -222,8 +279,11 @@ def test_thinking_mode_uses_the_catalog_record() -> None:
     prefix = catalog.find_model("nvidia/llama-3.3-nemotron-super-49b-v1")
     sent = body([HumanMessage("x")], model=prefix, options={"thinking_mode": False})
     assert sent["messages"][0] == {"role": "system", "content": "detailed thinking off"}
-    sent = body([SystemMessage("Be kind."), HumanMessage("x")], model=prefix,
-                options={"thinking_mode": True})
+    sent = body(
+        [SystemMessage("Be kind."), HumanMessage("x")],
+        model=prefix,
+        options={"thinking_mode": True},
+    )
     assert sent["messages"][0]["content"] == "Be kind.\ndetailed thinking on"
 
 

@@ -25,8 +25,12 @@ def parse_all(data: bytes, cuts: list[int] | None = None) -> list[ServerSentEven
 
 
 def chunk(text: str, **extra: object) -> dict:
-    return {"id": "c", "object": "chat.completion.chunk",
-            "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}], **extra}
+    return {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
+        **extra,
+    }
 
 
 def sse(*objects: object, done: bool = True, eol: str = "\n") -> bytes:
@@ -217,8 +221,9 @@ def valid_streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
 
 @given(valid_streams())
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
-def test_any_chunking_of_a_valid_stream_gives_the_same_chunks(case: tuple[bytes, list[int]]
-                                                              ) -> None:
+def test_any_chunking_of_a_valid_stream_gives_the_same_chunks(
+    case: tuple[bytes, list[int]],
+) -> None:
     data, cuts = case
     whole = decode_all(data)
     assert all(isinstance(item, dict) for item in whole)
@@ -235,9 +240,30 @@ def test_garbage_only_ever_raises_our_typed_errors(data: bytes, cuts: list[int])
         assert isinstance(item, dict | NVNBError)
 
 
-@given(st.lists(st.sampled_from([b"data: ", b"data:", b"{", b"}", b"[DONE]", b"\n", b"\r",
-                                 b":", b"event: error", b'"error"', b'{"choices": []}',
-                                 b"\xc3", b"\xa9", b"id: 1", b"retry: x"]), max_size=40))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                b"data: ",
+                b"data:",
+                b"{",
+                b"}",
+                b"[DONE]",
+                b"\n",
+                b"\r",
+                b":",
+                b"event: error",
+                b'"error"',
+                b'{"choices": []}',
+                b"\xc3",
+                b"\xa9",
+                b"id: 1",
+                b"retry: x",
+            ]
+        ),
+        max_size=40,
+    )
+)
 @settings(max_examples=300)
 def test_near_miss_streams_only_ever_raise_our_typed_errors(parts: list[bytes]) -> None:
     for item in decode_all(b"".join(parts), list(range(0, 40, 3))):

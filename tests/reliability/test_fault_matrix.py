@@ -88,50 +88,116 @@ class Case:
 # Where a fault exercises the very same client code on every surface (another status of the same
 # retry set, a retried connection error with the real default backoff of ChatNVIDIA), one
 # surface per path is enough: sync and async JSON, sync and async streams, the session, the magic.
-ONE_PER_PATH = ("Client.chat", "Client.aio.stream_chat", "ChatNVIDIA.invoke",
-                "ChatNVIDIA.astream", "Session.ask", "%%nvchat")
+ONE_PER_PATH = (
+    "Client.chat",
+    "Client.aio.stream_chat",
+    "ChatNVIDIA.invoke",
+    "ChatNVIDIA.astream",
+    "Session.ask",
+    "%%nvchat",
+)
 
 
 CASES = [
-    Case("429 Retry-After seconds, shorter than the budget",
-         "status=429;retry-after=0;times=2;id={id}", OK3, OK3),
-    Case("429 Retry-After HTTP date, shorter than the budget",
-         f"status=429;retry-after={http_date(-30)};times=1;id={{id}}", OK2, OK2),
-    Case("429 Retry-After seconds, longer than the retries",
-         "status=429;retry-after=0", Expect(E.RateLimitError, ATTEMPTS),
-         Expect(E.RateLimitError, ATTEMPTS)),
-    Case("429 Retry-After seconds beyond the time budget",
-         "status=429;retry-after=3600", Expect(E.RateLimitError, 1), Expect(E.RateLimitError, 1)),
-    Case("429 Retry-After HTTP date beyond the time budget",
-         f"status=429;retry-after={http_date(3600)}", Expect(E.RateLimitError, 1),
-         Expect(E.RateLimitError, 1)),
-    *[Case(f"{code} burst shorter than the retries",
-           f"status={code};retry-after=0;times={MAX_RETRIES};id={{id}}", OK3, OK3,
-           None if code == 503 else ONE_PER_PATH)
-      for code in (502, 503, 504)],
-    Case("500 burst (never retried)", "status=500", Expect(E.ServerError, 1),
-         Expect(E.ServerError, 1)),
-    *[Case(f"{code} burst longer than the retries", f"status={code};retry-after=0",
-           Expect(E.ServerError, ATTEMPTS), Expect(E.ServerError, ATTEMPTS),
-           None if code == 503 else ONE_PER_PATH)
-      for code in (502, 503, 504)],
-    Case("connection refused", REFUSED, Expect(E.ConnectError, None),
-         Expect(E.ConnectError, None), ONE_PER_PATH),
-    Case("connection dropped before the answer, once", "drop-after=0;times=1;id={id}", OK2,
-         DROPPED_STREAM),
-    Case("connection dropped before the answer, always", "drop-after=0",
-         Expect(E.TransportError, ATTEMPTS), DROPPED_STREAM, ONE_PER_PATH),
-    Case("connection dropped during the answer", "drop-after=3",
-         Expect(E.StreamInterrupted, 1), Expect(E.StreamInterrupted, 1, partial=True)),
-    Case("malformed SSE line", "malformed-sse=3", OK1,
-         Expect(E.StreamInterrupted, 1, partial=True)),
+    Case(
+        "429 Retry-After seconds, shorter than the budget",
+        "status=429;retry-after=0;times=2;id={id}",
+        OK3,
+        OK3,
+    ),
+    Case(
+        "429 Retry-After HTTP date, shorter than the budget",
+        f"status=429;retry-after={http_date(-30)};times=1;id={{id}}",
+        OK2,
+        OK2,
+    ),
+    Case(
+        "429 Retry-After seconds, longer than the retries",
+        "status=429;retry-after=0",
+        Expect(E.RateLimitError, ATTEMPTS),
+        Expect(E.RateLimitError, ATTEMPTS),
+    ),
+    Case(
+        "429 Retry-After seconds beyond the time budget",
+        "status=429;retry-after=3600",
+        Expect(E.RateLimitError, 1),
+        Expect(E.RateLimitError, 1),
+    ),
+    Case(
+        "429 Retry-After HTTP date beyond the time budget",
+        f"status=429;retry-after={http_date(3600)}",
+        Expect(E.RateLimitError, 1),
+        Expect(E.RateLimitError, 1),
+    ),
+    *[
+        Case(
+            f"{code} burst shorter than the retries",
+            f"status={code};retry-after=0;times={MAX_RETRIES};id={{id}}",
+            OK3,
+            OK3,
+            None if code == 503 else ONE_PER_PATH,
+        )
+        for code in (502, 503, 504)
+    ],
+    Case(
+        "500 burst (never retried)",
+        "status=500",
+        Expect(E.ServerError, 1),
+        Expect(E.ServerError, 1),
+    ),
+    *[
+        Case(
+            f"{code} burst longer than the retries",
+            f"status={code};retry-after=0",
+            Expect(E.ServerError, ATTEMPTS),
+            Expect(E.ServerError, ATTEMPTS),
+            None if code == 503 else ONE_PER_PATH,
+        )
+        for code in (502, 503, 504)
+    ],
+    Case(
+        "connection refused",
+        REFUSED,
+        Expect(E.ConnectError, None),
+        Expect(E.ConnectError, None),
+        ONE_PER_PATH,
+    ),
+    Case(
+        "connection dropped before the answer, once",
+        "drop-after=0;times=1;id={id}",
+        OK2,
+        DROPPED_STREAM,
+    ),
+    Case(
+        "connection dropped before the answer, always",
+        "drop-after=0",
+        Expect(E.TransportError, ATTEMPTS),
+        DROPPED_STREAM,
+        ONE_PER_PATH,
+    ),
+    Case(
+        "connection dropped during the answer",
+        "drop-after=3",
+        Expect(E.StreamInterrupted, 1),
+        Expect(E.StreamInterrupted, 1, partial=True),
+    ),
+    Case(
+        "malformed SSE line", "malformed-sse=3", OK1, Expect(E.StreamInterrupted, 1, partial=True)
+    ),
     Case("invalid JSON", "invalid-json", Expect(E.APIError, 1), Expect(E.StreamInterrupted, 1)),
-    Case("error object inside the stream", "stream-error=3", OK1,
-         Expect(E.StreamError, 1, partial=True)),
-    Case("stalled answer (read timeout)", "stall-after=3", Expect(E.RequestTimeout, 1),
-         Expect(E.RequestTimeout, 1, partial=True)),
-    Case("202 polling that never finishes", "accepted=forever",
-         Expect(E.RequestTimeout, 1), OK1),
+    Case(
+        "error object inside the stream",
+        "stream-error=3",
+        OK1,
+        Expect(E.StreamError, 1, partial=True),
+    ),
+    Case(
+        "stalled answer (read timeout)",
+        "stall-after=3",
+        Expect(E.RequestTimeout, 1),
+        Expect(E.RequestTimeout, 1, partial=True),
+    ),
+    Case("202 polling that never finishes", "accepted=forever", Expect(E.RequestTimeout, 1), OK1),
 ]
 
 
@@ -156,8 +222,12 @@ def base_url(srv: Any, spec: str) -> str:
 
 
 def body(stream: bool) -> dict[str, Any]:
-    return {"model": MODEL, "messages": [{"role": "user", "content": PROMPT}],
-            "max_tokens": 1024, "stream": stream}
+    return {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": PROMPT}],
+        "max_tokens": 1024,
+        "stream": stream,
+    }
 
 
 def client_chat(srv: Any, spec: str) -> Run:
@@ -225,9 +295,14 @@ def client_astream(srv: Any, spec: str) -> Run:
 
 
 def make_llm(srv: Any, spec: str) -> ChatNVIDIA:
-    return ChatNVIDIA(model=MODEL, base_url=base_url(srv, spec), timeout=LLM_TIMEOUT_S,
-                      poll_deadline=FAST_TIME.poll_deadline, max_retries=MAX_RETRIES,
-                      default_headers=fault_headers(spec))
+    return ChatNVIDIA(
+        model=MODEL,
+        base_url=base_url(srv, spec),
+        timeout=LLM_TIMEOUT_S,
+        poll_deadline=FAST_TIME.poll_deadline,
+        max_retries=MAX_RETRIES,
+        default_headers=fault_headers(spec),
+    )
 
 
 def llm_invoke(srv: Any, spec: str) -> Run:
@@ -283,8 +358,13 @@ def llm_astream(srv: Any, spec: str) -> Run:
 
 
 def make_session(srv: Any, spec: str) -> Session:
-    return Session(MODEL, base_url=base_url(srv, spec), timeout=LLM_TIMEOUT_S,
-                   max_retries=MAX_RETRIES, default_headers=fault_headers(spec))
+    return Session(
+        MODEL,
+        base_url=base_url(srv, spec),
+        timeout=LLM_TIMEOUT_S,
+        max_retries=MAX_RETRIES,
+        default_headers=fault_headers(spec),
+    )
 
 
 class Collect:
@@ -405,9 +485,12 @@ def reference(nvnb_server_session: Any) -> str:
         return client.chat(body(False))["choices"][0]["message"]["content"]
 
 
-MATRIX = [pytest.param(case, surface, id=f"{case.name} - {surface}")
-          for case in CASES for surface in SURFACES
-          if case.only is None or surface in case.only]
+MATRIX = [
+    pytest.param(case, surface, id=f"{case.name} - {surface}")
+    for case in CASES
+    for surface in SURFACES
+    if case.only is None or surface in case.only
+]
 
 
 @pytest.mark.parametrize(("case", "surface"), MATRIX)
@@ -457,9 +540,13 @@ def test_every_fault_on_every_surface_ends_as_expected_and_leaves_nothing_behind
 def test_a_real_retry_after_in_seconds_is_waited_out_by_a_streaming_chat_model(
     srv: Any, thread_guard: None
 ) -> None:
-    llm = ChatNVIDIA(model=MODEL, base_url=srv.base_url, timeout=5.0, max_retries=1,
-                     default_headers={"X-NVNB-Fault": f"status=429;retry-after=1;times=1;"
-                                                      f"id={token()}"})
+    llm = ChatNVIDIA(
+        model=MODEL,
+        base_url=srv.base_url,
+        timeout=5.0,
+        max_retries=1,
+        default_headers={"X-NVNB-Fault": f"status=429;retry-after=1;times=1;id={token()}"},
+    )
     started = time.monotonic()
     text = "".join(str(c.content) for c in llm.stream(PROMPT))
     assert 0.95 <= time.monotonic() - started < 4
@@ -470,9 +557,13 @@ def test_a_real_retry_after_http_date_is_waited_out_by_the_session(
     srv: Any, thread_guard: None
 ) -> None:
     when = http_date(2)  # whole seconds: the wait is between 1 and 2 s
-    session = Session(MODEL, base_url=srv.base_url, timeout=5.0, max_retries=1,
-                      default_headers={"X-NVNB-Fault": f"status=503;retry-after={when};times=1;"
-                                                       f"id={token()}"})
+    session = Session(
+        MODEL,
+        base_url=srv.base_url,
+        timeout=5.0,
+        max_retries=1,
+        default_headers={"X-NVNB-Fault": f"status=503;retry-after={when};times=1;id={token()}"},
+    )
     started = time.monotonic()
     answer = session.ask(PROMPT)
     assert 0.5 <= time.monotonic() - started < 4
@@ -482,9 +573,13 @@ def test_a_real_retry_after_http_date_is_waited_out_by_the_session(
 async def test_a_real_retry_after_is_waited_out_asynchronously_without_blocking_the_loop(
     srv: Any,
 ) -> None:
-    llm = ChatNVIDIA(model=MODEL, base_url=srv.base_url, timeout=5.0, max_retries=1,
-                     default_headers={"X-NVNB-Fault": f"status=429;retry-after=1;times=1;"
-                                                      f"id={token()}"})
+    llm = ChatNVIDIA(
+        model=MODEL,
+        base_url=srv.base_url,
+        timeout=5.0,
+        max_retries=1,
+        default_headers={"X-NVNB-Fault": f"status=429;retry-after=1;times=1;id={token()}"},
+    )
     ticks = 0
 
     async def ticker() -> None:
@@ -505,8 +600,12 @@ async def test_a_real_retry_after_is_waited_out_asynchronously_without_blocking_
 
 
 def test_chat_nvidia_polls_a_202_to_its_result(srv: Any) -> None:
-    llm = ChatNVIDIA(model=MODEL, base_url=srv.base_url, timeout=2.0,
-                     default_headers={"X-NVNB-Fault": "accepted=3"})
+    llm = ChatNVIDIA(
+        model=MODEL,
+        base_url=srv.base_url,
+        timeout=2.0,
+        default_headers={"X-NVNB-Fault": "accepted=3"},
+    )
     assert llm.invoke(PROMPT).content
     assert len(chat_posts(srv)) == 1 and len(polls(srv)) == 4  # 3 more 202s, then the result
 
@@ -514,8 +613,12 @@ def test_chat_nvidia_polls_a_202_to_its_result(srv: Any) -> None:
 def test_a_five_megabyte_answer_streams_whole_through_the_chat_model(
     srv: Any, thread_guard: None
 ) -> None:
-    llm = ChatNVIDIA(model=MODEL, base_url=srv.base_url, timeout=30.0,
-                     default_headers={"X-NVNB-Fault": "long=5000000"})
+    llm = ChatNVIDIA(
+        model=MODEL,
+        base_url=srv.base_url,
+        timeout=30.0,
+        default_headers={"X-NVNB-Fault": "long=5000000"},
+    )
     text = "".join(str(c.content) for c in llm.stream(PROMPT))
     assert len(text) == 5_000_000
     assert len(chat_posts(srv)) == 1
@@ -524,8 +627,13 @@ def test_a_five_megabyte_answer_streams_whole_through_the_chat_model(
 
 def test_many_sessions_do_not_pile_up_connections_after_faults(srv: Any) -> None:
     """Twenty failing streams in a row through one session: the pool stays small and idle."""
-    session = Session(MODEL, base_url=srv.base_url, timeout=LLM_TIMEOUT_S, max_retries=0,
-                      default_headers={"X-NVNB-Fault": "drop-after=2"})
+    session = Session(
+        MODEL,
+        base_url=srv.base_url,
+        timeout=LLM_TIMEOUT_S,
+        max_retries=0,
+        default_headers={"X-NVNB-Fault": "drop-after=2"},
+    )
     for _ in range(20):
         with pytest.raises(E.StreamInterrupted):
             session.ask(PROMPT)

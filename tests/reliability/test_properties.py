@@ -61,8 +61,9 @@ def broken_streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
     pieces = draw(st.lists(texts, min_size=1, max_size=6))
     eol = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     out = "".join(f"data: {json.dumps(chunk(p))}{eol}{eol}" for p in pieces)
-    ending = draw(st.sampled_from(["error", "malformed", "cut", "cut-mid", "garbage-line",
-                                   "bad-utf8"]))
+    ending = draw(
+        st.sampled_from(["error", "malformed", "cut", "cut-mid", "garbage-line", "bad-utf8"])
+    )
     if ending == "error":
         out += f'data: {{"error": {{"message": "boom", "type": "internal"}}}}{eol}{eol}'
     elif ending == "malformed":
@@ -78,8 +79,9 @@ def broken_streams(draw: st.DrawFn) -> tuple[bytes, list[int]]:
 
 @given(broken_streams())
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
-def test_a_broken_stream_breaks_the_same_way_under_any_chunking(case: tuple[bytes, list[int]]
-                                                                ) -> None:
+def test_a_broken_stream_breaks_the_same_way_under_any_chunking(
+    case: tuple[bytes, list[int]],
+) -> None:
     data, cuts = case
     whole, whole_text = decode(data, [])
     assert isinstance(whole[-1], type) and issubclass(whole[-1], NVNBError)
@@ -89,20 +91,34 @@ def test_a_broken_stream_breaks_the_same_way_under_any_chunking(case: tuple[byte
 
 # --- the payload builder against the server's validator -------------------------------------------
 
-MODELS = ["meta/llama-3.1-8b-instruct", "nvidia/llama3-chatqa-1.5-8b",
-          "nvidia/nemotron-steerlm-8b", "google/gemma-3n-e4b-it", "microsoft/kosmos-2"]
-SMALL_PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42m"
-             "P8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+MODELS = [
+    "meta/llama-3.1-8b-instruct",
+    "nvidia/llama3-chatqa-1.5-8b",
+    "nvidia/nemotron-steerlm-8b",
+    "google/gemma-3n-e4b-it",
+    "microsoft/kosmos-2",
+]
+SMALL_PNG = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42m"
+    "P8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 
 contents = st.one_of(
     texts,
-    st.lists(st.one_of(
-        st.builds(lambda t: {"type": "text", "text": t}, texts),
-        st.just({"type": "image_url", "image_url": {"url": SMALL_PNG}}),
-        st.just({"type": "image_url", "image_url": {"url": "https://example.com/a.png",
-                                                    "detail": "low"}}),
-        st.just({"type": "image_url", "image_url": {"url": "/tmp/local.png"}}),
-    ), max_size=3),
+    st.lists(
+        st.one_of(
+            st.builds(lambda t: {"type": "text", "text": t}, texts),
+            st.just({"type": "image_url", "image_url": {"url": SMALL_PNG}}),
+            st.just(
+                {
+                    "type": "image_url",
+                    "image_url": {"url": "https://example.com/a.png", "detail": "low"},
+                }
+            ),
+            st.just({"type": "image_url", "image_url": {"url": "/tmp/local.png"}}),
+        ),
+        max_size=3,
+    ),
 )
 
 
@@ -124,14 +140,23 @@ def message_lists(draw: st.DrawFn) -> list[BaseMessage]:
             out.append(ChatMessage(role="context", content=draw(texts)))
         else:
             # unknown roles ("critic") are left out: see test_open_bugs.py
-            out.append(ChatMessage(role=draw(st.sampled_from(["user", "assistant"])),
-                                   content=draw(texts)))
+            out.append(
+                ChatMessage(role=draw(st.sampled_from(["user", "assistant"])), content=draw(texts))
+            )
     return out
 
 
-@given(message_lists(), st.sampled_from(MODELS), st.booleans(),
-       st.one_of(st.none(), st.dictionaries(st.sampled_from(["creativity", "verbosity", "x"]),
-                                            st.integers(-2, 11), max_size=2)))
+@given(
+    message_lists(),
+    st.sampled_from(MODELS),
+    st.booleans(),
+    st.one_of(
+        st.none(),
+        st.dictionaries(
+            st.sampled_from(["creativity", "verbosity", "x"]), st.integers(-2, 11), max_size=2
+        ),
+    ),
+)
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_any_message_list_gives_a_body_the_service_accepts_or_a_clear_error(
     messages: list[BaseMessage], model_id: str, stream: bool, labels: dict[str, int] | None
@@ -145,9 +170,14 @@ def test_any_message_list_gives_a_body_the_service_accepts_or_a_clear_error(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             plan = payload.build_request(
-                messages, model_id=model_id, model=record, defaults={"max_tokens": 64},
-                options={}, stream=stream and (record is None or record.streaming),
-                stream_options={"include_usage": True}, labels=labels,
+                messages,
+                model_id=model_id,
+                model=record,
+                defaults={"max_tokens": 64},
+                options={},
+                stream=stream and (record is None or record.streaming),
+                stream_options={"include_usage": True},
+                labels=labels,
             )
     except InvalidInputError as err:
         assert str(err).strip() and "\n" not in str(err).split("\nHint:")[0]
