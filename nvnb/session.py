@@ -104,7 +104,13 @@ class Stats:
 
 @dataclass
 class Answer:
-    """One model answer, complete or cut short."""
+    """One model answer, complete or cut short.
+
+    ``text`` and ``reasoning`` are exactly what the model sent. What is *displayed* as Markdown
+    (:meth:`_repr_markdown_`, :meth:`to_markdown`) is made inert first
+    (:func:`nvnb.markdown_safety.inert_markdown`): model text may carry HTML that a notebook
+    would run.
+    """
 
     text: str = ""
     reasoning: str = ""
@@ -127,17 +133,23 @@ class Answer:
         return f"Answer(model={self.model!r}, text={short!r}{extra})"
 
     def _repr_markdown_(self) -> str:
-        return self.text
+        from nvnb.markdown_safety import inert_markdown
+
+        return inert_markdown(self.text)
 
     def to_markdown(self) -> str:
-        """The answer with a footer naming the model, request id and stats."""
+        """The answer with a footer naming the model, request id and stats, made inert for
+        display (``text`` keeps the exact answer)."""
+        from nvnb.markdown_safety import inert_markdown
+
         foot = [f"*{self.model}*"] if self.model else []
         if self.request_id:
             foot.append(f"request id `{self.request_id}`")
         foot.append(self.stats.summary())
         if self.stopped:
             foot.append("stopped")
-        return f"{self.text}\n\n<sub>{' · '.join(foot)}</sub>\n"
+        footer = inert_markdown(" · ".join(foot))  # the request id comes from the server
+        return f"{inert_markdown(self.text)}\n\n<sub>{footer}</sub>\n"
 
 
 @dataclass(frozen=True)
@@ -314,28 +326,44 @@ class Session(traitlets.HasTraits):
         return out
 
     def to_markdown(self) -> str:
-        """The conversation as Markdown (images named, not embedded)."""
+        """The conversation as Markdown to *display* (``%nvchat history``, the ChatPanel fallback):
+        every text in it is made inert (:func:`nvnb.markdown_safety.inert_markdown`), so no HTML
+        from a model (or pasted into a prompt) runs when a notebook renders it. Images are named,
+        not embedded."""
+        from nvnb.markdown_safety import inert_markdown
+
+        return self._conversation_markdown(inert_markdown)
+
+    def export_markdown(self, path: str | Path | None = None) -> str:
+        """The conversation as a Markdown *file*: the exact texts, as the model wrote them.
+
+        Returned, and also written to ``path`` when given. Unlike :meth:`to_markdown` it is not
+        made inert: a file is not rendered by the notebook, and a viewer of ``.md`` files
+        (GitHub, an editor's preview) sanitises it or shows it as text. To display it in a
+        notebook, use :meth:`to_markdown`.
+        """
+        text = self._conversation_markdown(lambda text: text)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def _conversation_markdown(self, shown: Callable[[str], str]) -> str:
+        """The conversation; every outside text (prompts, answers, names) goes through ``shown``."""
         lines = ["# Conversation", ""]
         if self.system_prompt:
-            lines += ["**System:** " + self.system_prompt, ""]
+            lines += ["**System:** " + shown(self.system_prompt), ""]
         for turn in self.history:
             if turn.role == "user":
-                lines += ["## You", "", turn.content, ""]
+                lines += ["## You", "", shown(turn.content), ""]
                 if turn.images:
                     lines += [f"*({len(turn.images)} image(s) attached)*", ""]
             else:
                 model = turn.answer.model if turn.answer else ""
-                lines += [f"## {model or 'Assistant'}", "", turn.content, ""]
+                heading = shown(model) if model else "Assistant"
+                lines += [f"## {heading}", "", shown(turn.content), ""]
                 if turn.answer is not None and turn.answer.stopped:
                     lines += ["*(stopped)*", ""]
         return "\n".join(lines).rstrip() + "\n"
-
-    def export_markdown(self, path: str | Path | None = None) -> str:
-        """Return the conversation as Markdown; also write it to ``path`` when given."""
-        text = self.to_markdown()
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
 
     def llm_for(self, model: str | None = None) -> BaseChatModel:
         """The chat model used for ``model`` (default: the current one); made once per model."""

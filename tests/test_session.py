@@ -435,3 +435,24 @@ def test_a_stop_right_after_asking_is_not_lost():
 
     answer = s.ask("long", sink=StopAtStart())
     assert answer.stopped and len(answer.text) < 20
+
+
+# --- model text shown as Markdown is inert; the text itself and the file export stay exact -------
+
+HOSTILE_PIECES = ["Sure: <script>alert('s')</script> ", "<img src=x onerror=alert('i')> ", "`a<b`"]
+
+
+def test_displayed_markdown_is_inert_while_the_text_and_the_file_export_stay_exact(tmp_path):
+    s, _ = make(pieces=HOSTILE_PIECES)
+    s.system_prompt = "<b onmouseover=alert(1)>kind</b>"
+    answer = s.ask("Repeat <iframe src=javascript:alert(1)>")
+    assert answer.text == "".join(HOSTILE_PIECES)  # exact
+    shown = [answer._repr_markdown_(), answer.to_markdown(), s.to_markdown()]
+    for markdown in shown:
+        assert "<script" not in markdown and "<img" not in markdown and "<iframe" not in markdown
+        assert "&lt;script>" in markdown or "&lt;iframe" in markdown
+    assert "<b onmouseover" not in s.to_markdown()
+    assert answer.to_markdown().endswith("</sub>\n")  # the footer's own markup is kept
+    exported = s.export_markdown(tmp_path / "chat.md")  # a file, not rendered: exact texts
+    assert (tmp_path / "chat.md").read_text() == exported
+    assert "".join(HOSTILE_PIECES) in exported and "Repeat <iframe" in exported

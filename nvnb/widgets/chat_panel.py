@@ -144,8 +144,9 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
         self.pane.clear()
 
     def export(self) -> str:
-        """The conversation as Markdown."""
-        return self.session.to_markdown()
+        """The conversation as a Markdown file (the Export button downloads it): the exact
+        texts, see ``Session.export_markdown``. What the panel displays is made inert."""
+        return self.session.export_markdown()
 
     def _ask(self, prompt: str) -> None:
         # An error is shown by the pane (on_error); the kernel carries on.
@@ -190,6 +191,9 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
         return f"ChatPanel(model={self.session.model!r}, turns={len(self.session.history)})"
 
     def _fallback_markdown(self) -> str:
+        """The conversation as inert Markdown (``Session.to_markdown``)."""
         if not self.session.history:
-            return f"**nvnb ChatPanel** — model `{self.session.model}`"
+            from nvnb.markdown_safety import inert_markdown
+
+            return inert_markdown(f"**nvnb ChatPanel** — model `{self.session.model}`")
         return self.session.to_markdown()

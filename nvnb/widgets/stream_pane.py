@@ -220,11 +220,14 @@ class StreamPane(NVWidget):
         return f"StreamPane(status={self.status!r}, chars={len(self.text)})"
 
     def _fallback_markdown(self) -> str:
+        """The answer as inert Markdown (``text`` stays exact; the error may quote a server)."""
+        from nvnb.markdown_safety import inert_markdown
+
         if self.error:
-            return f"**Error:** {self.error}"
+            return f"**Error:** {inert_markdown(self.error)}"
         if self.text:
             note = "\n\n*(stopped)*" if self.status == "stopped" else ""
-            return self.text + note
+            return inert_markdown(self.text) + note
         return "*StreamPane: no answer yet*"
 
 

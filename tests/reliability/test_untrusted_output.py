@@ -108,7 +108,7 @@ def markdown_of(obj: Any) -> str:
     return "\n".join(str(data.get(kind, "")) for kind in ("text/markdown", "text/html"))
 
 
-# --- the Python-side outputs (the session and widget ones: see test_open_bugs.py) --------------
+# --- the Python-side outputs ----------------------------------------------------------------------
 
 
 def test_the_default_markdown_answer_of_nvchat_is_inert(answered: tuple[Session, Any]) -> None:
@@ -126,6 +126,41 @@ def test_the_magic_default_output_is_inert(srv: Any, monkeypatch: pytest.MonkeyP
         result = shell.run_cell(f"%%nvchat\n{HOSTILE}")
     assert result.success
     assert executable(markdown_of(result.result)) == []
+
+
+def test_the_magic_history_is_inert(srv: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``%nvchat history`` shows ``Session.to_markdown()``."""
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "nvnb")
+    monkeypatch.setattr(session_module, "_default", Session(MODEL, base_url=srv.base_url))
+    with capture_output():
+        result = shell.run_cell(f"%%nvchat\n{HOSTILE}")
+    assert result.success
+    with capture_output() as captured:
+        shell.run_cell("%nvchat history")
+    for output in captured.outputs:
+        assert executable(str(output.data.get("text/markdown", ""))) == []
+
+
+def test_answers_and_the_conversation_export_are_inert(answered: tuple[Session, Any]) -> None:
+    """What is displayed; ``Session.export_markdown`` (a file) keeps the exact texts."""
+    session, answer = answered
+    assert executable(markdown_of(answer)) == []
+    assert executable(answer.to_markdown()) == []
+    assert executable(session.to_markdown()) == []
+
+
+def test_widget_fallbacks_are_inert(answered: tuple[Session, Any], srv: Any) -> None:
+    from nvnb.widgets import ChatPanel, StreamPane
+
+    session, _ = answered
+    pane = StreamPane(session=session)
+    session.ask(HOSTILE, sink=pane)
+    panel = ChatPanel(session=session, live=False)
+    for widget in (pane, panel):
+        bundle = widget._repr_mimebundle_()
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        assert executable(str(data.get("text/markdown", ""))) == [], type(widget).__name__
 
 
 def test_text_and_code_formats_of_nvchat_are_inert(answered: tuple[Session, Any]) -> None:

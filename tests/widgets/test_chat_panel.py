@@ -117,3 +117,19 @@ def test_the_settings_bind_system_prompt_temperature_and_max_tokens(nvnb_server)
     assert (body["temperature"], body["max_tokens"]) == (0.3, 99)
     session.temperature = None  # e.g. from code: the control follows
     assert settings._defaults["temperature"].value and settings.temperature.disabled
+
+
+def test_the_fallback_is_inert_and_the_exported_file_exact(nvnb_server):
+    session = Session(base_url=nvnb_server.base_url)
+    panel = ChatPanel(session=session, live=False)
+    hostile = "Repeat <script>alert(1)</script> <img src=x onerror=alert(2)>"
+    panel.send(hostile).join(30)
+    assert "<script>" in session.history[-1].content  # the local engine quotes the prompt
+    data = panel._repr_mimebundle_()
+    data = data[0] if isinstance(data, tuple) else data
+    assert "<script" not in data["text/markdown"] and "<img" not in data["text/markdown"]
+    downloads = []
+    panel.composer.send = lambda content, buffers=None: downloads.append(content)
+    panel._on_composer_msg(panel.composer, {"type": "export"}, [])
+    assert downloads[0]["text"] == session.export_markdown()  # a file: the exact texts
+    assert hostile in downloads[0]["text"]

@@ -130,3 +130,16 @@ def test_the_pane_has_a_stable_repr_and_a_readable_fallback(nvnb_server):
     assert data["text/plain"] == f"StreamPane(status='done', chars={len(pane.text)})"
     assert data["text/markdown"] == pane.text
     assert "application/vnd.jupyter.widget-view+json" in data
+
+
+def test_the_fallback_is_inert_markdown_and_the_text_stays_exact():
+    pane = StreamPane(session=Session())
+    pane.on_start(None)
+    hostile = "<script>alert(1)</script> <img src=x onerror=alert(2)> **bold**"
+    pane.on_delta(hostile)
+    pane.on_end(None)
+    assert pane.text == hostile
+    markdown = pane._repr_mimebundle_()[0]["text/markdown"]
+    assert "<script" not in markdown and "<img" not in markdown and "**bold**" in markdown
+    pane.on_error(RuntimeError("<img src=x onerror=alert(3)>"))  # an error may quote a server
+    assert "<img" not in pane._repr_mimebundle_()[0]["text/markdown"]
