@@ -245,13 +245,20 @@ class Session(traitlets.HasTraits):
         """``llm``: use this chat model for every request instead of ``ChatNVIDIA``.
 
         Otherwise a ``ChatNVIDIA`` is made per model with ``api_key``, ``base_url`` and
-        ``chat_kwargs`` (all kept private, never in traits or reprs).
+        ``chat_kwargs`` (all kept private, never in traits or reprs). The key is held as a
+        :class:`nvnb.settings.Secret` from the start: no attribute, repr or pickle shows it.
         """
         super().__init__()
+        from nvnb.settings import Secret
+
         self._llm = llm
         self._chat_kwargs = dict(chat_kwargs)
-        if api_key is not None:
-            self._chat_kwargs["api_key"] = api_key
+        if api_key is None:
+            api_key = self._chat_kwargs.pop("nvidia_api_key", None)
+        if api_key is not None and hasattr(api_key, "get_secret_value"):
+            api_key = api_key.get_secret_value()  # a SecretStr or Secret
+        # Wrapped at once: attribute walkers (variable inspectors, debuggers) see no key.
+        self._api_key = Secret(api_key) if api_key is not None else None
         if base_url is not None:
             self._chat_kwargs["base_url"] = base_url
         self._models: dict[str, BaseChatModel] = {}
@@ -375,7 +382,10 @@ class Session(traitlets.HasTraits):
             if llm is None:
                 from nvnb.chat import ChatNVIDIA
 
-                llm = ChatNVIDIA(model=name, **self._chat_kwargs)
+                kwargs = dict(self._chat_kwargs)
+                if self._api_key is not None:
+                    kwargs["api_key"] = self._api_key.get_secret_value()
+                llm = ChatNVIDIA(model=name, **kwargs)
                 self._models[name] = llm
             return llm
 

@@ -456,3 +456,32 @@ def test_displayed_markdown_is_inert_while_the_text_and_the_file_export_stay_exa
     exported = s.export_markdown(tmp_path / "chat.md")  # a file, not rendered: exact texts
     assert (tmp_path / "chat.md").read_text() == exported
     assert "".join(HOSTILE_PIECES) in exported and "Repeat <iframe" in exported
+
+
+# --- the API key is never in a plain attribute --------------------------------------------------
+
+SENTINEL = "nvapi-SENTINEL-0123456789abcdef0123"
+
+
+def test_a_session_keeps_no_raw_key_in_its_attributes(nvnb_server):
+    import pickle
+
+    session = Session(api_key=SENTINEL, base_url=nvnb_server.base_url)
+    assert SENTINEL not in repr(vars(session))
+    session.ask("hi")  # a ChatNVIDIA is made with the key
+    assert session.llm_for().api_key.get_secret_value() == SENTINEL
+    forms = [repr(vars(session)), repr(session), str(session.trait_values())]
+    forms += [repr(vars(llm)) for llm in session._models.values()]
+    assert not [form for form in forms if SENTINEL in form]
+    try:
+        pickled = pickle.dumps(session)
+    except TypeError:  # a session holds a lock and an event loop: it does not pickle
+        pass
+    else:
+        assert SENTINEL.encode() not in pickled
+
+
+def test_the_key_may_be_given_by_its_chat_model_name_too():
+    s = Session(nvidia_api_key=SENTINEL, base_url="http://127.0.0.1:9/v1")
+    assert SENTINEL not in repr(vars(s))
+    assert s.llm_for().api_key.get_secret_value() == SENTINEL
