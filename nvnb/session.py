@@ -102,6 +102,35 @@ class Stats:
         return " · ".join(parts)
 
 
+class _Joined:
+    """A ``str`` field kept as pieces and joined when read, so a stream appends in linear time.
+
+    ``answer.text += piece`` on an attribute copies the whole text at every piece (seconds for a
+    5 MB answer); :meth:`Answer._append` only adds to a list. Reading joins the pieces; setting
+    replaces them. Readers see a plain ``str`` attribute (and dataclass ``__init__``, ``==`` and
+    ``dataclasses.replace`` work as for one).
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = f"_{name}_pieces"
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return ""  # the dataclass default
+        pieces = obj.__dict__.get(self._slot, ())
+        return pieces[0] if len(pieces) == 1 else "".join(pieces)
+
+    def __set__(self, obj: Any, value: str) -> None:
+        obj.__dict__[self._slot] = [value]
+
+    def append(self, obj: Any, piece: str) -> None:
+        obj.__dict__[self._slot].append(piece)
+
+    def settle(self, obj: Any) -> None:
+        """Join the pieces once for good (when no more will come)."""
+        self.__set__(obj, self.__get__(obj))
+
+
 @dataclass
 class Answer:
     """One model answer, complete or cut short.
@@ -112,8 +141,8 @@ class Answer:
     would run.
     """
 
-    text: str = ""
-    reasoning: str = ""
+    text: str = _Joined()  # type: ignore[assignment]
+    reasoning: str = _Joined()  # type: ignore[assignment]
     request_id: str | None = None
     usage: dict[str, Any] = field(default_factory=dict)
     stats: Stats = field(default_factory=Stats)
@@ -150,6 +179,22 @@ class Answer:
             foot.append("stopped")
         footer = inert_markdown(" · ".join(foot))  # the request id comes from the server
         return f"{inert_markdown(self.text)}\n\n<sub>{footer}</sub>\n"
+
+    def _append(self, text: str = "", reasoning: str = "") -> None:
+        """Add streamed pieces (linear time; see :class:`_Joined`)."""
+        if text:
+            _TEXT.append(self, text)
+        if reasoning:
+            _REASONING.append(self, reasoning)
+
+    def _settle(self) -> None:
+        """The stream is over: keep ``text`` and ``reasoning`` as single strings."""
+        _TEXT.settle(self)
+        _REASONING.settle(self)
+
+
+_TEXT: _Joined = Answer.__dict__["text"]
+_REASONING: _Joined = Answer.__dict__["reasoning"]
 
 
 @dataclass(frozen=True)
@@ -564,11 +609,11 @@ class Session(traitlets.HasTraits):
                         first = time.monotonic()
                         answer.stats.time_to_first_token = first - started
                     if reasoning:
-                        answer.reasoning += reasoning
+                        answer._append(reasoning=reasoning)
                         emit(("reasoning", reasoning))
                     if text:
                         chunks += 1
-                        answer.text += text
+                        answer._append(text)
                         answer.stats.output_tokens = chunks
                         emit(("delta", text))
             finally:
@@ -583,6 +628,7 @@ class Session(traitlets.HasTraits):
         finally:
             with self._lock:
                 self._inflight.discard(flight)
+        answer._settle()
         end = time.monotonic()
         stats = answer.stats
         stats.elapsed = end - started

@@ -485,3 +485,51 @@ def test_the_key_may_be_given_by_its_chat_model_name_too():
     s = Session(nvidia_api_key=SENTINEL, base_url="http://127.0.0.1:9/v1")
     assert SENTINEL not in repr(vars(s))
     assert s.llm_for().api_key.get_secret_value() == SENTINEL
+
+
+# --- streamed text is accumulated in linear time ------------------------------------------------
+
+
+def test_a_long_streamed_answer_is_accumulated_in_linear_time():
+    """4 000 pieces of 2 500 characters (10 MB): ``answer.text += piece`` copies ~20 GB (about
+    4 s of CPU here); appending to a list takes about 0.5 s, mostly LangChain's own work."""
+    piece = "x" * 2_500
+    s, _ = make(pieces=[piece] * 4_000)
+    started = time.process_time()
+    answer = s.ask("long")
+    assert time.process_time() - started < 2.0
+    assert len(answer.text) == 10_000_000 and s.history[-1].content == answer.text
+
+
+def test_an_answer_text_reads_and_compares_like_a_plain_string():
+    import copy
+    import dataclasses
+    import pickle
+
+    a = Answer(model="m")
+    a._append("Hel")
+    a._append("lo", reasoning="think")
+    a._append(reasoning="ing")
+    assert (a.text, a.reasoning, str(a)) == ("Hello", "thinking", "Hello")
+    assert a == Answer(text="Hello", reasoning="thinking", model="m")
+    a._settle()
+    assert a.text == "Hello" and pickle.loads(pickle.dumps(a)) == a == copy.deepcopy(a)
+    assert dataclasses.replace(a, text="Bye").text == "Bye" and a.text == "Hello"
+    assert Answer().text == "" and Answer().reasoning == ""
+
+
+def test_a_session_accumulates_a_long_answer_in_linear_time(nvnb_server):
+    """A 5 MB answer through Session.ask: at most a few times the raw ChatNVIDIA stream."""
+    from nvnb.chat import ChatNVIDIA
+
+    headers = {"X-NVNB-Fault": "long=5000000"}
+    model, prompt = "meta/llama-3.1-8b-instruct", "Tell me about GPUs"
+    base_url = nvnb_server.base_url
+    llm = ChatNVIDIA(model=model, base_url=base_url, timeout=60, default_headers=headers)
+    started = time.monotonic()
+    assert sum(len(str(c.content)) for c in llm.stream(prompt)) == 5_000_000
+    raw = time.monotonic() - started
+    session = Session(model, base_url=base_url, timeout=60, default_headers=headers)
+    started = time.monotonic()
+    assert len(session.ask(prompt).text) == 5_000_000
+    assert time.monotonic() - started < 2 * raw + 2

@@ -46,10 +46,8 @@ class StreamPane(NVWidget):
         self._session = session
         self._lock = threading.RLock()
         self._answer: Any = None
-        self._text = ""
-        self._reasoning = ""
-        self._sent_text = 0  # how much of _text the front end has been sent
-        self._sent_reasoning = 0
+        self._text = _StreamedText()  # the streamed text so far
+        self._reasoning = _StreamedText()
         self._last_flush = 0.0
         self._timer: threading.Timer | None = None
         self._t0 = 0.0
@@ -67,8 +65,8 @@ class StreamPane(NVWidget):
         with self._lock:
             self._cancel_timer()
             self._answer = answer
-            self._text = self._reasoning = ""
-            self._sent_text = self._sent_reasoning = 0
+            self._text.clear()
+            self._reasoning.clear()
             self._last_flush = 0.0
             self._t0 = time.monotonic()
             self._t_first = None
@@ -88,7 +86,7 @@ class StreamPane(NVWidget):
             if self._t_first is None:
                 self._t_first = time.monotonic()
             self._pieces += 1
-            self._text += text
+            self._text.append(text)
             self._due()
 
     def on_reasoning(self, text: str) -> None:
@@ -97,7 +95,7 @@ class StreamPane(NVWidget):
                 self.on_start(None)
             if self._t_first is None:
                 self._t_first = time.monotonic()
-            self._reasoning += text
+            self._reasoning.append(text)
             self._due()
 
     def on_end(self, answer: Any) -> None:
@@ -107,8 +105,8 @@ class StreamPane(NVWidget):
             self._answer = answer
             stats = getattr(answer, "stats", None)
             with self.hold_sync():
-                self.text = getattr(answer, "text", None) or self._text
-                self.reasoning = getattr(answer, "reasoning", None) or self._reasoning
+                self.text = getattr(answer, "text", None) or self._text.value()
+                self.reasoning = getattr(answer, "reasoning", None) or self._reasoning.value()
                 self.request_id = getattr(answer, "request_id", None) or ""
                 self.stats = stats.as_dict() if stats is not None else self._live_stats()
                 self.model_name = getattr(answer, "model", "") or self.model_name
@@ -121,8 +119,8 @@ class StreamPane(NVWidget):
             partial = getattr(exc, "answer", None)
             text = getattr(partial, "text", None) or getattr(exc, "partial_text", None)
             with self.hold_sync():
-                self.text = text or self._text
-                self.reasoning = self._reasoning
+                self.text = text or self._text.value()
+                self.reasoning = self._reasoning.value()
                 self.request_id = getattr(exc, "request_id", None) or ""
                 self.stats = self._live_stats()
                 self.error = _short_error(exc)
@@ -136,7 +134,8 @@ class StreamPane(NVWidget):
     def clear(self) -> None:
         with self._lock:
             self._cancel_timer()
-            self._text = self._reasoning = ""
+            self._text.clear()
+            self._reasoning.clear()
             with self.hold_sync():
                 self.text = self.reasoning = self.error = self.request_id = ""
                 self.stats = {}
@@ -162,22 +161,20 @@ class StreamPane(NVWidget):
                 self._due()  # a direct flush may have happened meanwhile: re-check the rate
 
     def _flush(self) -> None:
-        text = self._text[self._sent_text :]
-        reasoning = self._reasoning[self._sent_reasoning :]
-        if not text and not reasoning:
+        if not self._text.unsent and not self._reasoning.unsent:
             return
+        offset, text = self._text.take_unsent()
+        roffset, reasoning = self._reasoning.take_unsent()
         self._post(
             {
                 "type": "delta",
-                "offset": self._sent_text,
+                "offset": offset,
                 "text": text,
-                "roffset": self._sent_reasoning,
+                "roffset": roffset,
                 "reasoning": reasoning,
                 "stats": self._live_stats(),
             }
         )
-        self._sent_text = len(self._text)
-        self._sent_reasoning = len(self._reasoning)
         self._last_flush = time.monotonic()
 
     def _cancel_timer(self) -> None:
@@ -211,9 +208,10 @@ class StreamPane(NVWidget):
             self.stop()
         elif kind == "resync":
             with self._lock:
-                self._sent_text = len(self._text)
-                self._sent_reasoning = len(self._reasoning)
-                self._post({"type": "reset", "text": self._text, "reasoning": self._reasoning})
+                text, reasoning = self._text.value(), self._reasoning.value()
+                self._text.take_unsent()
+                self._reasoning.take_unsent()
+                self._post({"type": "reset", "text": text, "reasoning": reasoning})
 
     # ----------------------------------------------------------------------- display
     def __repr__(self) -> str:
@@ -229,6 +227,42 @@ class StreamPane(NVWidget):
             note = "\n\n*(stopped)*" if self.status == "stopped" else ""
             return inert_markdown(self.text) + note
         return "*StreamPane: no answer yet*"
+
+
+class _StreamedText:
+    """Streamed text as a list of pieces, and how much of it the front end has been sent.
+
+    Appending is O(1) (``str +=`` on an attribute copies the whole text at every delta); the
+    text is joined only when asked for (the end of the answer, a resync).
+    """
+
+    __slots__ = ("parts", "sent", "sent_parts", "size")
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0  # characters so far
+        self.sent_parts = 0  # parts already sent to the front end
+        self.sent = 0  # characters already sent (the next delta's offset)
+
+    def append(self, text: str) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+
+    @property
+    def unsent(self) -> bool:
+        return self.sent < self.size
+
+    def take_unsent(self) -> tuple[int, str]:
+        """(offset, text) of what the front end has not been sent yet; it counts as sent now."""
+        offset, text = self.sent, "".join(self.parts[self.sent_parts :])
+        self.sent_parts, self.sent = len(self.parts), self.size
+        return offset, text
+
+    def value(self) -> str:
+        return "".join(self.parts)
 
 
 def _short_error(exc: BaseException) -> str:
