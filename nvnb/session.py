@@ -59,6 +59,9 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "meta/llama-3.1-8b-instruct"
+"""The model a new :class:`Session` starts with. Not ``nvnb.chat.DEFAULT_MODEL`` (what a bare
+``ChatNVIDIA()`` uses): a session starts on a small, fast, widely served chat model, and saved
+notebook outputs show this name."""
 LABEL_NAMES = ("creativity", "complexity", "verbosity", "quality")
 OVERRIDES = ("model", "temperature", "max_tokens", "top_p", "seed", "labels", "system", "stop")
 
@@ -264,6 +267,10 @@ class Session(traitlets.HasTraits):
     ``system_prompt``, ``history``, ``busy`` and ``last_answer`` are traitlets: observe them with
     ``session.observe(fn, "model")``. Lists and dicts are replaced, never mutated in place, so
     every change notifies. The API key is never a trait; it stays in the chat model's settings.
+
+    A new session starts on :data:`DEFAULT_MODEL` (``meta/llama-3.1-8b-instruct``), which is
+    not the model a bare ``ChatNVIDIA()`` uses (``nvnb.chat.DEFAULT_MODEL``): pass ``model=``
+    to either to pick one.
     """
 
     model = traitlets.Unicode(DEFAULT_MODEL)

@@ -533,3 +533,14 @@ def test_a_session_accumulates_a_long_answer_in_linear_time(nvnb_server):
     started = time.monotonic()
     assert len(session.ask(prompt).text) == 5_000_000
     assert time.monotonic() - started < 2 * raw + 2
+
+
+# --- the default model ---------------------------------------------------------------------------
+
+
+def test_a_new_session_starts_on_the_named_default_model():
+    import nvnb.chat
+    import nvnb.session as session_module
+
+    assert Session().model == session_module.DEFAULT_MODEL == "meta/llama-3.1-8b-instruct"
+    assert session_module.DEFAULT_MODEL != nvnb.chat.DEFAULT_MODEL  # said in Session's docstring
