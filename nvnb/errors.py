@@ -52,6 +52,7 @@ __all__ = [
     "error_from_response",
 ]
 
+
 class NVNBError(Exception):
     """Base class of every nvnb error."""
 
@@ -137,8 +138,9 @@ class UnknownModelError(NVNBError, ValueError):
 
     default_hint = "`nvnb models` lists the known ids; nvnb.register_model(...) adds your own"
 
-    def __init__(self, name: str | None = None, *, suggestions: list[str] | None = None,
-                 **fields: Any) -> None:
+    def __init__(
+        self, name: str | None = None, *, suggestions: list[str] | None = None, **fields: Any
+    ) -> None:
         self.suggestions = list(suggestions or [])
         message = name
         if name is not None and name.strip() and not any(c.isspace() for c in name.strip()):
@@ -182,8 +184,9 @@ class RateLimitError(APIError):
 
     default_hint = "free accounts allow about 40 requests per minute; wait a little and retry"
 
-    def __init__(self, message: str | None = None, *, retry_after: float | None = None,
-                 **fields: Any) -> None:
+    def __init__(
+        self, message: str | None = None, *, retry_after: float | None = None, **fields: Any
+    ) -> None:
         self.retry_after = retry_after
         if "hint" not in fields and retry_after is not None:
             fields["hint"] = f"the service asked to wait {retry_after:g} s before retrying"
@@ -201,8 +204,14 @@ class StreamError(APIError):
 
     default_hint = "the model failed mid-answer; the text received so far is in .partial_text"
 
-    def __init__(self, message: str | None = None, *, partial_text: str = "",
-                 chunks_received: int = 0, **fields: Any) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        partial_text: str = "",
+        chunks_received: int = 0,
+        **fields: Any,
+    ) -> None:
         self.partial_text = partial_text
         self.chunks_received = chunks_received
         super().__init__(message, **fields)
@@ -227,8 +236,14 @@ class RequestTimeout(TransportError):
 
     default_hint = "raise the timeout (Client(timeout=...)) or try again"
 
-    def __init__(self, message: str | None = None, *, partial_text: str = "",
-                 chunks_received: int = 0, **fields: Any) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        partial_text: str = "",
+        chunks_received: int = 0,
+        **fields: Any,
+    ) -> None:
         self.partial_text = partial_text
         self.chunks_received = chunks_received
         super().__init__(message, **fields)
@@ -239,8 +254,14 @@ class StreamInterrupted(TransportError):
 
     default_hint = "the text received so far is in .partial_text"
 
-    def __init__(self, message: str | None = None, *, partial_text: str = "",
-                 chunks_received: int = 0, **fields: Any) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        partial_text: str = "",
+        chunks_received: int = 0,
+        **fields: Any,
+    ) -> None:
         self.partial_text = partial_text
         self.chunks_received = chunks_received
         super().__init__(message, **fields)
@@ -259,10 +280,18 @@ _STATUS_CLASSES: dict[int, type[APIError]] = {
 }
 
 _REASONS = {
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    408: "Request Timeout", 413: "Payload Too Large", 422: "Unprocessable Entity",
-    429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-    503: "Service Unavailable", 504: "Gateway Timeout",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    408: "Request Timeout",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 _MAX_DETAIL = 300
@@ -297,8 +326,9 @@ def error_from_response(
     title = title or _REASONS.get(status)
     request_id = request_id_from(headers) or body_request_id
     cls = error_class_for(status)
-    fields: dict[str, Any] = dict(status=status, title=title, detail=detail,
-                                  request_id=request_id, model=model, url=url)
+    fields: dict[str, Any] = dict(
+        status=status, title=title, detail=detail, request_id=request_id, model=model, url=url
+    )
     hint = _hint_for(status, detail)
     if hint:
         fields["hint"] = hint
@@ -401,9 +431,13 @@ def _hint_for(status: int, detail: str | None) -> str | None:
     if detail and (match := _EXTRA_FIELD.search(detail)):
         field = match.group(1)
         drop = f"{{k: v for k, v in p.items() if k != {field!r}}}"
-        return (f"this model does not accept {field!r}; drop it from every request, e.g. "
-                f"llm.client.payload_fn = lambda p: {drop}")
+        return (
+            f"this model does not accept {field!r}; drop it from every request, e.g. "
+            f"llm.client.payload_fn = lambda p: {drop}"
+        )
     if status == 413:
-        return ("the request is too large; inline images over ~180 000 base64 characters need "
-                "the assets API (Client.upload_asset)")
+        return (
+            "the request is too large; inline images over ~180 000 base64 characters need "
+            "the assets API (Client.upload_asset)"
+        )
     return None

@@ -83,8 +83,7 @@ def split_data_uri(uri: str) -> tuple[str, str]:
     match = _DATA_URI.match(uri)
     if not match or not match.group("b64"):
         raise ImageError(
-            "not a base64 image data URI (expected data:image/<format>;base64,<data>): "
-            f"{uri[:40]}…"
+            f"not a base64 image data URI (expected data:image/<format>;base64,<data>): {uri[:40]}…"
         )
     return match.group("mime") or "image/png", match.group("data")
 
@@ -202,9 +201,7 @@ def for_upload(data: bytes, *, what: str = "image") -> tuple[bytes, str]:
     return _encode(image, "png"), FORMATS["png"]
 
 
-def from_path(
-    source: str | os.PathLike[str] | bytes | PILImage, *, fit: bool = True
-) -> str:
+def from_path(source: str | os.PathLike[str] | bytes | PILImage, *, fit: bool = True) -> str:
     """A data URI for a local image file, raw image bytes or a PIL image.
 
     This is the explicit way to send a local file: message content never reads paths by itself.

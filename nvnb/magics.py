@@ -67,8 +67,10 @@ def parse_labels(text: str) -> dict[str, int]:
     for item in text.replace(",", " ").split():
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise CellFailure(f"labels are name=value pairs, not {item!r}",
-                              hint="e.g. --labels creativity=9,verbosity=0")
+            raise CellFailure(
+                f"labels are name=value pairs, not {item!r}",
+                hint="e.g. --labels creativity=9,verbosity=0",
+            )
         try:
             labels[name.strip()] = int(value)
         except ValueError:
@@ -115,19 +117,35 @@ class NVChatMagics(Magics):
     @argument("--top-p", type=float, help="nucleus sampling probability")
     @argument("--seed", type=int, help="random seed")
     @argument("--labels", help="SteerLM labels, e.g. creativity=9,verbosity=0")
-    @argument("--image", action="append", default=[], metavar="PATH|URL|{var}",
-              help="an image to send (repeatable)")
+    @argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="PATH|URL|{var}",
+        help="an image to send (repeatable)",
+    )
     @argument("--context", metavar="TEXT|{var}", help="the context a QA model answers from")
     @argument("-o", "--out", metavar="NAME", help="store the answer in the variable NAME")
-    @argument("-f", "--format", choices=FORMATS, default="markdown",
-              help="markdown (default), code (into a new cell), text, or json (parsed)")
-    @argument("--chat", action="store_true",
-              help="continue the session's conversation (default: a single question)")
+    @argument(
+        "-f",
+        "--format",
+        choices=FORMATS,
+        default="markdown",
+        help="markdown (default), code (into a new cell), text, or json (parsed)",
+    )
+    @argument(
+        "--chat",
+        action="store_true",
+        help="continue the session's conversation (default: a single question)",
+    )
     @argument("--no-stream", action="store_true", help="show the answer only when complete")
     @argument("--no-widget", action="store_true", help="stream as plain text, not in a widget")
-    @argument("command", nargs="*",
-              help="line magic only: fix, models [FILTER], use MODEL, labels k=v..., reset, "
-                   "history, key, config, help")
+    @argument(
+        "command",
+        nargs="*",
+        help="line magic only: fix, models [FILTER], use MODEL, labels k=v..., reset, "
+        "history, key, config, help",
+    )
     @line_cell_magic
     def nvchat(self, line: str, cell: str | None = None) -> Any:
         """Ask an NVIDIA model; the cell body is the prompt.
@@ -230,8 +248,9 @@ class NVChatMagics(Magics):
             )
         return self._deliver(answer, args, out, streamed=sink is not None, terminal=terminal)
 
-    def _deliver(self, answer: Any, args: Any, out: str | None, *, streamed: bool,
-                 terminal: bool) -> Any:
+    def _deliver(
+        self, answer: Any, args: Any, out: str | None, *, streamed: bool, terminal: bool
+    ) -> Any:
         """Store and show a finished (or interrupted) answer; the result is the cell's output."""
         text = answer.text
         if answer.stopped and answer.stop_reason == "interrupt":
@@ -251,8 +270,9 @@ class NVChatMagics(Magics):
             return None  # already printed as it streamed
         return shown
 
-    def _interrupted(self, answer: Any, args: Any, out: str | None, *, streamed: bool,
-                     terminal: bool) -> NoReturn:
+    def _interrupted(
+        self, answer: Any, args: Any, out: str | None, *, streamed: bool, terminal: bool
+    ) -> NoReturn:
         text = answer.text
         if out is not None:
             self.shell.user_ns[out] = text

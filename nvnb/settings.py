@@ -53,7 +53,12 @@ HOSTED_ORIGIN_ENV = "NVNB_HOSTED_ORIGIN"
 
 # Paths that name an endpoint rather than a base (users paste these from curl examples).
 _ENDPOINT_SUFFIXES = (
-    "/chat/completions", "/completions", "/models", "/embeddings", "/ranking", "/reranking",
+    "/chat/completions",
+    "/completions",
+    "/models",
+    "/embeddings",
+    "/ranking",
+    "/reranking",
 )
 _VERSION_SEGMENT = re.compile(r"v\d+")
 
@@ -212,7 +217,7 @@ def normalize_base_url(url: str) -> str:
     raw = url.strip()
     if "://" not in raw:
         fixed = _assemble(*_split_loose("http://" + raw)[:4])
-        shown = _safe_display("http://" + raw)[len("http://"):]
+        shown = _safe_display("http://" + raw)[len("http://") :]
         raise ConfigurationError(f"base_url {shown!r} has no scheme; use {fixed!r}")
     scheme, host, port, path, problems = _split_loose(raw)
     fixed = _assemble(scheme, host, port, path)
@@ -220,7 +225,9 @@ def normalize_base_url(url: str) -> str:
         fixed = _assemble("https", host, port, path)
         raise ConfigurationError(f"base_url must start with http:// or https://; use {fixed!r}")
     if not host:
-        raise ConfigurationError(f"base_url {raw!r} has no host; use e.g. 'http://localhost:8000/v1'")
+        raise ConfigurationError(
+            f"base_url {raw!r} has no host; use e.g. 'http://localhost:8000/v1'"
+        )
     if problems:
         shown = _safe_display(raw)
         raise ConfigurationError(

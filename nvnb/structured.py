@@ -158,21 +158,32 @@ def build(
     ls_format = {"kwargs": {"method": method}, "schema": ls_schema(schema)}
     if method == "function_calling" and not _is_enum(schema):
         name, json_schema = describe(schema)
-        tool = convert_to_openai_tool(schema) if not isinstance(schema, dict) else {
-            "type": "function",
-            "function": {"name": name, "description": json_schema.get("description", ""),
-                         "parameters": json_schema},
-        }
-        bound = bind_tools([tool], tool_choice=tool["function"]["name"],
-                           ls_structured_output_format=ls_format)
+        tool = (
+            convert_to_openai_tool(schema)
+            if not isinstance(schema, dict)
+            else {
+                "type": "function",
+                "function": {
+                    "name": name,
+                    "description": json_schema.get("description", ""),
+                    "parameters": json_schema,
+                },
+            }
+        )
+        bound = bind_tools(
+            [tool], tool_choice=tool["function"]["name"], ls_structured_output_format=ls_format
+        )
         parser = StructuredParser(target=schema, from_tool_call=True)
     elif method == "json_mode":
-        bound = model.bind(response_format={"type": "json_object"},
-                           ls_structured_output_format=ls_format)
+        bound = model.bind(
+            response_format={"type": "json_object"}, ls_structured_output_format=ls_format
+        )
         parser = StructuredParser(target=schema)
     elif method in ("json_schema", "function_calling"):
-        bound = model.bind(response_format=response_format(schema, strict=strict),
-                           ls_structured_output_format=ls_format)
+        bound = model.bind(
+            response_format=response_format(schema, strict=strict),
+            ls_structured_output_format=ls_format,
+        )
         parser = StructuredParser(target=schema)
     else:
         raise ValueError(

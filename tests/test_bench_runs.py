@@ -16,19 +16,31 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTIONS = {
-    "overhead": ("1",), "streaming": ("2a", "2b"), "concurrency": ("3",), "startup": ("4a", "4b"),
-    "images": ("5a", "5b"), "widgets": ("6",), "memory": ("7",), "load": ("8",),
+    "overhead": ("1",),
+    "streaming": ("2a", "2b"),
+    "concurrency": ("3",),
+    "startup": ("4a", "4b"),
+    "images": ("5a", "5b"),
+    "widgets": ("6",),
+    "memory": ("7",),
+    "load": ("8",),
 }
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str],
-                                                                  str]:
+def quick_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], str]:
     results = tmp_path_factory.mktemp("bench") / "RESULTS.md"
     env = {k: v for k, v in os.environ.items() if k not in ("NVIDIA_API_KEY", "NVIDIA_BASE_URL")}
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--results", str(results)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     return done, results.read_text() if results.exists() else ""
 
@@ -72,7 +84,13 @@ def test_quick_mode_skips_the_jupyter_ai_row_with_a_note_not_a_failure(quick_run
 
 
 def test_the_benchmark_command_refuses_an_unknown_section() -> None:
-    done = subprocess.run([sys.executable, "-m", "bench", "--only", "nonsense"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "nonsense"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode != 0
     assert "unknown section 'nonsense'" in done.stderr + done.stdout

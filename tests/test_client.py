@@ -28,8 +28,12 @@ FAST_TIME = Timeouts(connect=2.0, read=5.0, poll_interval=0.001, poll_deadline=2
 
 
 def body(text: str = "hi", **extra: object) -> dict:
-    return {"model": MODEL, "messages": [{"role": "user", "content": text}], "max_tokens": 64,
-            **extra}
+    return {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": text}],
+        "max_tokens": 64,
+        **extra,
+    }
 
 
 def fault(spec: str) -> dict[str, str]:
@@ -76,8 +80,7 @@ def chat_requests(server: LocalServer) -> list:
 # --- requests and answers ----------------------------------------------------------------
 
 
-def test_chat_answers_from_the_server_with_its_request_id(client: Client, srv: LocalServer
-                                                          ) -> None:
+def test_chat_answers_from_the_server_with_its_request_id(client: Client, srv: LocalServer) -> None:
     answer = client.chat(body("hello there"))
     assert isinstance(answer, ChatResponse) and answer.status == 200
     assert "local nvnb server" in answer["choices"][0]["message"]["content"]
@@ -88,7 +91,8 @@ def test_chat_answers_from_the_server_with_its_request_id(client: Client, srv: L
 
 
 def test_requests_carry_accept_content_type_and_user_agent_but_no_auth_without_a_key(
-    client: Client, srv: LocalServer,
+    client: Client,
+    srv: LocalServer,
 ) -> None:
     client.chat(body())
     headers = srv.requests[0].headers
@@ -104,8 +108,9 @@ def test_a_key_is_sent_as_a_bearer_token(asrv: LocalServer) -> None:
     assert asrv.requests[0].has_auth
 
 
-def test_the_key_from_the_environment_is_used(asrv: LocalServer,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_key_from_the_environment_is_used(
+    asrv: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("NVIDIA_API_KEY", KEY)
     with Client(base_url=asrv.base_url) as c:
         c.chat(body())
@@ -162,8 +167,9 @@ def test_a_stream_yields_chunks_then_the_usage_chunk(client: Client, srv: LocalS
 
 
 def test_closing_a_stream_closes_its_connection(client: Client) -> None:
-    stream = client.stream_chat(body("a long answer", stream=True),
-                                headers=fault("chunk-delay-ms=20"))
+    stream = client.stream_chat(
+        body("a long answer", stream=True), headers=fault("chunk-delay-ms=20")
+    )
     next(stream), next(stream)
     assert client.pool_stats()["active"] == 1
     stream.close()
@@ -178,8 +184,7 @@ def test_leaving_a_stream_early_in_a_with_block_closes_the_connection(client: Cl
     assert client.pool_stats()["active"] == 0
 
 
-def test_a_dropped_stream_that_is_garbage_collected_closes_its_connection(client: Client
-                                                                         ) -> None:
+def test_a_dropped_stream_that_is_garbage_collected_closes_its_connection(client: Client) -> None:
     for chunk in client.stream_chat(body(stream=True), headers=fault("chunk-delay-ms=20")):
         assert chunk
         break
@@ -188,7 +193,8 @@ def test_a_dropped_stream_that_is_garbage_collected_closes_its_connection(client
 
 
 def test_a_dropped_connection_keeps_the_partial_text_and_is_not_retried(
-    client: Client, srv: LocalServer,
+    client: Client,
+    srv: LocalServer,
 ) -> None:
     stream = client.stream_chat(body("tell me a story", stream=True), headers=fault("drop-after=3"))
     received = []
@@ -204,7 +210,8 @@ def test_a_dropped_connection_keeps_the_partial_text_and_is_not_retried(
 
 
 def test_an_error_object_in_the_stream_is_a_stream_error_with_partial_text(
-    client: Client, srv: LocalServer,
+    client: Client,
+    srv: LocalServer,
 ) -> None:
     with pytest.raises(E.StreamError) as info:
         list(client.stream_chat(body(stream=True), headers=fault("stream-error=2")))
@@ -231,14 +238,16 @@ def test_a_stalled_stream_times_out_keeping_the_partial_text(srv: LocalServer) -
 
 
 def test_a_stream_is_retried_before_output_starts(client: Client, srv: LocalServer) -> None:
-    chunks = list(client.stream_chat(body(stream=True),
-                                      headers=fault("status=503;times=2;id=stream-retry")))
+    chunks = list(
+        client.stream_chat(body(stream=True), headers=fault("status=503;times=2;id=stream-retry"))
+    )
     assert chunks and len(chat_requests(srv)) == 3
 
 
 def test_a_stream_cut_before_its_first_chunk_is_retried(client: Client, srv: LocalServer) -> None:
-    chunks = list(client.stream_chat(body(stream=True),
-                                      headers=fault("drop-after=0;times=1;id=cut-early")))
+    chunks = list(
+        client.stream_chat(body(stream=True), headers=fault("drop-after=0;times=1;id=cut-early"))
+    )
     assert chunks and len(chat_requests(srv)) == 2
     srv.clear()
     with pytest.raises(E.StreamInterrupted) as info:
@@ -274,8 +283,11 @@ def test_payload_fn_applies_to_chat_and_stream_bodies(client: Client, srv: Local
 
 def test_the_tutorials_kosmos_case_needs_payload_fn_and_then_works(srv: LocalServer) -> None:
     with Client(base_url=srv.base_url, hosted_origin=srv.origin, retry=FAST_RETRY) as c:
-        payload = {"model": "microsoft/kosmos-2", "stream": False,
-                   "messages": [{"role": "user", "content": "hello"}]}
+        payload = {
+            "model": "microsoft/kosmos-2",
+            "stream": False,
+            "messages": [{"role": "user", "content": "hello"}],
+        }
         with pytest.raises(E.InvalidRequestError) as info:
             c.chat(payload)
         assert "body -> stream" in str(info.value) and "payload_fn" in info.value.hint
@@ -284,14 +296,17 @@ def test_the_tutorials_kosmos_case_needs_payload_fn_and_then_works(srv: LocalSer
         assert answer["choices"][0]["message"]["content"]
         # a stream request whose stream key is dropped gets JSON: one whole chunk
         chunks = list(c.stream_chat({**payload, "stream": True}))
-        assert chunks[0]["choices"][0]["delta"]["content"] == \
-            answer["choices"][0]["message"]["content"]
+        assert (
+            chunks[0]["choices"][0]["delta"]["content"]
+            == answer["choices"][0]["message"]["content"]
+        )
     assert chat_requests(srv)[-1].path == "/v1/vlm/microsoft/kosmos-2"
     assert "stream" not in chat_requests(srv)[-1].json
 
 
-def test_a_payload_fn_that_returns_nothing_uses_the_mutated_body(client: Client,
-                                                                srv: LocalServer) -> None:
+def test_a_payload_fn_that_returns_nothing_uses_the_mutated_body(
+    client: Client, srv: LocalServer
+) -> None:
     client.payload_fn = lambda p: p.update(top_p=0.5)
     client.chat(body())
     assert srv.requests[0].json["top_p"] == 0.5
@@ -319,8 +334,9 @@ def test_a_payload_fn_that_returns_nothing_uses_the_mutated_body(client: Client,
         ("status=401;style=openai", E.AuthenticationError, 401),
     ],
 )
-def test_every_error_status_becomes_its_typed_error(srv: LocalServer, spec: str, cls: type,
-                                                    status: int) -> None:
+def test_every_error_status_becomes_its_typed_error(
+    srv: LocalServer, spec: str, cls: type, status: int
+) -> None:
     with Client(base_url=srv.base_url, max_retries=0) as c, pytest.raises(cls) as info:
         c.chat(body(), headers=fault(spec))
     err = info.value
@@ -362,8 +378,10 @@ def test_a_refused_connection_is_a_connect_error_naming_the_url() -> None:
 
 
 def test_a_slow_answer_is_a_request_timeout(srv: LocalServer) -> None:
-    with Client(base_url=srv.base_url, timeout=Timeouts(read=0.1), max_retries=0) as c, \
-            pytest.raises(E.RequestTimeout):
+    with (
+        Client(base_url=srv.base_url, timeout=Timeouts(read=0.1), max_retries=0) as c,
+        pytest.raises(E.RequestTimeout),
+    ):
         c.chat(body(), headers=fault("latency-ms=1000"))
 
 
@@ -423,8 +441,10 @@ def test_a_retry_after_beyond_the_budget_gives_up_at_once(srv: LocalServer) -> N
 
 def test_a_retry_after_http_date_is_understood(srv: LocalServer) -> None:
     date = "Wed, 21 Oct 2099 07:28:00 GMT"
-    with Client(base_url=srv.base_url, retry=FAST_RETRY) as c, \
-            pytest.raises(E.RateLimitError) as info:
+    with (
+        Client(base_url=srv.base_url, retry=FAST_RETRY) as c,
+        pytest.raises(E.RateLimitError) as info,
+    ):
         c.chat(body(), headers=fault(f"status=429;retry-after={date}"))
     assert info.value.retry_after > 10 * 365 * 24 * 3600
     assert len(srv.requests) == 1
@@ -440,8 +460,9 @@ def test_parse_retry_after_reads_seconds_and_dates() -> None:
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
 
 
-def test_a_connection_dropped_before_the_answer_is_retried(client: Client,
-                                                           srv: LocalServer) -> None:
+def test_a_connection_dropped_before_the_answer_is_retried(
+    client: Client, srv: LocalServer
+) -> None:
     answer = client.chat(body(), headers=fault("drop-after=0;times=1;id=drop-early"))
     assert answer["choices"] and len(srv.requests) == 2
 
@@ -486,8 +507,9 @@ def test_nvcf_chat_invokes_a_function_and_polls(asrv: LocalServer) -> None:
     with Client(KEY, asrv.base_url, hosted_origin=asrv.origin, timeout=FAST_TIME) as c:
         functions = c._request_json(c._core.get_request(f"{c.settings.nvcf_url}/functions"))
         fid = functions["functions"][0]["id"]
-        answer = c.nvcf_chat(fid, {"messages": [{"role": "user", "content": "hi"}]},
-                             headers=fault("accepted=1"))
+        answer = c.nvcf_chat(
+            fid, {"messages": [{"role": "user", "content": "hi"}]}, headers=fault("accepted=1")
+        )
     assert answer["choices"][0]["message"]["content"]
     paths = [r.path for r in asrv.requests]
     assert f"/v2/nvcf/pexec/functions/{fid}" in paths
@@ -501,8 +523,9 @@ def test_an_uploaded_asset_can_be_used_in_a_request(asrv: LocalServer) -> None:
     with Client(KEY, asrv.base_url, hosted_origin=asrv.origin) as c:
         asset_id = c.upload_asset(png(), "image/png", "a red box")
         text = f'What is this? <img src="data:image/png;asset_id,{asset_id}" />'
-        answer = c.chat({"model": "nvidia/neva-22b",
-                         "messages": [{"role": "user", "content": text}]})
+        answer = c.chat(
+            {"model": "nvidia/neva-22b", "messages": [{"role": "user", "content": text}]}
+        )
     assert "64×32" in answer["choices"][0]["message"]["content"]
     create, put, use = asrv.requests
     assert (create.method, create.path) == ("POST", "/v2/nvcf/assets")
@@ -516,8 +539,9 @@ def test_an_uploaded_asset_can_be_used_in_a_request(asrv: LocalServer) -> None:
     assert use.headers["nvcf-input-asset-references"] == asset_id
 
 
-def test_requests_without_asset_references_carry_no_reference_header(client: Client,
-                                                                     srv: LocalServer) -> None:
+def test_requests_without_asset_references_carry_no_reference_header(
+    client: Client, srv: LocalServer
+) -> None:
     client.chat(body("data:image/png;base64,AAAA is not an asset"))
     assert "nvcf-input-asset-references" not in srv.requests[0].headers
 
@@ -559,8 +583,9 @@ def test_hosted_models_with_their_own_endpoint_use_it() -> None:
     assert c.endpoint_for("nvidia/neva-22b") == "https://ai.api.nvidia.com/v1/vlm/nvidia/neva-22b"
     assert c.endpoint_for("neva_22b") == "https://ai.api.nvidia.com/v1/vlm/nvidia/neva-22b"
     assert c.endpoint_for(MODEL) == "https://integrate.api.nvidia.com/v1/chat/completions"
-    assert c.endpoint_for("someone/unknown") == \
-        "https://integrate.api.nvidia.com/v1/chat/completions"
+    assert (
+        c.endpoint_for("someone/unknown") == "https://integrate.api.nvidia.com/v1/chat/completions"
+    )
 
 
 def test_hosted_origin_moves_model_endpoints_onto_the_local_server(srv: LocalServer) -> None:
@@ -599,7 +624,8 @@ def test_the_embedded_server_is_announced_once_and_plays_the_hosted_endpoints(
 
 
 def test_a_key_entered_later_moves_a_default_client_to_the_hosted_service(
-    asrv: LocalServer, monkeypatch: pytest.MonkeyPatch,
+    asrv: LocalServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The hosted service is played by the auth server (hosted URLs are moved onto it).
     monkeypatch.setenv("NVNB_HOSTED_ORIGIN", asrv.origin)
@@ -629,22 +655,33 @@ def test_nvnb_local_off_without_a_key_is_a_clear_error(monkeypatch: pytest.Monke
 
 
 def test_the_key_never_appears_in_reprs_errors_logs_or_pickles(
-    asrv: LocalServer, caplog: pytest.LogCaptureFixture,
+    asrv: LocalServer,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     for name in ("nvnb", "httpx", "httpcore"):
         caplog.set_level(logging.DEBUG, logger=name)
     raised: list[BaseException] = []
-    with Client(KEY, asrv.base_url, hosted_origin=asrv.origin, retry=FAST_RETRY,
-                timeout=FAST_TIME) as c:
+    with Client(
+        KEY, asrv.base_url, hosted_origin=asrv.origin, retry=FAST_RETRY, timeout=FAST_TIME
+    ) as c:
         assert KEY not in repr(c) and KEY not in repr(c.settings) and KEY not in repr(c.aio)
         c.chat(body())
         list(c.stream_chat(body(stream=True)))
         c.chat(body(), headers=fault("accepted=1"))
         c.upload_asset(png(), "image/png", "x")
         c.list_models()
-        for spec in ("status=401", "status=404", "status=422", "status=429", "status=503",
-                     "status=500;html", "drop-after=2", "stream-error=1", "malformed-sse=1",
-                     "invalid-json"):
+        for spec in (
+            "status=401",
+            "status=404",
+            "status=422",
+            "status=429",
+            "status=503",
+            "status=500;html",
+            "drop-after=2",
+            "stream-error=1",
+            "malformed-sse=1",
+            "invalid-json",
+        ):
             for streamed in (True, False):
                 try:
                     if streamed:
@@ -658,10 +695,17 @@ def test_the_key_never_appears_in_reprs_errors_logs_or_pickles(
                 dead.chat(body())
             raised.append(info.value)
         data = pickle.dumps(c)
-    assert {type(e) for e in raised} >= {E.AuthenticationError, E.NotFoundError,
-                                        E.InvalidRequestError, E.RateLimitError, E.ServerError,
-                                        E.StreamInterrupted, E.StreamError, E.APIError,
-                                        E.ConnectError}
+    assert {type(e) for e in raised} >= {
+        E.AuthenticationError,
+        E.NotFoundError,
+        E.InvalidRequestError,
+        E.RateLimitError,
+        E.ServerError,
+        E.StreamInterrupted,
+        E.StreamError,
+        E.APIError,
+        E.ConnectError,
+    }
     for err in raised:
         for text in (str(err), repr(err), repr(err.__dict__), str(err.__cause__)):
             assert KEY not in text
@@ -685,8 +729,10 @@ def test_a_pickled_client_works_in_the_loading_process(srv: LocalServer) -> None
 
 def test_post_json_joins_a_relative_path_to_the_base_url(client: Client, srv: LocalServer) -> None:
     client.payload_fn = lambda p: {**p, "truncate": "END"}
-    answer = client.post_json("embeddings", {"model": "nvidia/nv-embedqa-e5-v5",
-                                             "input": ["hello"], "input_type": "query"})
+    answer = client.post_json(
+        "embeddings",
+        {"model": "nvidia/nv-embedqa-e5-v5", "input": ["hello"], "input_type": "query"},
+    )
     assert answer["data"][0]["embedding"] and answer.request_id
     (req,) = srv.requests
     assert req.path == "/v1/embeddings" and req.json["truncate"] == "END"
@@ -694,10 +740,14 @@ def test_post_json_joins_a_relative_path_to_the_base_url(client: Client, srv: Lo
 
 def test_post_json_takes_an_absolute_url_and_moves_hosted_ones(srv: LocalServer) -> None:
     with Client(base_url=srv.base_url, hosted_origin=srv.origin) as c:
-        c.post_json("https://ai.api.nvidia.com/v1/retrieval/nvidia/embeddings",
-                    {"model": "NV-Embed-QA", "input": "x", "input_type": "passage"})
-        c.post_json(f"{srv.base_url}/embeddings",
-                    {"model": "nvidia/nv-embedqa-e5-v5", "input": "x", "input_type": "passage"})
+        c.post_json(
+            "https://ai.api.nvidia.com/v1/retrieval/nvidia/embeddings",
+            {"model": "NV-Embed-QA", "input": "x", "input_type": "passage"},
+        )
+        c.post_json(
+            f"{srv.base_url}/embeddings",
+            {"model": "nvidia/nv-embedqa-e5-v5", "input": "x", "input_type": "passage"},
+        )
     assert [r.path for r in srv.requests] == ["/v1/retrieval/nvidia/embeddings", "/v1/embeddings"]
 
 

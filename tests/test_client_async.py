@@ -22,8 +22,12 @@ FAST_TIME = Timeouts(connect=2.0, read=5.0, poll_interval=0.001, poll_deadline=2
 
 
 def body(text: str = "hi", **extra: object) -> dict:
-    return {"model": MODEL, "messages": [{"role": "user", "content": text}], "max_tokens": 64,
-            **extra}
+    return {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": text}],
+        "max_tokens": 64,
+        **extra,
+    }
 
 
 def fault(spec: str) -> dict[str, str]:
@@ -101,13 +105,15 @@ async def test_aclose_closes_the_streams_connection(aclient: AsyncClient) -> Non
     assert [c async for c in stream] == []
 
 
-async def test_a_cancelled_task_inside_async_with_closes_the_connection(aclient: AsyncClient
-                                                                       ) -> None:
+async def test_a_cancelled_task_inside_async_with_closes_the_connection(
+    aclient: AsyncClient,
+) -> None:
     got_one = asyncio.Event()
 
     async def consume() -> None:
-        async with aclient.stream_chat(body(stream=True),
-                                       headers=fault("chunk-delay-ms=50")) as stream:
+        async with aclient.stream_chat(
+            body(stream=True), headers=fault("chunk-delay-ms=50")
+        ) as stream:
             async for _ in stream:
                 got_one.set()
 
@@ -120,40 +126,49 @@ async def test_a_cancelled_task_inside_async_with_closes_the_connection(aclient:
 
 
 async def test_a_dropped_stream_keeps_partial_text_and_is_not_retried(
-    aclient: AsyncClient, srv: LocalServer,
+    aclient: AsyncClient,
+    srv: LocalServer,
 ) -> None:
     received: list[dict] = []
     with pytest.raises(E.StreamInterrupted) as info:
-        async for chunk in aclient.stream_chat(body("story", stream=True),
-                                               headers=fault("drop-after=3")):
+        async for chunk in aclient.stream_chat(
+            body("story", stream=True), headers=fault("drop-after=3")
+        ):
             received.append(chunk)
     assert info.value.chunks_received == 3 and info.value.partial_text == text_of(received)
     assert len(posts(srv)) == 1
     assert aclient.pool_stats()["active"] == 0
 
 
-async def test_a_stream_cut_before_its_first_chunk_is_retried(aclient: AsyncClient,
-                                                              srv: LocalServer) -> None:
-    chunks = [c async for c in aclient.stream_chat(
-        body(stream=True), headers=fault("drop-after=0;times=1;id=async-cut-early"))]
+async def test_a_stream_cut_before_its_first_chunk_is_retried(
+    aclient: AsyncClient, srv: LocalServer
+) -> None:
+    chunks = [
+        c
+        async for c in aclient.stream_chat(
+            body(stream=True), headers=fault("drop-after=0;times=1;id=async-cut-early")
+        )
+    ]
     assert chunks and len(posts(srv)) == 2
 
 
 async def test_stream_errors_and_garbage_are_typed(aclient: AsyncClient) -> None:
     with pytest.raises(E.StreamError) as info:
-        _ = [c async for c in aclient.stream_chat(body(stream=True),
-                                                  headers=fault("stream-error=2"))]
+        _ = [
+            c async for c in aclient.stream_chat(body(stream=True), headers=fault("stream-error=2"))
+        ]
     assert info.value.partial_text
     with pytest.raises(E.StreamInterrupted):
-        _ = [c async for c in aclient.stream_chat(body(stream=True),
-                                                  headers=fault("malformed-sse=1"))]
+        _ = [
+            c
+            async for c in aclient.stream_chat(body(stream=True), headers=fault("malformed-sse=1"))
+        ]
 
 
 async def test_a_stalled_stream_times_out_keeping_partial_text(srv: LocalServer) -> None:
     async with AsyncClient(base_url=srv.base_url, timeout=Timeouts(read=0.2)) as c:
         with pytest.raises(E.RequestTimeout) as info:
-            _ = [x async for x in c.stream_chat(body(stream=True),
-                                                headers=fault("stall-after=2"))]
+            _ = [x async for x in c.stream_chat(body(stream=True), headers=fault("stall-after=2"))]
         assert info.value.chunks_received == 2
         assert c.pool_stats()["active"] == 0
 
@@ -189,9 +204,14 @@ async def test_payload_fn_on_an_async_client(aclient: AsyncClient, srv: LocalSer
 
 @pytest.mark.parametrize(
     ("spec", "cls"),
-    [("status=401", E.AuthenticationError), ("status=404", E.NotFoundError),
-     ("status=422", E.InvalidRequestError), ("status=429", E.RateLimitError),
-     ("status=503;html", E.ServerError), ("invalid-json", E.APIError)],
+    [
+        ("status=401", E.AuthenticationError),
+        ("status=404", E.NotFoundError),
+        ("status=422", E.InvalidRequestError),
+        ("status=429", E.RateLimitError),
+        ("status=503;html", E.ServerError),
+        ("invalid-json", E.APIError),
+    ],
 )
 async def test_errors_are_typed(srv: LocalServer, spec: str, cls: type) -> None:
     async with AsyncClient(base_url=srv.base_url, max_retries=0) as c:
@@ -200,8 +220,9 @@ async def test_errors_are_typed(srv: LocalServer, spec: str, cls: type) -> None:
     assert "<" not in str(info.value).splitlines()[0]
 
 
-async def test_a_short_burst_is_retried_and_a_long_one_bounded(aclient: AsyncClient,
-                                                               srv: LocalServer) -> None:
+async def test_a_short_burst_is_retried_and_a_long_one_bounded(
+    aclient: AsyncClient, srv: LocalServer
+) -> None:
     await aclient.chat(body(), headers=fault("status=503;times=2;id=async-burst"))
     assert len(srv.requests) == 3
     srv.clear()
@@ -245,8 +266,9 @@ async def test_an_uploaded_asset_is_referenced(asrv: LocalServer) -> None:
     async with AsyncClient(KEY, asrv.base_url, hosted_origin=asrv.origin) as c:
         asset_id = await c.upload_asset(buf.getvalue(), "image/png", "blue")
         content = f'<img src="data:image/png;asset_id,{asset_id}" />'
-        answer = await c.chat({"model": "nvidia/neva-22b",
-                               "messages": [{"role": "user", "content": content}]})
+        answer = await c.chat(
+            {"model": "nvidia/neva-22b", "messages": [{"role": "user", "content": content}]}
+        )
     assert "20×10" in answer["choices"][0]["message"]["content"]
     put = asrv.requests[1]
     assert put.method == "PUT" and not put.has_auth
@@ -314,6 +336,7 @@ async def test_the_embedded_default_answers_async_too() -> None:
 
 
 async def test_post_json_works_async(aclient: AsyncClient, srv: LocalServer) -> None:
-    answer = await aclient.post_json("/embeddings", {"model": "nvidia/nv-embedqa-e5-v5",
-                                                     "input": "hi", "input_type": "query"})
+    answer = await aclient.post_json(
+        "/embeddings", {"model": "nvidia/nv-embedqa-e5-v5", "input": "hi", "input_type": "query"}
+    )
     assert answer["data"] and srv.requests[0].path == "/v1/embeddings"

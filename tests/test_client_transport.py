@@ -27,9 +27,20 @@ MODELS = {"object": "list", "data": [{"id": "tls/model", "object": "model"}]}
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("NVIDIA_API_KEY", "NVIDIA_BASE_URL", "NVNB_LOCAL", "NVNB_HOSTED_ORIGIN",
-                 "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
-                 "https_proxy", "all_proxy", "no_proxy"):
+    for name in (
+        "NVIDIA_API_KEY",
+        "NVIDIA_BASE_URL",
+        "NVNB_LOCAL",
+        "NVNB_HOSTED_ORIGIN",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    ):
         monkeypatch.setenv(name, "x")
         monkeypatch.delenv(name)
 
@@ -62,10 +73,26 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
@@ -88,8 +115,9 @@ def test_an_unknown_certificate_is_refused_by_default(tls_base_url: str) -> None
     assert "127.0.0.1" in str(info.value)
 
 
-def test_verify_ssl_takes_a_ca_bundle_path(tls_base_url: str, certificate: tuple[Path, Path]
-                                           ) -> None:
+def test_verify_ssl_takes_a_ca_bundle_path(
+    tls_base_url: str, certificate: tuple[Path, Path]
+) -> None:
     with Client(base_url=tls_base_url, verify_ssl=str(certificate[0])) as c:
         assert c.list_models()[0]["id"] == "tls/model"
 
@@ -101,7 +129,9 @@ def test_verify_ssl_false_skips_verification(tls_base_url: str) -> None:
 
 @pytest.mark.parametrize("variable", ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"])
 def test_a_ca_bundle_from_the_environment_is_honoured(
-    tls_base_url: str, certificate: tuple[Path, Path], variable: str,
+    tls_base_url: str,
+    certificate: tuple[Path, Path],
+    variable: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
@@ -157,20 +187,28 @@ def local(nvnb_server: LocalServer) -> LocalServer:
 
 
 def test_a_proxy_from_the_environment_is_used(
-    proxy: tuple[str, list[str]], local: LocalServer, monkeypatch: pytest.MonkeyPatch,
+    proxy: tuple[str, list[str]],
+    local: LocalServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url, seen = proxy
     seen.clear()
     monkeypatch.setenv("HTTP_PROXY", url)
     with Client(base_url=local.base_url) as c:
-        answer = c.chat({"model": "meta/llama-3.1-8b-instruct",
-                         "messages": [{"role": "user", "content": "via proxy"}]})
+        answer = c.chat(
+            {
+                "model": "meta/llama-3.1-8b-instruct",
+                "messages": [{"role": "user", "content": "via proxy"}],
+            }
+        )
     assert "local nvnb server" in answer["choices"][0]["message"]["content"]
     assert seen == [f"POST {local.base_url}/chat/completions"]
 
 
 def test_no_proxy_from_the_environment_is_honoured(
-    proxy: tuple[str, list[str]], local: LocalServer, monkeypatch: pytest.MonkeyPatch,
+    proxy: tuple[str, list[str]],
+    local: LocalServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url, seen = proxy
     seen.clear()
@@ -203,7 +241,8 @@ def redirector(nvnb_server: LocalServer) -> Iterator[str]:
 
 
 def test_redirects_are_followed_without_our_key_leaving_the_origin(
-    redirector: str, nvnb_server: LocalServer,
+    redirector: str,
+    nvnb_server: LocalServer,
 ) -> None:
     with Client("nvapi-test-sentinel-key-0123456789", redirector) as c:
         assert c.list_models()

@@ -13,13 +13,21 @@ from nvnb.errors import error_from_response
 
 def test_the_hierarchy_is_the_documented_one() -> None:
     assert issubclass(E.ConfigurationError, E.NVNBError)
-    assert issubclass(E.InvalidInputError, E.NVNBError) and issubclass(E.InvalidInputError,
-                                                                        ValueError)
+    assert issubclass(E.InvalidInputError, E.NVNBError) and issubclass(
+        E.InvalidInputError, ValueError
+    )
     assert issubclass(E.ImageError, E.InvalidInputError)
-    assert issubclass(E.UnknownModelError, E.NVNBError) and issubclass(E.UnknownModelError,
-                                                                        ValueError)
-    for cls in (E.AuthenticationError, E.NotFoundError, E.InvalidRequestError,
-                E.RateLimitError, E.ServerError, E.StreamError):
+    assert issubclass(E.UnknownModelError, E.NVNBError) and issubclass(
+        E.UnknownModelError, ValueError
+    )
+    for cls in (
+        E.AuthenticationError,
+        E.NotFoundError,
+        E.InvalidRequestError,
+        E.RateLimitError,
+        E.ServerError,
+        E.StreamError,
+    ):
         assert issubclass(cls, E.APIError)
     for cls in (E.ConnectError, E.RequestTimeout, E.StreamInterrupted):
         assert issubclass(cls, E.TransportError)
@@ -37,30 +45,46 @@ def _all_classes() -> list[type[E.NVNBError]]:
 
 @pytest.mark.parametrize(
     ("status", "cls"),
-    [(400, E.InvalidRequestError), (401, E.AuthenticationError), (403, E.AuthenticationError),
-     (404, E.NotFoundError), (413, E.InvalidRequestError), (422, E.InvalidRequestError),
-     (429, E.RateLimitError), (409, E.InvalidRequestError), (500, E.ServerError),
-     (502, E.ServerError), (503, E.ServerError), (504, E.ServerError)],
+    [
+        (400, E.InvalidRequestError),
+        (401, E.AuthenticationError),
+        (403, E.AuthenticationError),
+        (404, E.NotFoundError),
+        (413, E.InvalidRequestError),
+        (422, E.InvalidRequestError),
+        (429, E.RateLimitError),
+        (409, E.InvalidRequestError),
+        (500, E.ServerError),
+        (502, E.ServerError),
+        (503, E.ServerError),
+        (504, E.ServerError),
+    ],
 )
 def test_each_status_maps_to_its_class(status: int, cls: type) -> None:
     assert type(error_from_response(status, b"")) is cls
 
 
 def test_an_nvcf_style_body_gives_status_title_detail_and_request_id() -> None:
-    body = (b'{"status": 422, "title": "Unprocessable Entity", "requestId": "rq-1",'
-            b' "detail": "body -> stream: extra inputs are not permitted"}')
+    body = (
+        b'{"status": 422, "title": "Unprocessable Entity", "requestId": "rq-1",'
+        b' "detail": "body -> stream: extra inputs are not permitted"}'
+    )
     err = error_from_response(422, body, model="microsoft/kosmos-2")
     assert (err.status, err.title, err.request_id) == (422, "Unprocessable Entity", "rq-1")
     assert err.detail == "body -> stream: extra inputs are not permitted"
     first, hint = str(err).split("\n")
-    assert first == ("422 Unprocessable Entity: body -> stream: extra inputs are not permitted "
-                     "(model microsoft/kosmos-2, request id: rq-1)")
+    assert first == (
+        "422 Unprocessable Entity: body -> stream: extra inputs are not permitted "
+        "(model microsoft/kosmos-2, request id: rq-1)"
+    )
     assert "payload_fn" in hint and "'stream'" in hint
 
 
 def test_a_validation_list_becomes_one_line() -> None:
-    body = (b'{"detail": [{"loc": ["body", "stream"], "msg": "Extra inputs are not permitted",'
-            b' "type": "extra_forbidden"}, {"loc": ["body", "labels"], "msg": "bad"}]}')
+    body = (
+        b'{"detail": [{"loc": ["body", "stream"], "msg": "Extra inputs are not permitted",'
+        b' "type": "extra_forbidden"}, {"loc": ["body", "labels"], "msg": "bad"}]}'
+    )
     err = error_from_response(422, body)
     assert err.detail == "body -> stream: Extra inputs are not permitted; body -> labels: bad"
 
@@ -72,9 +96,10 @@ def test_an_openai_style_body_gives_its_message() -> None:
 
 
 def test_an_html_page_gives_status_and_title_not_a_dump() -> None:
-    page = (b"<!DOCTYPE html><html><head><title>503 Service Temporarily Unavailable</title>"
-            b"<style>body{}</style></head><body><h1>Oops</h1>" + b"<p>x</p>" * 500 +
-            b"</body></html>")
+    page = (
+        b"<!DOCTYPE html><html><head><title>503 Service Temporarily Unavailable</title>"
+        b"<style>body{}</style></head><body><h1>Oops</h1>" + b"<p>x</p>" * 500 + b"</body></html>"
+    )
     err = error_from_response(503, page, headers=httpx.Headers({"content-type": "text/html"}))
     assert str(err).splitlines()[0] == "503 Service Temporarily Unavailable"
 
@@ -92,8 +117,10 @@ def test_an_empty_body_gives_the_reason_phrase() -> None:
 
 def test_the_request_id_comes_from_the_header_first_then_the_body() -> None:
     headers = httpx.Headers({"NVCF-REQID": "from-header"})
-    assert error_from_response(500, b'{"requestId": "from-body"}', headers=headers).request_id \
+    assert (
+        error_from_response(500, b'{"requestId": "from-body"}', headers=headers).request_id
         == "from-header"
+    )
     assert error_from_response(500, b'{"requestId": "from-body"}').request_id == "from-body"
     xrid = httpx.Headers({"x-request-id": "xr"})
     assert error_from_response(500, b"", headers=xrid).request_id == "xr"
@@ -122,8 +149,11 @@ def test_unknown_model_errors_suggest_close_names() -> None:
 
 @pytest.mark.parametrize("cls", _all_classes(), ids=lambda c: c.__name__)
 def test_every_error_class_pickles_with_its_fields(cls: type[E.NVNBError]) -> None:
-    extra = {"partial_text": "so far", "chunks_received": 2} if cls in (
-        E.StreamError, E.StreamInterrupted, E.RequestTimeout) else {}
+    extra = (
+        {"partial_text": "so far", "chunks_received": 2}
+        if cls in (E.StreamError, E.StreamInterrupted, E.RequestTimeout)
+        else {}
+    )
     err = cls("went wrong", status=500, request_id="rq", model="m", url="http://h/v1", **extra)
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is cls

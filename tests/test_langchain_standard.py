@@ -109,4 +109,3 @@ class TestChatNVIDIAIntegration(ChatModelIntegrationTests):
     @property
     def model_override_value(self) -> str:
         return "meta/llama-3.1-8b-instruct"
-

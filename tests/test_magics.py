@@ -70,8 +70,11 @@ def run(shell: InteractiveShell, source: str) -> tuple[ExecutionResult, Captured
 
 def chats(server: Any) -> list[dict[str, Any]]:
     """JSON bodies of the chat requests the server received."""
-    return [r.json for r in server.requests if r.method == "POST" and isinstance(r.json, dict)
-            and "messages" in r.json]
+    return [
+        r.json
+        for r in server.requests
+        if r.method == "POST" and isinstance(r.json, dict) and "messages" in r.json
+    ]
 
 
 def user_text(body: dict[str, Any]) -> str:
@@ -91,7 +94,7 @@ def assert_one_line_failure(result: ExecutionResult, captured: CapturedIO, name:
     shown = failure_text(captured).splitlines()[-2:]
     text = "\n".join(shown)
     assert "Traceback" not in failure_text(captured)
-    assert "File \"" not in failure_text(captured)
+    assert 'File "' not in failure_text(captured)
     assert any(line.startswith(f"{name}: ") for line in shown), text
     return text
 
@@ -121,8 +124,9 @@ def test_variables_and_cell_references_are_filled_in_but_code_braces_are_not(
     shell.user_ns["topic"] = "tensor cores"
     first, _ = run(shell, "data = {'a': 1}")
     source = (
-        "%%nvchat\nTell me about {topic}. The cell was: {In[" + str(first.execution_count)
-        + "]}\nCode: def f(): return {\"k\": {missing}}\nKeep {{topic}}"
+        "%%nvchat\nTell me about {topic}. The cell was: {In["
+        + str(first.execution_count)
+        + ']}\nCode: def f(): return {"k": {missing}}\nKeep {{topic}}'
     )
     result, _ = run(shell, source)
     assert result.success, result.error_in_exec
@@ -162,7 +166,10 @@ def test_model_system_and_sampling_options_reach_the_request(
     assert body["model"] == "mistralai/mixtral-8x7b-instruct-v0.1"
     assert body["messages"][0] == {"role": "system", "content": "Answer in French."}
     assert (body["temperature"], body["max_tokens"], body["top_p"], body["seed"]) == (
-        0.25, 64, 0.5, 7,
+        0.25,
+        64,
+        0.5,
+        7,
     )
     assert session.model == CHAT  # per-cell options do not change the session
 
@@ -174,7 +181,8 @@ def test_labels_reach_a_steerlm_model(
     assert result.success, result.error_in_exec
     body = chats(server)[-1]
     assert body["messages"][-1] == {
-        "role": "assistant", "labels": {"creativity": 9, "verbosity": 0},
+        "role": "assistant",
+        "labels": {"creativity": 9, "verbosity": 0},
     }
 
 
@@ -491,7 +499,9 @@ def test_labels_set_the_session_labels_used_by_the_next_cell(
     session.labels = {**session.labels, "verbosity": 1}  # as a slider would
     run(shell, "%%nvchat\nHello")
     assert chats(server)[-1]["messages"][-1]["labels"] == {
-        "creativity": 2, "complexity": 5, "verbosity": 1,
+        "creativity": 2,
+        "complexity": 5,
+        "verbosity": 1,
     }
     result, captured = run(shell, "%nvchat labels verbosity=10")
     assert_one_line_failure(result, captured, "InvalidInputError")
@@ -595,4 +605,3 @@ def test_fix_sends_the_last_error_and_its_cell(
 def test_load_ext_twice_is_harmless(shell: InteractiveShell) -> None:
     shell.run_line_magic("reload_ext", "nvnb")
     assert "nvchat" in shell.magics_manager.magics["cell"]
-

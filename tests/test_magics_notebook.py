@@ -37,9 +37,24 @@ def kernel_env(server: Any) -> dict[str, str]:
 
 def test_the_saved_notebook_outputs_match_a_fresh_run_under_strict_nbval(nvnb_server: Any) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval", str(NOTEBOOK), "-q", "-p", "no:cacheprovider",
-         "--nbval-cell-timeout=120", "-p", "no:hypothesispytest"],
-        cwd=ROOT, env=kernel_env(nvnb_server), capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval",
+            str(NOTEBOOK),
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--nbval-cell-timeout=120",
+            "-p",
+            "no:hypothesispytest",
+        ],
+        cwd=ROOT,
+        env=kernel_env(nvnb_server),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert " passed" in done.stdout
@@ -61,14 +76,19 @@ def test_run_all_stops_at_a_failed_nvchat_cell(
         cell.metadata.pop("tags", None)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=False,
-                            resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        allow_errors=False,
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    )
     with pytest.raises(CellExecutionError) as raised:
         client.execute()
     assert raised.value.ename == "UnknownModelError"
     error = nb.cells[failing].outputs[-1]
     assert error.output_type == "error" and len(error.traceback) == 2  # the line and the hint
-    assert all(c.execution_count is None for c in nb.cells[failing + 1:] if c.cell_type == "code")
+    assert all(c.execution_count is None for c in nb.cells[failing + 1 :] if c.cell_type == "code")
 
 
 def test_the_kernel_interrupt_stops_a_streaming_cell_and_keeps_the_partial_answer(
@@ -115,7 +135,8 @@ def test_the_kernel_interrupt_stops_a_streaming_cell_and_keeps_the_partial_answe
         )
         printed: list[str] = []
         kc.execute_interactive(
-            check, timeout=60,
+            check,
+            timeout=60,
             output_hook=lambda m: printed.append(m["content"].get("text", "")),
         )
         assert "".join(printed).strip() == "True True True"
@@ -135,7 +156,10 @@ def test_terminal_ipython_prints_the_stream_once(nvnb_server: Any) -> None:
     )
     done = subprocess.run(
         [sys.executable, "-m", "IPython", "--no-banner", "--colors=nocolor", "-c", code],
-        env=kernel_env(nvnb_server), capture_output=True, text=True, timeout=300,
+        env=kernel_env(nvnb_server),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     out = done.stdout
     assert done.returncode == 0, out + done.stderr

@@ -59,7 +59,7 @@ def test_resolvable_references_are_replaced(template: str, expected: str) -> Non
         "{cfg.nothing}",
         "{ name }",
         "{{missing}}",
-        "fn main() { println!(\"{}\", x); }",
+        'fn main() { println!("{}", x); }',
         "\\frac{a}{b}",
         "{0} and {1}",
     ],
@@ -109,13 +109,17 @@ LEAF_TEXT = st.text(alphabet=st.characters(blacklist_characters="{}"), max_size=
 
 
 @settings(deadline=None)  # timing varies on a shared machine; the property does not
-@given(st.recursive(
-    st.none() | st.booleans() | st.integers() | LEAF_TEXT,
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(LEAF_TEXT, children, max_size=3)
-    | st.sets(st.integers(), max_size=3),
-    max_leaves=12,
-))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | LEAF_TEXT,
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(LEAF_TEXT, children, max_size=3)
+            | st.sets(st.integers(), max_size=3)
+        ),
+        max_leaves=12,
+    )
+)
 def test_json_and_python_literals_pass_untouched(value: object) -> None:
     import json
 

@@ -113,8 +113,16 @@ def test_async_bodies_match(nvnb_server: Any) -> None:
 
 
 def test_sampling_parameters_and_model_kwargs_match(nvnb_server: Any) -> None:
-    _same(nvnb_server, lambda m: m.invoke("Hi", stop=["\n"]), temperature=0.3, top_p=0.9,
-          seed=7, max_completion_tokens=50, stop=["END"], frequency_penalty=0.5)
+    _same(
+        nvnb_server,
+        lambda m: m.invoke("Hi", stop=["\n"]),
+        temperature=0.3,
+        top_p=0.9,
+        seed=7,
+        max_completion_tokens=50,
+        stop=["END"],
+        frequency_penalty=0.5,
+    )
 
 
 def test_default_headers_are_sent_by_both(nvnb_server: Any) -> None:
@@ -122,8 +130,12 @@ def test_default_headers_are_sent_by_both(nvnb_server: Any) -> None:
 
 
 def test_conversations_with_system_and_assistant_turns_match(nvnb_server: Any) -> None:
-    turns = [SystemMessage("Be brief."), HumanMessage("Hi"), AIMessage("Hello!"),
-             HumanMessage("Again")]
+    turns = [
+        SystemMessage("Be brief."),
+        HumanMessage("Hi"),
+        AIMessage("Hello!"),
+        HumanMessage("Again"),
+    ]
     _same(nvnb_server, lambda m: m.invoke(turns))
 
 
@@ -137,28 +149,41 @@ def test_tool_binding_matches(nvnb_server: Any, choice: Any) -> None:
 
 
 def test_tool_histories_from_the_service_match(nvnb_server: Any) -> None:
-    raw = [{"id": "call_1", "type": "function",
-            "function": {"name": "add", "arguments": '{"a": 1, "b": 2}'}}]
-    turns = [HumanMessage("add 1 and 2"),
-             AIMessage("", additional_kwargs={"tool_calls": raw},
-                       tool_calls=[{"name": "add", "args": {"a": 1, "b": 2}, "id": "call_1"}]),
-             ToolMessage("3", tool_call_id="call_1")]
+    raw = [
+        {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "add", "arguments": '{"a": 1, "b": 2}'},
+        }
+    ]
+    turns = [
+        HumanMessage("add 1 and 2"),
+        AIMessage(
+            "",
+            additional_kwargs={"tool_calls": raw},
+            tool_calls=[{"name": "add", "args": {"a": 1, "b": 2}, "id": "call_1"}],
+        ),
+        ToolMessage("3", tool_call_id="call_1"),
+    ]
     _same(nvnb_server, lambda m: m.invoke(turns))
 
 
 def test_image_parts_match_for_chat_and_nv_vlm_models(nvnb_server: Any) -> None:
-    content = [{"type": "text", "text": "Describe"},
-               {"type": "image_url", "image_url": {"url": _png_uri(), "detail": "low"}}]
+    content = [
+        {"type": "text", "text": "Describe"},
+        {"type": "image_url", "image_url": {"url": _png_uri(), "detail": "low"}},
+    ]
     _same(nvnb_server, lambda m: m.invoke([HumanMessage(content)]))
     _same(nvnb_server, lambda m: m.invoke([HumanMessage(content)]), model="google/paligemma")
-    _same(nvnb_server, lambda m: list(m.stream([HumanMessage(content)])),
-          model="google/paligemma")
+    _same(nvnb_server, lambda m: list(m.stream([HumanMessage(content)])), model="google/paligemma")
 
 
 def test_standard_image_blocks_match(nvnb_server: Any) -> None:
     b64 = _png_uri().split(",", 1)[1]
-    content = [{"type": "text", "text": "Describe"},
-               {"type": "image", "base64": b64, "mime_type": "image/png"}]
+    content = [
+        {"type": "text", "text": "Describe"},
+        {"type": "image", "base64": b64, "mime_type": "image/png"},
+    ]
     _same(nvnb_server, lambda m: m.invoke([HumanMessage(content)]))
 
 
@@ -176,26 +201,37 @@ def test_structured_output_first_request_matches(nvnb_server: Any, schema: Any) 
 
 
 def test_thinking_mode_matches(nvnb_server: Any) -> None:
-    _same(nvnb_server, lambda m: m.with_thinking_mode(True).invoke("Hi"),
-          model="deepseek-ai/deepseek-v3.1")
-    _same(nvnb_server, lambda m: m.with_thinking_mode(False).invoke("Hi"),
-          model="nvidia/llama-3.3-nemotron-super-49b-v1")
+    _same(
+        nvnb_server,
+        lambda m: m.with_thinking_mode(True).invoke("Hi"),
+        model="deepseek-ai/deepseek-v3.1",
+    )
+    _same(
+        nvnb_server,
+        lambda m: m.with_thinking_mode(False).invoke("Hi"),
+        model="nvidia/llama-3.3-nemotron-super-49b-v1",
+    )
 
 
 def test_labels_differ_as_intended(nvnb_server: Any) -> None:
     labels = {"creativity": 1, "complexity": 2, "verbosity": 3}
     theirs, ours = _pair(nvnb_server, model="nvidia/nemotron-steerlm-8b")
-    a, b = _compare(nvnb_server, lambda: theirs.invoke("PB&J?", labels=labels),
-                    lambda: ours.invoke("PB&J?", labels=labels))
+    a, b = _compare(
+        nvnb_server,
+        lambda: theirs.invoke("PB&J?", labels=labels),
+        lambda: ours.invoke("PB&J?", labels=labels),
+    )
     assert a.pop("labels") == labels  # INTENDED["labels"]
     assert b["messages"].pop() == {"role": "assistant", "labels": labels}
     assert a == b
 
 
 def test_hand_written_tool_calls_differ_as_intended(nvnb_server: Any) -> None:
-    turns = [HumanMessage("add"),
-             AIMessage("", tool_calls=[{"name": "add", "args": {"a": 1}, "id": "call_1"}]),
-             ToolMessage("1", tool_call_id="call_1")]
+    turns = [
+        HumanMessage("add"),
+        AIMessage("", tool_calls=[{"name": "add", "args": {"a": 1}, "id": "call_1"}]),
+        ToolMessage("1", tool_call_id="call_1"),
+    ]
     theirs, ours = _pair(nvnb_server)
     a, b = _compare(nvnb_server, lambda: theirs.invoke(turns), lambda: ours.invoke(turns))
     assert "tool_calls" not in a["messages"][1]  # INTENDED["tool_calls without ..."]
@@ -207,9 +243,14 @@ def test_hand_written_tool_calls_differ_as_intended(nvnb_server: Any) -> None:
 
 def test_only_the_listed_headers_differ(nvnb_server: Any) -> None:
     theirs, ours = _pair(nvnb_server)
-    a, b = _sent(nvnb_server, lambda: theirs.invoke("Hi")), _sent(nvnb_server,
-                                                                 lambda: ours.invoke("Hi"))
+    a, b = (
+        _sent(nvnb_server, lambda: theirs.invoke("Hi")),
+        _sent(nvnb_server, lambda: ours.invoke("Hi")),
+    )
     transport = {"host", "accept-encoding", "connection", "content-length"}
-    differing = {k for k in set(a[0].headers) | set(b[0].headers) if k not in transport
-                 and a[0].headers.get(k) != b[0].headers.get(k)}
+    differing = {
+        k
+        for k in set(a[0].headers) | set(b[0].headers)
+        if k not in transport and a[0].headers.get(k) != b[0].headers.get(k)
+    }
     assert differing <= set(INTENDED), differing

@@ -57,8 +57,10 @@ def pieces(nvnb_server: Any) -> dict[str, Any]:
     ranker = NVIDIARerank(base_url=base, model="nvidia/llama-nemotron-rerank-1b-v2", top_n=2)
     reranked = ContextualCompressionRetriever(base_compressor=ranker, base_retriever=retriever)
     prompt = ChatPromptTemplate.from_messages(
-        [ChatMessagePromptTemplate.from_template("{context}", role="context"),
-         ("user", "{question}")]
+        [
+            ChatMessagePromptTemplate.from_template("{context}", role="context"),
+            ("user", "{question}"),
+        ]
     )
     llm = ChatNVIDIA(base_url=base, model=QA_MODEL)
     chain: Runnable = (

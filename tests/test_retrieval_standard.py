@@ -62,11 +62,16 @@ class TestNVIDIAEmbeddingsUnit(EmbeddingsUnitTests):
     @property
     def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
         return (
-            {"NVIDIA_API_KEY": "nvapi-from-the-environment-0123456789",
-             "NVIDIA_BASE_URL": "http://127.0.0.1:8000"},
+            {
+                "NVIDIA_API_KEY": "nvapi-from-the-environment-0123456789",
+                "NVIDIA_BASE_URL": "http://127.0.0.1:8000",
+            },
             {"model": EMBED_MODEL},
-            {"api_key": "nvapi-from-the-environment-0123456789",
-             "base_url": "http://127.0.0.1:8000/v1", "model": EMBED_MODEL},
+            {
+                "api_key": "nvapi-from-the-environment-0123456789",
+                "base_url": "http://127.0.0.1:8000/v1",
+                "model": EMBED_MODEL,
+            },
         )
 
 
@@ -131,8 +136,13 @@ def test_async_embedding_bodies_match_the_official_client(nvnb_server: Any) -> N
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"top_n": 2}, {"truncate": "END"}, {"max_batch_size": 2, "top_n": 4},
-     {"max_batch_size": 1, "top_n": 5}],
+    [
+        {},
+        {"top_n": 2},
+        {"truncate": "END"},
+        {"max_batch_size": 2, "top_n": 4},
+        {"max_batch_size": 1, "top_n": 5},
+    ],
 )
 def test_ranking_bodies_and_results_match_the_official_client(
     nvnb_server: Any, options: dict[str, Any]
@@ -162,11 +172,15 @@ def test_async_ranking_matches_the_official_client(nvnb_server: Any) -> None:
 def test_field_names_and_defaults_match_the_official_classes() -> None:
     url = "http://127.0.0.1:8000/v1"
     for ours, theirs, fields in (
-        (NVIDIAEmbeddings(base_url=url, model=EMBED_MODEL),
-         OfficialEmbeddings(base_url=url, model=EMBED_MODEL, usage_telemetry_enabled=False),
-         ("model", "base_url", "truncate", "dimensions", "max_batch_size", "default_headers")),
-        (NVIDIARerank(base_url=url, model=RANK_MODEL),
-         OfficialRerank(base_url=url, model=RANK_MODEL, usage_telemetry_enabled=False),
-         ("model", "base_url", "top_n", "truncate", "max_batch_size", "default_headers")),
+        (
+            NVIDIAEmbeddings(base_url=url, model=EMBED_MODEL),
+            OfficialEmbeddings(base_url=url, model=EMBED_MODEL, usage_telemetry_enabled=False),
+            ("model", "base_url", "truncate", "dimensions", "max_batch_size", "default_headers"),
+        ),
+        (
+            NVIDIARerank(base_url=url, model=RANK_MODEL),
+            OfficialRerank(base_url=url, model=RANK_MODEL, usage_telemetry_enabled=False),
+            ("model", "base_url", "top_n", "truncate", "max_batch_size", "default_headers"),
+        ),
     ):
         assert {f: getattr(ours, f) for f in fields} == {f: getattr(theirs, f) for f in fields}

@@ -56,7 +56,10 @@ def test_base_urls_are_normalised_to_end_in_v1(given: str, expected: str) -> Non
 @pytest.mark.parametrize(
     ("given", "fixed"),
     [
-        ("https://integrate.api.nvidia.com/v1/chat/completions", "https://integrate.api.nvidia.com/v1"),
+        (
+            "https://integrate.api.nvidia.com/v1/chat/completions",
+            "https://integrate.api.nvidia.com/v1",
+        ),
         ("http://localhost:8000/v1/models", "http://localhost:8000/v1"),
         ("http://localhost:8000/v1/embeddings/", "http://localhost:8000/v1"),
         ("https://proxy/nim/v1/completions", "https://proxy/nim/v1"),
@@ -270,8 +273,12 @@ def test_a_number_sets_every_http_timeout_but_not_the_poll_deadline() -> None:
 
 
 def test_timeouts_and_retry_policies_are_settings() -> None:
-    s = resolve_settings(api_key=KEY, timeout=Timeouts(read=0.05, poll_deadline=0.2),
-                         retry=RetryPolicy(backoff_base=0.001, budget=0.5), max_retries=5)
+    s = resolve_settings(
+        api_key=KEY,
+        timeout=Timeouts(read=0.05, poll_deadline=0.2),
+        retry=RetryPolicy(backoff_base=0.001, budget=0.5),
+        max_retries=5,
+    )
     assert s.timeout.read == 0.05 and s.timeout.poll_deadline == 0.2
     assert s.retry.backoff_base == 0.001 and s.retry.max_retries == 5
 

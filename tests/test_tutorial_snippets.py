@@ -132,8 +132,10 @@ def test_steering_llms(nvnb_server: Any, capsys: pytest.CaptureFixture[str]) -> 
 
     assert len(creative_result.content) > len(complex_result.content)
     sent = [r.json["messages"][-1] for r in nvnb_server.requests if r.method == "POST"]
-    assert sent[-1] == {"role": "assistant",
-                        "labels": {"creativity": 9, "complexity": 3, "verbosity": 9}}
+    assert sent[-1] == {
+        "role": "assistant",
+        "labels": {"creativity": 9, "complexity": 3, "verbosity": 9},
+    }
 
 
 def test_steering_in_lcel(capsys: pytest.CaptureFixture[str]) -> None:
@@ -250,9 +252,7 @@ def test_rag_context_models() -> None:
 
     prompt = ChatPromptTemplate.from_messages(
         [
-            ChatMessage(
-                role="context", content="Parrots and Cats have signed the peace accord."
-            ),
+            ChatMessage(role="context", content="Parrots and Cats have signed the peace accord."),
             ("user", "{input}"),
         ]
     )

@@ -44,15 +44,18 @@ async def pexec(call: Call, function_id: str) -> Any:
     body = call.require_body()
     model = models.functions().get(function_id)
     if model is None:
-        raise Problem(404, f"Function '{function_id}': Not found (local nvnb server; see "
-                      "GET /v2/nvcf/functions).")
+        raise Problem(
+            404,
+            f"Function '{function_id}': Not found (local nvnb server; see GET /v2/nvcf/functions).",
+        )
     return await _complete(call, model, body)
 
 
 async def _complete(call: Call, model: Any, body: dict) -> Any:
     state, plan = call.state, call.plan
-    validation.check_chat(body, model, call.request.headers.get("nvcf-input-asset-references"),
-                          set(state.assets))
+    validation.check_chat(
+        body, model, call.request.headers.get("nvcf-input-asset-references"), set(state.assets)
+    )
     conv = conversation.read(body["messages"])
     facts = []
     if conv.images:
@@ -67,16 +70,23 @@ async def _complete(call: Call, model: Any, body: dict) -> Any:
     elif not answer.tool_calls:
         stop = body.get("stop")
         answer.content, answer.finish_reason = tokens.limit(
-            answer.content, stop=[stop] if isinstance(stop, str) else stop,
-            max_tokens=body.get("max_tokens") or body.get("max_completion_tokens"))
+            answer.content,
+            stop=[stop] if isinstance(stop, str) else stop,
+            max_tokens=body.get("max_tokens") or body.get("max_completion_tokens"),
+        )
     counts = completions.usage(conv, answer)
     if body.get("stream"):
         include = bool((body.get("stream_options") or {}).get("include_usage"))
         chunks, closing = completions.chunks(answer, model.id, counts, include)
         delay = (plan.number("chunk-delay-ms") or 0) + state.options.chunk_delay_ms
         malformed = 0 if plan.has("invalid-json") else plan.count("malformed-sse")
-        stream_faults = sse.StreamFaults(delay / 1000, plan.count("drop-after"), malformed,
-                                         plan.count("stream-error"), plan.count("stall-after"))
+        stream_faults = sse.StreamFaults(
+            delay / 1000,
+            plan.count("drop-after"),
+            malformed,
+            plan.count("stream-error"),
+            plan.count("stall-after"),
+        )
         return sse.EventStream(chunks, closing, {}, stream_faults, state.stopping)
     payload = completions.completion(answer, model.id, counts)
     polls = plan.accepted_polls
@@ -96,22 +106,33 @@ async def pexec_status(call: Call, request_id: str) -> Any:
         job.polls_left -= 1
         return Response(b"", 202, {**headers, "NVCF-STATUS": "pending-evaluation"})
     del call.state.jobs[request_id]
-    return Response(job.body, 200, {**headers, "NVCF-STATUS": "fulfilled"},
-                    media_type="application/json")
+    return Response(
+        job.body, 200, {**headers, "NVCF-STATUS": "fulfilled"}, media_type="application/json"
+    )
 
 
 @api
 async def nvcf_functions(call: Call) -> Any:
-    listed = [{"id": fid, "name": models.function_name(m), "status": "ACTIVE",
-               "versionId": fid} for fid, m in models.functions().items()]
+    listed = [
+        {"id": fid, "name": models.function_name(m), "status": "ACTIVE", "versionId": fid}
+        for fid, m in models.functions().items()
+    ]
     return call.reply({"functions": listed})
 
 
 @api
 async def list_models(call: Call) -> Any:
-    data = [{"id": m.id, "object": "model", "created": 735790403,
-             "owned_by": m.id.split("/")[0] if "/" in m.id else "nvidia", "root": m.id,
-             "parent": None} for m in models.all_models().values()]
+    data = [
+        {
+            "id": m.id,
+            "object": "model",
+            "created": 735790403,
+            "owned_by": m.id.split("/")[0] if "/" in m.id else "nvidia",
+            "root": m.id,
+            "parent": None,
+        }
+        for m in models.all_models().values()
+    ]
     return call.reply({"object": "list", "data": data})
 
 
@@ -129,8 +150,14 @@ async def create_asset(call: Call) -> Any:
     asset_id = str(uuid.uuid4())
     call.state.assets[asset_id] = Asset(content_type, description)
     upload = f"{str(call.request.base_url).rstrip('/')}/_nvnb/upload/{asset_id}"
-    return call.reply({"assetId": asset_id, "uploadUrl": upload, "contentType": content_type,
-                       "description": description})
+    return call.reply(
+        {
+            "assetId": asset_id,
+            "uploadUrl": upload,
+            "contentType": content_type,
+            "description": description,
+        }
+    )
 
 
 async def upload_asset(request: Request) -> Response:
@@ -139,13 +166,20 @@ async def upload_asset(request: Request) -> Response:
     asset = state.assets.get(request.path_params["asset_id"])
     if asset is None:
         return Response("NoSuchUpload: unknown asset id", 404, media_type="text/plain")
-    mismatched = [name for name, want in (
-        ("content-type", asset.content_type),
-        ("x-amz-meta-nvcf-asset-description", asset.description),
-    ) if request.headers.get(name) != want]
+    mismatched = [
+        name
+        for name, want in (
+            ("content-type", asset.content_type),
+            ("x-amz-meta-nvcf-asset-description", asset.description),
+        )
+        if request.headers.get(name) != want
+    ]
     if mismatched:
-        return Response(f"SignatureDoesNotMatch: header(s) {', '.join(mismatched)} differ from "
-                        "the asset's", 403, media_type="text/plain")
+        return Response(
+            f"SignatureDoesNotMatch: header(s) {', '.join(mismatched)} differ from the asset's",
+            403,
+            media_type="text/plain",
+        )
     asset.data = request.scope.get("nvnb.body", b"")
     return Response(b"", 200)
 

@@ -19,12 +19,17 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
-    p.add_argument("--auth-key", default=None,
-                   help="require 'Authorization: Bearer KEY' (default: env NVNB_SERVER_KEY; "
-                   "unset = no auth)")
-    p.add_argument("--fault", default=None,
-                   help=f"fault spec applied to every request ({', '.join(FAULT_NAMES)}; "
-                   "see nvnb.server.faults)")
+    p.add_argument(
+        "--auth-key",
+        default=None,
+        help="require 'Authorization: Bearer KEY' (default: env NVNB_SERVER_KEY; unset = no auth)",
+    )
+    p.add_argument(
+        "--fault",
+        default=None,
+        help=f"fault spec applied to every request ({', '.join(FAULT_NAMES)}; "
+        "see nvnb.server.faults)",
+    )
     p.add_argument("--chunk-delay-ms", type=float, default=0, help="delay per streamed chunk")
     p.add_argument("--latency-ms", type=float, default=0, help="delay before each answer")
     return p
@@ -38,15 +43,22 @@ def serve(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     key = args.auth_key or os.environ.get("NVNB_SERVER_KEY") or None
     try:
-        server = LocalServer(args.host, args.port, auth_key=key, fault=args.fault,
-                             chunk_delay_ms=args.chunk_delay_ms, latency_ms=args.latency_ms)
+        server = LocalServer(
+            args.host,
+            args.port,
+            auth_key=key,
+            fault=args.fault,
+            chunk_delay_ms=args.chunk_delay_ms,
+            latency_ms=args.latency_ms,
+        )
         server.start()
     except Problem as exc:
         print(f"nvnb serve: {exc.detail}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"nvnb serve: cannot listen on {args.host}:{args.port}: {exc.strerror}",
-              file=sys.stderr)
+        print(
+            f"nvnb serve: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr
+        )
         return 1
     done = threading.Event()
     if threading.current_thread() is threading.main_thread():

@@ -63,8 +63,15 @@ def read(messages: list[dict]) -> Conversation:
             if not message.get("content"):
                 continue
         text, images = content_parts(message.get("content"))
-        turns.append(Turn(message.get("role", "user"), text, images, message.get("name"),
-                          list(message.get("tool_calls") or [])))
+        turns.append(
+            Turn(
+                message.get("role", "user"),
+                text,
+                images,
+                message.get("name"),
+                list(message.get("tool_calls") or []),
+            )
+        )
     return Conversation(turns, labels)
 
 

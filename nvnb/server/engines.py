@@ -126,8 +126,10 @@ def _more_sentences(model: Model, conv: Conversation, turn: str) -> list[str]:
     key = _key_words(turn, 3)
     history = sum(1 for t in conv.turns[:-1] if t.role in ("user", "assistant"))
     labels = conv.labels
-    more = ["No language model runs here: the reply is built from your request by fixed rules, "
-            "so the same request always gets the same words."]
+    more = [
+        "No language model runs here: the reply is built from your request by fixed rules, "
+        "so the same request always gets the same words."
+    ]
     if key:
         more.append(f"Its key words are {', '.join(key)}.")
     if conv.system:
@@ -138,8 +140,10 @@ def _more_sentences(model: Model, conv: Conversation, turn: str) -> list[str]:
         shown = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
         more.append(f"Labels in force: {shown}.")
     if int(labels.get("complexity", 0)) >= 6:
-        more.append("Put technically: the reply is a pure function of the request body, "
-                    "tokenised by a regular expression and streamed one token per chunk.")
+        more.append(
+            "Put technically: the reply is a pure function of the request body, "
+            "tokenised by a regular expression and streamed one token per chunk."
+        )
     more += [
         f"The turn has {len(words(turn))} words and {len(turn)} characters.",
         f"With an NVIDIA_API_KEY, the same code would reach NVIDIA's hosted {model.id}.",
@@ -185,28 +189,40 @@ def tool_result_answer(model: Model, conv: Conversation) -> str:
 # -- code -------------------------------------------------------------------------------------
 
 _LANGUAGES = {
-    "python": "python", "py": "python", "javascript": "javascript", "js": "javascript",
-    "typescript": "typescript", "rust": "rust", "go": "go", "golang": "go", "bash": "bash",
-    "shell": "bash", "sql": "sql", "java": "java", "c": "c", "cpp": "cpp", "c++": "cpp",
+    "python": "python",
+    "py": "python",
+    "javascript": "javascript",
+    "js": "javascript",
+    "typescript": "typescript",
+    "rust": "rust",
+    "go": "go",
+    "golang": "go",
+    "bash": "bash",
+    "shell": "bash",
+    "sql": "sql",
+    "java": "java",
+    "c": "c",
+    "cpp": "cpp",
+    "c++": "cpp",
 }
 _TEMPLATES = {
-    "python": "# {note}\ndef {name}(*args):\n    \"\"\"{turn}\"\"\"\n    raise NotImplementedError"
-              "(\"written by the local nvnb server: a skeleton, not a solution\")\n",
+    "python": '# {note}\ndef {name}(*args):\n    """{turn}"""\n    raise NotImplementedError'
+    '("written by the local nvnb server: a skeleton, not a solution")\n',
     "javascript": "// {note}\nfunction {name}(...args) {{\n  // {turn}\n  throw new Error("
-                  "\"a skeleton from the local nvnb server\");\n}}\n",
+    '"a skeleton from the local nvnb server");\n}}\n',
     "typescript": "// {note}\nexport function {name}(...args: unknown[]): never {{\n  // {turn}\n"
-                  "  throw new Error(\"a skeleton from the local nvnb server\");\n}}\n",
-    "rust": "// {note}\n// {turn}\nfn {name}() {{\n    todo!(\"a skeleton from the local nvnb "
-            "server\")\n}}\n",
-    "go": "// {note}\n// {turn}\nfunc {name}() {{\n\tpanic(\"a skeleton from the local nvnb "
-          "server\")\n}}\n",
-    "bash": "# {note}\n# {turn}\n{name}() {{\n  echo \"a skeleton from the local nvnb server\""
-            " >&2\n  return 1\n}}\n",
+    '  throw new Error("a skeleton from the local nvnb server");\n}}\n',
+    "rust": '// {note}\n// {turn}\nfn {name}() {{\n    todo!("a skeleton from the local nvnb '
+    'server")\n}}\n',
+    "go": '// {note}\n// {turn}\nfunc {name}() {{\n\tpanic("a skeleton from the local nvnb '
+    'server")\n}}\n',
+    "bash": '# {note}\n# {turn}\n{name}() {{\n  echo "a skeleton from the local nvnb server"'
+    " >&2\n  return 1\n}}\n",
     "sql": "-- {note}\n-- {turn}\nSELECT 'a skeleton from the local nvnb server' AS {name};\n",
     "java": "// {note}\n// {turn}\nclass Skeleton {{\n    static void {name}() {{\n"
-            "        throw new UnsupportedOperationException(\"local nvnb server\");\n    }}\n}}\n",
+    '        throw new UnsupportedOperationException("local nvnb server");\n    }}\n}}\n',
     "c": "/* {note} */\n/* {turn} */\nint {name}(void) {{\n"
-         "    return -1; /* local nvnb server */\n}}\n",
+    "    return -1; /* local nvnb server */\n}}\n",
     "cpp": "// {note}\n// {turn}\nint {name}() {{\n    return -1;  // local nvnb server\n}}\n",
 }
 
@@ -234,16 +250,30 @@ def code_answer(model: Model, conv: Conversation) -> str:
 def qa_answer(conv: Conversation) -> str:
     """Extractive: the context sentence sharing most words with the question."""
     question = {_stem(w) for w in words(conv.last_user)} - STOPWORDS
-    sentences = [s.strip() for text in conv.context
-                 for s in re.split(r"(?<=[.!?])\s+|\n+", text) if s.strip()]
+    sentences = [
+        s.strip()
+        for text in conv.context
+        for s in re.split(r"(?<=[.!?])\s+|\n+", text)
+        if s.strip()
+    ]
     if not sentences:
-        return ("The local nvnb server answers QA models from context turns only, and this "
-                "request has none.")
-    wants_number = re.match(r"\s*(when|how (many|much|long|old|far)|what year)\b",
-                            conv.last_user.lower()) is not None
-    scored = [(len(question & {_stem(w) for w in words(s)})
-               + (0.5 if wants_number and re.search(r"\d", s) else 0), -i, s)
-              for i, s in enumerate(sentences)]
+        return (
+            "The local nvnb server answers QA models from context turns only, and this "
+            "request has none."
+        )
+    wants_number = (
+        re.match(r"\s*(when|how (many|much|long|old|far)|what year)\b", conv.last_user.lower())
+        is not None
+    )
+    scored = [
+        (
+            len(question & {_stem(w) for w in words(s)})
+            + (0.5 if wants_number and re.search(r"\d", s) else 0),
+            -i,
+            s,
+        )
+        for i, s in enumerate(sentences)
+    ]
     best = max(scored)
     if best[0] == 0:
         return "The context does not say. (Extractive answer from the local nvnb server.)"
@@ -259,8 +289,9 @@ def _stem(word: str) -> str:
 
 def vision_answer(model: Model, conv: Conversation, facts: list[str]) -> str:
     """What Pillow could read from the images, then the turn."""
-    lines = [f"The local nvnb server ({model.id}) does not see; it measured the image(s) "
-             "with Pillow:"]
+    lines = [
+        f"The local nvnb server ({model.id}) does not see; it measured the image(s) with Pillow:"
+    ]
     lines += [f"- {fact}" for fact in facts]
     if not model.supports_images:
         lines.append(f"(The catalog does not list {model.id} as a vision model.)")
@@ -287,7 +318,8 @@ def thinking_enabled(model: Model, body: dict, conv: Conversation) -> bool:
 def _contains(body: Any, wanted: Any) -> bool:
     if isinstance(wanted, dict):
         return isinstance(body, dict) and all(
-            k in body and _contains(body[k], v) for k, v in wanted.items())
+            k in body and _contains(body[k], v) for k, v in wanted.items()
+        )
     return body == wanted
 
 
@@ -295,6 +327,8 @@ def reasoning(model: Model, body: dict, conv: Conversation) -> str | None:
     if not thinking_enabled(model, body, conv):
         return None
     turn = _clip(conv.last_user, 80) or "an empty turn"
-    return (f"Thinking is on, so the local nvnb server notes its steps: it read “{turn}”, "
-            f"found {len(words(conv.last_user))} words, and applies its fixed rules. "
-            "No model reasons here.")
+    return (
+        f"Thinking is on, so the local nvnb server notes its steps: it read “{turn}”, "
+        f"found {len(words(conv.last_user))} words, and applies its fixed rules. "
+        "No model reasons here."
+    )

@@ -41,8 +41,19 @@ from dataclasses import dataclass, field
 from nvnb.server.problems import STYLES, Problem
 
 FAULT_NAMES = (
-    "status", "drop-after", "malformed-sse", "invalid-json", "stream-error", "chunk-delay-ms",
-    "stall-after", "latency-ms", "accepted", "long", "style", "html", "text",
+    "status",
+    "drop-after",
+    "malformed-sse",
+    "invalid-json",
+    "stream-error",
+    "chunk-delay-ms",
+    "stall-after",
+    "latency-ms",
+    "accepted",
+    "long",
+    "style",
+    "html",
+    "text",
 )
 PARAM_NAMES = ("retry-after", "times", "id", "style", "html", "text")
 _NO_VALUE = ("invalid-json", "html", "text")
@@ -172,8 +183,9 @@ class FaultPlan:
         headers = {}
         if "retry-after" in fault.params:
             headers["Retry-After"] = fault.params["retry-after"]
-        return Problem(code, f"Fault injected on request (X-NVNB-Fault: {fault.text}).",
-                       headers=headers)
+        return Problem(
+            code, f"Fault injected on request (X-NVNB-Fault: {fault.text}).", headers=headers
+        )
 
     @property
     def accepted_polls(self) -> float | None:

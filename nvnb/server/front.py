@@ -86,8 +86,11 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Any]]:
             return render(problem, request_id, style)
         except Exception as exc:  # a server bug: answer 500 and say so, don't hide it
             log.exception("local nvnb server failed on %s %s", request.method, request.url.path)
-            return render(Problem(500, f"Local nvnb server error: {type(exc).__name__}: {exc}"),
-                          request_id, style)
+            return render(
+                Problem(500, f"Local nvnb server error: {type(exc).__name__}: {exc}"),
+                request_id,
+                style,
+            )
 
     return endpoint
 
@@ -107,11 +110,15 @@ def _check_auth(request: Request, state: ServerState) -> None:
         return
     given = request.headers.get("authorization")
     if given is None:
-        raise Problem(401, "Authorization header is missing (expected 'Bearer <key>').",
-                      headers={"WWW-Authenticate": "Bearer"})
+        raise Problem(
+            401,
+            "Authorization header is missing (expected 'Bearer <key>').",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     if given != f"Bearer {key}":
-        raise Problem(401, "The API key is not valid for this server.",
-                      headers={"WWW-Authenticate": "Bearer"})
+        raise Problem(
+            401, "The API key is not valid for this server.", headers={"WWW-Authenticate": "Bearer"}
+        )
 
 
 async def _stall(request: Request, state: ServerState) -> None:
@@ -174,6 +181,14 @@ class Front:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         headers, has_auth = redact(headers)
         body = _json_body(raw)
-        self.state.recorder.add(RecordedRequest(
-            scope["method"], path, scope.get("query_string", b"").decode("latin-1"), headers,
-            has_auth, None if body is _NOT_JSON else body, len(raw)))
+        self.state.recorder.add(
+            RecordedRequest(
+                scope["method"],
+                path,
+                scope.get("query_string", b"").decode("latin-1"),
+                headers,
+                has_auth,
+                None if body is _NOT_JSON else body,
+                len(raw),
+            )
+        )

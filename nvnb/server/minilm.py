@@ -77,8 +77,9 @@ def load_embedder() -> Embedder | None:
                 _loaded = Embedder(_load_model())
             except Exception as exc:  # a broken torch install must not break the server
                 _failed = True
-                log.warning("nvnb: the embedding model could not load (%s); using hashed "
-                            "vectors", exc)
+                log.warning(
+                    "nvnb: the embedding model could not load (%s); using hashed vectors", exc
+                )
     return _loaded
 
 
@@ -117,8 +118,12 @@ def _unit(vector: list[float]) -> list[float]:
 
 def _load_model() -> Any:
     # Never reach for a hub: everything is inside the wheel.
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_PROGRESS_BARS",
-                 "HF_HUB_DISABLE_TELEMETRY"):
+    for name in (
+        "HF_HUB_OFFLINE",
+        "TRANSFORMERS_OFFLINE",
+        "HF_HUB_DISABLE_PROGRESS_BARS",
+        "HF_HUB_DISABLE_TELEMETRY",
+    ):
         os.environ.setdefault(name, "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:

@@ -29,8 +29,13 @@ class Problem(Exception):
     """An HTTP error the server answers with (raised anywhere inside a request)."""
 
     def __init__(
-        self, status: int, detail: str, *, title: str | None = None,
-        headers: dict[str, str] | None = None, problem_type: str | None = None,
+        self,
+        status: int,
+        detail: str,
+        *,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        problem_type: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -60,15 +65,21 @@ def render(problem: Problem, request_id: str, style: str = "nvcf") -> Response:
         )
         return Response(body, status, headers, media_type="text/html")
     if style == "text":
-        return Response(f"{status} {problem.title}: {problem.detail}", status, headers,
-                        media_type="text/plain")
+        return Response(
+            f"{status} {problem.title}: {problem.detail}", status, headers, media_type="text/plain"
+        )
     if style == "openai":
         error_type = _OPENAI_TYPES.get(status, "server_error" if status >= 500 else "error")
-        payload: dict = {"error": {"message": problem.detail, "type": error_type,
-                                   "param": None, "code": status}}
+        payload: dict = {
+            "error": {"message": problem.detail, "type": error_type, "param": None, "code": status}
+        }
     else:
-        payload = {"status": status, "title": problem.title, "detail": problem.detail,
-                   "requestId": request_id}
+        payload = {
+            "status": status,
+            "title": problem.title,
+            "detail": problem.detail,
+            "requestId": request_id,
+        }
         if problem.problem_type:
             payload = {"type": problem.problem_type, **payload}
     return Response(json.dumps(payload), status, headers, media_type="application/json")

@@ -25,19 +25,37 @@ async def embeddings(call: Call, **_: str) -> Any:
     if not isinstance(dims, int) or isinstance(dims, bool) or dims < 1:
         raise validation.invalid("body -> dimensions: a positive integer")
     if dims > vectors.DIMENSIONS:
-        raise Problem(400, f"dimensions={dims} is more than {model.id} has "
-                      f"({vectors.DIMENSIONS} on the local nvnb server).")
+        raise Problem(
+            400,
+            f"dimensions={dims} is more than {model.id} has "
+            f"({vectors.DIMENSIONS} on the local nvnb server).",
+        )
     encoding = body.get("encoding_format", "float")
     if encoding not in ("float", "base64"):
         raise validation.invalid("body -> encoding_format: should be 'float' or 'base64'")
     texts = [_fit(text, truncate, f"input {i}") for i, text in enumerate(inputs)]
     used = sum(tokens.count(text) for text in texts)
-    found = await asyncio.to_thread(vectors.embed_many, texts, dims) if _model_installed() \
+    found = (
+        await asyncio.to_thread(vectors.embed_many, texts, dims)
+        if _model_installed()
         else vectors.embed_many(texts, dims)
-    data = [{"object": "embedding", "index": i, "embedding":
-             vectors.encode_base64(v) if encoding == "base64" else v} for i, v in enumerate(found)]
-    return call.reply({"object": "list", "data": data, "model": model.id,
-                       "usage": {"prompt_tokens": used, "total_tokens": used}})
+    )
+    data = [
+        {
+            "object": "embedding",
+            "index": i,
+            "embedding": vectors.encode_base64(v) if encoding == "base64" else v,
+        }
+        for i, v in enumerate(found)
+    ]
+    return call.reply(
+        {
+            "object": "list",
+            "data": data,
+            "model": model.id,
+            "usage": {"prompt_tokens": used, "total_tokens": used},
+        }
+    )
 
 
 @api
@@ -48,9 +66,12 @@ async def ranking(call: Call, **_: str) -> Any:
     if not isinstance(query, dict) or not isinstance(query.get("text"), str):
         raise validation.invalid("body -> query -> text: Field required")
     passages = body.get("passages")
-    if not isinstance(passages, list) or not passages or not all(
-            isinstance(p, dict) and isinstance(p.get("text"), str) for p in passages):
-        raise validation.invalid("body -> passages: a non-empty list of {\"text\": ...}")
+    if (
+        not isinstance(passages, list)
+        or not passages
+        or not all(isinstance(p, dict) and isinstance(p.get("text"), str) for p in passages)
+    ):
+        raise validation.invalid('body -> passages: a non-empty list of {"text": ...}')
     truncate = _truncate(body)
     texts = [_fit(p["text"], truncate, f"passage {i}") for i, p in enumerate(passages)]
     query_text = _fit(query["text"], truncate, "query")
@@ -77,7 +98,10 @@ def _fit(text: str, truncate: str, what: str) -> str:
     if len(pieces) <= limit:
         return text
     if truncate == "NONE":
-        raise Problem(400, f"Input length of {what} is {len(pieces)} tokens, more than the "
-                      f"maximum of {limit}; send truncate='END' or 'START'.")
+        raise Problem(
+            400,
+            f"Input length of {what} is {len(pieces)} tokens, more than the "
+            f"maximum of {limit}; send truncate='END' or 'START'.",
+        )
     kept = pieces[:limit] if truncate == "END" else pieces[-limit:]
     return "".join(kept)

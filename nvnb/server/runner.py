@@ -31,9 +31,17 @@ class LocalServer:
     ``str(server)`` is its base URL (``http://127.0.0.1:PORT/v1``).
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, auth_key: str | None = None,
-                 fault: str | None = None, chunk_delay_ms: float = 0, latency_ms: float = 0,
-                 record: bool = True) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        auth_key: str | None = None,
+        fault: str | None = None,
+        chunk_delay_ms: float = 0,
+        latency_ms: float = 0,
+        record: bool = True,
+    ) -> None:
         self.host, self.port = host, port
         self._state = ServerState(Options(auth_key, fault, chunk_delay_ms, latency_ms, record))
         self._server: Any = None
@@ -109,13 +117,20 @@ class LocalServer:
         self._socket = sock
         self._state.stopping.clear()
         config = uvicorn.Config(
-            build(self._state), log_config=None, log_level=None, access_log=False, http="h11",
-            ws="none", lifespan="off", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            build(self._state),
+            log_config=None,
+            log_level=None,
+            access_log=False,
+            http="h11",
+            ws="none",
+            lifespan="off",
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             timeout_keep_alive=5,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._run, name=f"nvnb-server-{self.port}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"nvnb-server-{self.port}", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self._server.started:

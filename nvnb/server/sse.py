@@ -18,8 +18,11 @@ MALFORMED_LINE = b'data: {"id": "chatcmpl-broken", "choices": [{"delta": {"conte
 
 
 def encode(event: dict | str) -> bytes:
-    data = event if isinstance(event, str) else json.dumps(event, ensure_ascii=False,
-                                                            separators=(",", ":"))
+    data = (
+        event
+        if isinstance(event, str)
+        else json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    )
     return f"data: {data}\n\n".encode()
 
 
@@ -68,11 +71,20 @@ async def _watch(receive: Any, gone: asyncio.Event) -> None:
 class EventStream:
     """An SSE answer: content chunks, closing chunks, then ``[DONE]``."""
 
-    def __init__(self, body: list[dict], closing: list[dict], headers: dict[str, str],
-                 faults: StreamFaults, stopping: threading.Event) -> None:
+    def __init__(
+        self,
+        body: list[dict],
+        closing: list[dict],
+        headers: dict[str, str],
+        faults: StreamFaults,
+        stopping: threading.Event,
+    ) -> None:
         self.body, self.closing = body, closing
-        self.headers = {"Content-Type": "text/event-stream; charset=utf-8",
-                        "Cache-Control": "no-cache", **headers}
+        self.headers = {
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Cache-Control": "no-cache",
+            **headers,
+        }
         self.faults, self.stopping = faults, stopping
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -84,8 +96,13 @@ class EventStream:
             watcher.cancel()
 
     async def _send_all(self, scope: dict, send: Any, gone: asyncio.Event) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(k.lower().encode(), v.encode()) for k, v in self.headers.items()]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(k.lower().encode(), v.encode()) for k, v in self.headers.items()],
+            }
+        )
         f, n = self.faults, len(self.body)
 
         def at(position: int | None, i: int) -> bool:
@@ -105,9 +122,18 @@ class EventStream:
             if at(f.malformed_after, i):
                 await write(MALFORMED_LINE)
             if at(f.error_after, i):
-                await write(encode({"error": {
-                    "object": "error", "type": "internal_error", "code": 500,
-                    "message": f"Fault injected after {i} chunks (local nvnb server)."}}))
+                await write(
+                    encode(
+                        {
+                            "error": {
+                                "object": "error",
+                                "type": "internal_error",
+                                "code": 500,
+                                "message": f"Fault injected after {i} chunks (local nvnb server).",
+                            }
+                        }
+                    )
+                )
                 break
             if i == n:
                 for event in self.closing:
@@ -130,13 +156,22 @@ class CutResponse:
 
     def __init__(self, body: bytes, keep: int, headers: dict[str, str]) -> None:
         self.body, self.keep = body, keep
-        self.headers = {"Content-Type": "application/json", **headers,
-                        "Content-Length": str(len(body))}
+        self.headers = {
+            "Content-Type": "application/json",
+            **headers,
+            "Content-Length": str(len(body)),
+        }
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if self.keep > 0:
-            await send({"type": "http.response.start", "status": 200, "headers": [
-                (k.lower().encode(), v.encode()) for k, v in self.headers.items()]})
-            await send({"type": "http.response.body", "body": self.body[: self.keep],
-                        "more_body": True})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(k.lower().encode(), v.encode()) for k, v in self.headers.items()],
+                }
+            )
+            await send(
+                {"type": "http.response.body", "body": self.body[: self.keep], "more_body": True}
+            )
         await cut(scope)

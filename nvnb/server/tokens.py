@@ -41,8 +41,9 @@ def chunks(text: str) -> list[str]:
     return pieces(text)
 
 
-def limit(text: str, *, stop: list[str] | None = None,
-          max_tokens: int | None = None) -> tuple[str, str]:
+def limit(
+    text: str, *, stop: list[str] | None = None, max_tokens: int | None = None
+) -> tuple[str, str]:
     """Cut ``text`` at the first stop sequence, then at ``max_tokens``; return it and the reason."""
     reason = "stop"
     if stop:

@@ -29,8 +29,10 @@ _NOT_NAMES_TEXT = (
 )
 _NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
 # Words too generic to say that a turn names a tool.
-_GENERIC_TEXT = ("get set fetch find run call do make create compute calculate lookup look "
-                     "my tool tools function func the a an of to for")
+_GENERIC_TEXT = (
+    "get set fetch find run call do make create compute calculate lookup look "
+    "my tool tools function func the a an of to for"
+)
 _GENERIC = frozenset(_GENERIC_TEXT.split())
 
 
@@ -176,9 +178,14 @@ def _coerce(value: Any, schema: dict, values: Values, name: str, root: Any) -> A
 
 def _fill_string(schema: dict, values: Values, name: str, root: Any) -> str:
     fmt = schema.get("format")
-    formats = {"date": "2024-01-01", "date-time": "2024-01-01T00:00:00Z", "time": "00:00:00",
-               "email": "user@example.com", "uri": "http://localhost/", "uuid":
-               "00000000-0000-4000-8000-000000000000"}
+    formats = {
+        "date": "2024-01-01",
+        "date-time": "2024-01-01T00:00:00Z",
+        "time": "00:00:00",
+        "email": "user@example.com",
+        "uri": "http://localhost/",
+        "uuid": "00000000-0000-4000-8000-000000000000",
+    }
     if fmt in formats:
         return formats[fmt]
     if "default" in schema and isinstance(schema["default"], str):
@@ -241,9 +248,15 @@ def _fill_null(schema: dict, values: Values, name: str, root: Any) -> None:
     return None
 
 
-_FILLERS = {"object": _fill_object, "string": _fill_string, "number": _fill_number,
-            "integer": _fill_number, "boolean": _fill_boolean, "array": _fill_array,
-            "null": _fill_null}
+_FILLERS = {
+    "object": _fill_object,
+    "string": _fill_string,
+    "number": _fill_number,
+    "integer": _fill_number,
+    "boolean": _fill_boolean,
+    "array": _fill_array,
+    "null": _fill_null,
+}
 
 
 def _pick_enum(options: list, values: Values) -> Any:
@@ -285,8 +298,11 @@ def tool_names_in(text: str, tools: list[dict]) -> list[dict]:
         if position < 0:
             content = [_stem(w) for w in spaced.lower().split() if w not in _GENERIC and len(w) > 2]
             if content and all(w in said for w in content):
-                position = min(lowered.find(w) for w in content if w in lowered) if any(
-                    w in lowered for w in content) else len(lowered)
+                position = (
+                    min(lowered.find(w) for w in content if w in lowered)
+                    if any(w in lowered for w in content)
+                    else len(lowered)
+                )
         if position >= 0:
             found.append((position, tool))
     return [tool for _, tool in sorted(found, key=lambda pair: pair[0])]
@@ -332,5 +348,8 @@ def make_call(tool: dict, text: str, index: int) -> dict:
     arguments = fill(schema, extract(text, function["name"]), name=function["name"])
     encoded = json.dumps(arguments, ensure_ascii=False)
     digest = hashlib.sha256(f"{function['name']}|{encoded}|{index}".encode()).hexdigest()[:24]
-    return {"id": f"call_{digest}", "type": "function",
-            "function": {"name": function["name"], "arguments": encoded}}
+    return {
+        "id": f"call_{digest}",
+        "type": "function",
+        "function": {"name": function["name"], "arguments": encoded},
+    }

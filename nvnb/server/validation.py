@@ -28,8 +28,7 @@ VALIDATION_TYPE = "urn:kaizen:problem-details:validation-failed"
 
 
 def invalid(*details: str) -> Problem:
-    return Problem(422, "; ".join(details), title="Validation Failed",
-                   problem_type=VALIDATION_TYPE)
+    return Problem(422, "; ".join(details), title="Validation Failed", problem_type=VALIDATION_TYPE)
 
 
 def require_object(body: Any) -> dict:
@@ -44,11 +43,15 @@ def resolve(name: Any, wanted_types: frozenset[str] | set[str]) -> Model:
         raise invalid("body -> model: Field required")
     model = models.get(name)
     if model is None:
-        raise Problem(404, f"Model '{name}' is unknown to the local nvnb server (ids are matched "
-                      "exactly, as by the hosted service; see GET /v1/models).")
+        raise Problem(
+            404,
+            f"Model '{name}' is unknown to the local nvnb server (ids are matched "
+            "exactly, as by the hosted service; see GET /v1/models).",
+        )
     if model.type not in wanted_types:
-        raise Problem(400, f"Model '{name}' is a {model.type} model; it is not served on this "
-                      "route.")
+        raise Problem(
+            400, f"Model '{name}' is a {model.type} model; it is not served on this route."
+        )
     return model
 
 
@@ -77,8 +80,9 @@ def check_chat(body: dict, model: Model, asset_header: str | None, assets: set[s
 def _check_params(body: dict) -> None:
     for key in ("max_tokens", "max_completion_tokens"):
         value = body.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
-                                  or value < 1):
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
             raise invalid(f"body -> {key}: Input should be an integer greater than 0")
     for key in ("temperature", "top_p", "frequency_penalty", "presence_penalty"):
         value = body.get(key)
@@ -87,8 +91,10 @@ def _check_params(body: dict) -> None:
     if "stream" in body and not isinstance(body["stream"], bool):
         raise invalid("body -> stream: Input should be a valid boolean")
     stop = body.get("stop")
-    if stop is not None and not isinstance(stop, str) and not (
-        isinstance(stop, list) and all(isinstance(s, str) for s in stop)
+    if (
+        stop is not None
+        and not isinstance(stop, str)
+        and not (isinstance(stop, list) and all(isinstance(s, str) for s in stop))
     ):
         raise invalid("body -> stop: Input should be a string or a list of strings")
     options = body.get("stream_options")
@@ -98,8 +104,9 @@ def _check_params(body: dict) -> None:
     if fmt is not None and (
         not isinstance(fmt, dict) or fmt.get("type") not in ("text", "json_object", "json_schema")
     ):
-        raise invalid("body -> response_format -> type: should be 'text', 'json_object' or "
-                      "'json_schema'")
+        raise invalid(
+            "body -> response_format -> type: should be 'text', 'json_object' or 'json_schema'"
+        )
 
 
 def _check_tools(body: dict) -> None:
@@ -118,8 +125,9 @@ def _check_tools(body: dict) -> None:
         return
     if isinstance(choice, str):
         if choice not in ("none", "auto", "required"):
-            raise invalid("body -> tool_choice: should be 'none', 'auto', 'required' or a "
-                          "named function")
+            raise invalid(
+                "body -> tool_choice: should be 'none', 'auto', 'required' or a named function"
+            )
         return
     name = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
     if not isinstance(name, str):
@@ -157,8 +165,9 @@ def _check_labels(where: str, labels: Any, model: Model) -> None:
     allowed = models.allowed_labels(model)
     for name, value in labels.items():
         if name not in allowed:
-            raise invalid(f"{where} -> {name}: unknown label; this model takes "
-                          f"{', '.join(allowed)}")
+            raise invalid(
+                f"{where} -> {name}: unknown label; this model takes {', '.join(allowed)}"
+            )
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 9:
             raise invalid(f"{where} -> {name}: Input should be an integer from 0 to 9")
 
@@ -187,8 +196,9 @@ def _check_image(i: int, ref: str, announced: set[str], assets: set[str]) -> Non
     if asset:
         asset_id = asset.group(2)
         if asset_id not in announced:
-            raise invalid(f"{where}: asset {asset_id} is not listed in the "
-                          "NVCF-INPUT-ASSET-REFERENCES header")
+            raise invalid(
+                f"{where}: asset {asset_id} is not listed in the NVCF-INPUT-ASSET-REFERENCES header"
+            )
         if asset_id not in assets:
             raise invalid(f"{where}: asset {asset_id} was not found (upload it first)")
         return
@@ -201,6 +211,10 @@ def _check_image(i: int, ref: str, announced: set[str], assets: set[str]) -> Non
         raise invalid(f"{where}: image data URIs must be data:image/<png|jpeg|webp|gif>;base64,…")
     size = len(ref) - match.end()
     if size > INLINE_IMAGE_LIMIT:
-        raise Problem(413, f"Inline image is {size} base64 characters; the limit is "
-                      f"{INLINE_IMAGE_LIMIT}. To upload larger images, use the assets API "
-                      "(POST /v2/nvcf/assets).", title="Payload Too Large")
+        raise Problem(
+            413,
+            f"Inline image is {size} base64 characters; the limit is "
+            f"{INLINE_IMAGE_LIMIT}. To upload larger images, use the assets API "
+            "(POST /v2/nvcf/assets).",
+            title="Payload Too Large",
+        )

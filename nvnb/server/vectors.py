@@ -56,7 +56,7 @@ def embed(text: str, dimensions: int = DIMENSIONS) -> list[float]:
         _add(vector, f"w:{word}", weight)
         padded = f"<{word}>"
         for i in range(len(padded) - 2):
-            _add(vector, f"t:{padded[i:i + 3]}", TRIGRAM_WEIGHT * weight)
+            _add(vector, f"t:{padded[i : i + 3]}", TRIGRAM_WEIGHT * weight)
     norm = math.sqrt(sum(v * v for v in vector))
     if norm == 0:
         vector[0] = 1.0

@@ -25,13 +25,28 @@ FETCH_TIMEOUT_S = 5.0
 MAX_PIXELS = 64_000_000
 _ASSET = re.compile(r"data:image/[\w.+-]+;asset_id,([\w-]+)", re.IGNORECASE)
 _PALETTE = {
-    "black": (0, 0, 0), "white": (255, 255, 255), "grey": (128, 128, 128),
-    "light grey": (200, 200, 200), "dark grey": (64, 64, 64), "red": (220, 30, 30),
-    "dark red": (128, 0, 0), "orange": (255, 140, 0), "yellow": (250, 220, 30),
-    "olive": (128, 128, 0), "green": (40, 170, 40), "dark green": (0, 90, 0),
-    "cyan": (0, 200, 220), "teal": (0, 128, 128), "blue": (30, 60, 210), "navy": (0, 0, 110),
-    "light blue": (140, 190, 240), "purple": (128, 40, 160), "magenta": (220, 40, 200),
-    "pink": (250, 170, 200), "brown": (140, 80, 30), "beige": (230, 215, 170),
+    "black": (0, 0, 0),
+    "white": (255, 255, 255),
+    "grey": (128, 128, 128),
+    "light grey": (200, 200, 200),
+    "dark grey": (64, 64, 64),
+    "red": (220, 30, 30),
+    "dark red": (128, 0, 0),
+    "orange": (255, 140, 0),
+    "yellow": (250, 220, 30),
+    "olive": (128, 128, 0),
+    "green": (40, 170, 40),
+    "dark green": (0, 90, 0),
+    "cyan": (0, 200, 220),
+    "teal": (0, 128, 128),
+    "blue": (30, 60, 210),
+    "navy": (0, 0, 110),
+    "light blue": (140, 190, 240),
+    "purple": (128, 40, 160),
+    "magenta": (220, 40, 200),
+    "pink": (250, 170, 200),
+    "brown": (140, 80, 30),
+    "beige": (230, 215, 170),
 }
 
 
@@ -55,8 +70,10 @@ async def _load(ref: str, assets: Mapping[str, bytes | None]) -> tuple[bytes | N
         except (binascii.Error, ValueError):
             return None, "the data URI is not valid base64."
     if not is_loopback(ref):
-        return None, (f"{_short(ref)} was not fetched: the local nvnb server fetches image URLs "
-                      "only on loopback.")
+        return None, (
+            f"{_short(ref)} was not fetched: the local nvnb server fetches image URLs "
+            "only on loopback."
+        )
     import httpx  # imported here: it is slow to import and rarely needed
 
     try:
@@ -112,8 +129,12 @@ def dominant_colours(image: Image.Image, n: int = 3) -> list[tuple[str, int]]:
 
 @lru_cache(maxsize=4096)
 def _nearest(r: int, g: int, b: int) -> str:
-    return min(_PALETTE, key=lambda k: (_PALETTE[k][0] - r) ** 2 + (_PALETTE[k][1] - g) ** 2
-               + (_PALETTE[k][2] - b) ** 2)
+    return min(
+        _PALETTE,
+        key=lambda k: (
+            (_PALETTE[k][0] - r) ** 2 + (_PALETTE[k][1] - g) ** 2 + (_PALETTE[k][2] - b) ** 2
+        ),
+    )
 
 
 def _short(url: str) -> str:

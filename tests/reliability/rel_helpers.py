@@ -19,16 +19,21 @@ MODEL = "meta/llama-3.1-8b-instruct"
 PROMPT = "Tell me about GPUs"
 MAX_RETRIES = 2
 # Client-level settings, in milliseconds: backoff 1–2 ms, read timeout 300 ms, poll deadline 200 ms.
-FAST_RETRY = RetryPolicy(max_retries=MAX_RETRIES, backoff_base=0.001, backoff_max=0.002,
-                         budget=5.0)
-FAST_TIME = Timeouts(connect=1.0, read=0.3, write=1.0, pool=1.0, poll_interval=0.001,
-                     poll_deadline=0.2)
+FAST_RETRY = RetryPolicy(max_retries=MAX_RETRIES, backoff_base=0.001, backoff_max=0.002, budget=5.0)
+FAST_TIME = Timeouts(
+    connect=1.0, read=0.3, write=1.0, pool=1.0, poll_interval=0.001, poll_deadline=0.2
+)
 LLM_TIMEOUT_S = 0.3  # ChatNVIDIA/Session take one number: connect/read/write/pool
 CHAT_PATHS = ("/v1/chat/completions",)
 # Threads that live as long as their owner by design: a Session's event-loop thread, the local
 # servers, and the default executor of a Session's loop.
-LONG_LIVED = ("nvnb-session", "nvnb-server-", "asyncio_", "ThreadPoolExecutor",
-              "IPythonHistorySavingThread")
+LONG_LIVED = (
+    "nvnb-session",
+    "nvnb-server-",
+    "asyncio_",
+    "ThreadPoolExecutor",
+    "IPythonHistorySavingThread",
+)
 
 _ENV = ("NVIDIA_API_KEY", "NVIDIA_BASE_URL", "NVNB_LOCAL", "NVNB_HOSTED_ORIGIN")
 
@@ -72,8 +77,11 @@ def new_threads(before: set[threading.Thread], *, grace_s: float = 2.0) -> list[
     from the long-lived kinds (a Session's loop thread, servers, executors)."""
     deadline = time.monotonic() + grace_s
     while True:
-        left = [t for t in threading.enumerate() if t not in before and t.is_alive()
-                and not t.name.startswith(LONG_LIVED)]
+        left = [
+            t
+            for t in threading.enumerate()
+            if t not in before and t.is_alive() and not t.name.startswith(LONG_LIVED)
+        ]
         if not left or time.monotonic() > deadline:
             return [t.name for t in left]
         time.sleep(0.02)

@@ -47,17 +47,21 @@ def test_an_empty_prompt_is_refused_before_sending(srv: Any) -> None:
     assert chat_posts(srv) == [] and session.history == []
 
 
-@pytest.mark.parametrize(("labels", "words"), [
-    ({"creativity": 12}, ("creativity", "9")),
-    ({"creativity": -1}, ("creativity", "0")),
-    ({"verbosity": "high"}, ("verbosity",)),
-    ({"verbosity": 4.5}, ("verbosity",)),
-    ({"verbosity": True}, ("verbosity",)),
-    ({"humour": 3}, ("humour",)),
-    (["creativity", 5], ("dict",)),
-])
-def test_bad_labels_are_refused_with_the_label_named(srv: Any, labels: Any,
-                                                     words: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    ("labels", "words"),
+    [
+        ({"creativity": 12}, ("creativity", "9")),
+        ({"creativity": -1}, ("creativity", "0")),
+        ({"verbosity": "high"}, ("verbosity",)),
+        ({"verbosity": 4.5}, ("verbosity",)),
+        ({"verbosity": True}, ("verbosity",)),
+        ({"humour": 3}, ("humour",)),
+        (["creativity", 5], ("dict",)),
+    ],
+)
+def test_bad_labels_are_refused_with_the_label_named(
+    srv: Any, labels: Any, words: tuple[str, ...]
+) -> None:
     llm = ChatNVIDIA(model=STEERLM, base_url=srv.base_url)
     with pytest.raises(E.InvalidInputError) as per_call:
         llm.invoke(PROMPT, labels=labels)
@@ -99,14 +103,19 @@ def bomb() -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize(("data", "words"), [
-    (b"%PDF-1.7 not an image at all", "not an image"),
-    (png((400, 400))[:300], "truncated"),
-    (bomb(), "bomb"),
-    (png((10_000, 10_000), mode="1"), "pixels"),  # 100 megapixels
-], ids=["a non-image file", "a truncated image", "a decompression bomb", "a 100-megapixel image"])
-def test_bad_images_are_refused_clearly_before_sending(srv: Any, tmp_path: Any, data: bytes,
-                                                       words: str) -> None:
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b"%PDF-1.7 not an image at all", "not an image"),
+        (png((400, 400))[:300], "truncated"),
+        (bomb(), "bomb"),
+        (png((10_000, 10_000), mode="1"), "pixels"),  # 100 megapixels
+    ],
+    ids=["a non-image file", "a truncated image", "a decompression bomb", "a 100-megapixel image"],
+)
+def test_bad_images_are_refused_clearly_before_sending(
+    srv: Any, tmp_path: Any, data: bytes, words: str
+) -> None:
     path = tmp_path / "picture.png"
     path.write_bytes(data)
     session = Session(VISION, base_url=srv.base_url)
@@ -151,13 +160,22 @@ def silent_port() -> Iterator[int]:
 def test_an_image_url_that_404s_gets_an_answer_saying_so(srv: Any) -> None:
     llm = ChatNVIDIA(model=VISION, base_url=srv.base_url)
     url = f"{srv.origin}/_nvnb/samples/no-such-picture.png"
-    answer = llm.invoke([HumanMessage([{"type": "text", "text": "Describe it."},
-                                       {"type": "image_url", "image_url": {"url": url}}])])
+    answer = llm.invoke(
+        [
+            HumanMessage(
+                [
+                    {"type": "text", "text": "Describe it."},
+                    {"type": "image_url", "image_url": {"url": url}},
+                ]
+            )
+        ]
+    )
     assert "404" in str(answer.content)
 
 
-def test_an_image_url_that_never_answers_gets_an_answer_not_a_hang(srv: Any,
-                                                                    silent_port: int) -> None:
+def test_an_image_url_that_never_answers_gets_an_answer_not_a_hang(
+    srv: Any, silent_port: int
+) -> None:
     session = Session(VISION, base_url=srv.base_url, timeout=20)
     answer = session.ask("Describe it.", images=[f"http://127.0.0.1:{silent_port}/cat.png"])
     assert "could not be fetched" in answer.text
@@ -173,8 +191,9 @@ def test_a_base_url_naming_an_endpoint_is_refused_showing_the_base(srv: Any, suf
         Session(MODEL, base_url=wrong).ask(PROMPT)
 
 
-def test_a_key_with_a_wrong_prefix_warns_without_showing_it(monkeypatch: pytest.MonkeyPatch
-                                                            ) -> None:
+def test_a_key_with_a_wrong_prefix_warns_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     key = "sk-proj-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -70,11 +70,18 @@ def test_reprs_of_every_object_holding_the_key_hide_it(keyed: LocalServer) -> No
 
 
 def test_errors_and_their_tracebacks_never_carry_the_key(keyed: LocalServer) -> None:
-    for key, spec, cls in ((WRONG, "", E.AuthenticationError),
-                           (SENTINEL, "status=500", E.ServerError),
-                           (SENTINEL, "drop-after=2", E.StreamInterrupted)):
-        llm = ChatNVIDIA(model=MODEL, api_key=key, base_url=keyed.base_url, max_retries=0,
-                         default_headers={"X-NVNB-Fault": spec} if spec else {})
+    for key, spec, cls in (
+        (WRONG, "", E.AuthenticationError),
+        (SENTINEL, "status=500", E.ServerError),
+        (SENTINEL, "drop-after=2", E.StreamInterrupted),
+    ):
+        llm = ChatNVIDIA(
+            model=MODEL,
+            api_key=key,
+            base_url=keyed.base_url,
+            max_retries=0,
+            default_headers={"X-NVNB-Fault": spec} if spec else {},
+        )
         with pytest.raises(cls) as info:
             list(llm.stream(PROMPT))
         assert_clean(everything_about(info.value), WRONG)
@@ -86,9 +93,13 @@ def test_debug_logs_of_nvnb_httpx_and_httpcore_never_show_the_key(
     caplog.set_level(logging.DEBUG)
     for name in ("nvnb", "httpx", "httpcore", "nvnb.client"):
         caplog.set_level(logging.DEBUG, logger=name)
-    llm = ChatNVIDIA(model=MODEL, api_key=SENTINEL, base_url=keyed.base_url, max_retries=1,
-                     default_headers={"X-NVNB-Fault": f"status=503;retry-after=0;times=1;"
-                                                      f"id={uuid.uuid4().hex}"})
+    llm = ChatNVIDIA(
+        model=MODEL,
+        api_key=SENTINEL,
+        base_url=keyed.base_url,
+        max_retries=1,
+        default_headers={"X-NVNB-Fault": f"status=503;retry-after=0;times=1;id={uuid.uuid4().hex}"},
+    )
     llm.invoke(PROMPT)
     list(llm.stream(PROMPT))
     asyncio.run(llm.ainvoke(PROMPT))
@@ -117,10 +128,20 @@ def test_widget_state_never_carries_the_key_from_the_environment(
     with pytest.raises(E.ServerError):
         broken.ask(PROMPT, sink=failing)  # the error banner is state too
     assert failing.error
-    widgets: list[Any] = [panel, *panel.children, panel.picker, panel.sliders, panel.image_drop,
-                          panel.pane, panel.history_view, panel.composer, failing,
-                          ModelPicker(session=session, live=True), SteerSliders(session=session),
-                          ImageDrop(session=session)]
+    widgets: list[Any] = [
+        panel,
+        *panel.children,
+        panel.picker,
+        panel.sliders,
+        panel.image_drop,
+        panel.pane,
+        panel.history_view,
+        panel.composer,
+        failing,
+        ModelPicker(session=session, live=True),
+        SteerSliders(session=session),
+        ImageDrop(session=session),
+    ]
     assert panel.pane.text  # a real answer came back with the key
     for widget in widgets:
         state = json.dumps(widget.get_state(), default=str)
@@ -152,8 +173,12 @@ def test_nvchat_config_and_history_never_show_the_key(
 def test_pickles_of_clients_and_settings_never_carry_the_key(keyed: LocalServer) -> None:
     client = Client(api_key=SENTINEL, base_url=keyed.base_url)
     client.chat({"model": MODEL, "messages": [{"role": "user", "content": PROMPT}]})
-    objects: list[Any] = [client, client.aio, client.settings,
-                          resolve_settings(api_key=SENTINEL, base_url=keyed.base_url)]
+    objects: list[Any] = [
+        client,
+        client.aio,
+        client.settings,
+        resolve_settings(api_key=SENTINEL, base_url=keyed.base_url),
+    ]
     for obj in objects:
         data = pickle.dumps(obj)
         assert SENTINEL.encode() not in data and SECRET_PART.encode() not in data
@@ -164,7 +189,8 @@ def test_pickles_of_clients_and_settings_never_carry_the_key(keyed: LocalServer)
 
 def notebooks() -> list[Path]:
     found = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted(
-        (ROOT / "tests" / "notebooks").glob("*.ipynb"))
+        (ROOT / "tests" / "notebooks").glob("*.ipynb")
+    )
     return [p for p in found if ".ipynb_checkpoints" not in p.parts]
 
 
@@ -175,14 +201,24 @@ def execute(path: Path, workdir: Path, env: dict[str, str]) -> tuple[Path, list[
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                            store_widget_state=True, resources={"metadata": {"path": workdir}})
+    client = NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        allow_errors=True,
+        store_widget_state=True,
+        resources={"metadata": {"path": workdir}},
+    )
     saved_env = os.environ.copy()
     client.execute(env=env)
     out = workdir / path.name
     nbformat.write(nb, out)
-    errors = [o.get("ename", "") for c in nb.cells for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    errors = [
+        o.get("ename", "")
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert os.environ == saved_env
     return out, errors
 
@@ -195,8 +231,12 @@ def test_every_notebook_executed_with_a_sentinel_key_saves_no_trace_of_it(
     assert paths, "no notebooks found"
     workdir = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", workdir, ignore=shutil.ignore_patterns("*.ipynb"))
-    env = {**os.environ, "NVIDIA_API_KEY": SENTINEL, "NVIDIA_BASE_URL": keyed.base_url,
-           "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {
+        **os.environ,
+        "NVIDIA_API_KEY": SENTINEL,
+        "NVIDIA_BASE_URL": keyed.base_url,
+        "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
     env.pop("NVNB_HOSTED_ORIGIN", None)
     env.pop("NVNB_LOCAL", None)
     keyed.clear()

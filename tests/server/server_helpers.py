@@ -25,12 +25,13 @@ def sse_events(client: httpx.Client, path: str, body: dict, **kw: Any) -> list[s
     payloads = []
     for event in events[:-1]:
         assert event.startswith("data: "), event
-        payloads.append(event[len("data: "):])
+        payloads.append(event[len("data: ") :])
     return payloads
 
 
-def stream_chunks(client: httpx.Client, body: dict, path: str = "/v1/chat/completions",
-                  **kw: Any) -> list[dict]:
+def stream_chunks(
+    client: httpx.Client, body: dict, path: str = "/v1/chat/completions", **kw: Any
+) -> list[dict]:
     payloads = sse_events(client, path, {**body, "stream": True}, **kw)
     assert payloads[-1] == "[DONE]"
     return [json.loads(p) for p in payloads[:-1]]

@@ -67,9 +67,12 @@ def test_labels_in_force_are_reported(http):
 
 def test_earlier_turns_and_the_system_prompt_shape_the_answer(http):
     body = chat_body("And now?")
-    body["messages"] = [{"role": "system", "content": "Be terse."},
-                        {"role": "user", "content": "Hi"},
-                        {"role": "assistant", "content": "Hello"}, *body["messages"]]
+    body["messages"] = [
+        {"role": "system", "content": "Be terse."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"},
+        *body["messages"],
+    ]
     body["messages"].append({"role": "assistant", "labels": {"verbosity": 9}})
     body["model"] = STEER
     text = content(http, body)
@@ -77,8 +80,9 @@ def test_earlier_turns_and_the_system_prompt_shape_the_answer(http):
 
 
 def test_code_models_answer_with_a_fenced_block_in_the_named_language(http):
-    text = content(http, chat_body("Write a rust function that reverses a string",
-                                   model="meta/codellama-70b"))
+    text = content(
+        http, chat_body("Write a rust function that reverses a string", model="meta/codellama-70b")
+    )
     assert "```rust\n" in text and text.rstrip().endswith("```")
     assert "local nvnb server" in text
     python = content(http, chat_body("Sort a list of numbers", model="meta/codellama-70b"))
@@ -86,11 +90,17 @@ def test_code_models_answer_with_a_fenced_block_in_the_named_language(http):
 
 
 def test_qa_models_extract_the_context_sentence_that_answers(http):
-    body = {"model": "nvidia/nemotron-qa-8b", "messages": [
-        {"role": "context", "content": "The Eiffel Tower is in Paris. The tower was finished in "
-                                       "1889. Mount Fuji is the tallest mountain in Japan."},
-        {"role": "user", "content": "When was the Eiffel Tower finished?"},
-    ]}
+    body = {
+        "model": "nvidia/nemotron-qa-8b",
+        "messages": [
+            {
+                "role": "context",
+                "content": "The Eiffel Tower is in Paris. The tower was finished in "
+                "1889. Mount Fuji is the tallest mountain in Japan.",
+            },
+            {"role": "user", "content": "When was the Eiffel Tower finished?"},
+        ],
+    }
     text = content(http, body)
     assert text.startswith("The tower was finished in 1889.")
     assert "Mount Fuji" not in text
@@ -132,8 +142,12 @@ def test_thinking_models_reason_when_thinking_is_switched_on_by_params(http):
     model = "deepseek-ai/deepseek-v3.2"
     off = answer(http, chat_body("Why is the sky blue?", model=model))
     assert "reasoning_content" not in off["choices"][0]["message"]
-    on = answer(http, chat_body("Why is the sky blue?", model=model,
-                                chat_template_kwargs={"enable_thinking": True}))
+    on = answer(
+        http,
+        chat_body(
+            "Why is the sky blue?", model=model, chat_template_kwargs={"enable_thinking": True}
+        ),
+    )
     reasoning = on["choices"][0]["message"]["reasoning_content"]
     assert "local nvnb server" in reasoning
 
@@ -150,13 +164,19 @@ def test_reasoning_streams_before_the_content(http):
     body = chat_body("Hi", model="nvidia/nvidia-nemotron-nano-9b-v2")
     body["messages"].insert(0, {"role": "system", "content": "/think"})
     chunks = stream_chunks(http, body)
-    kinds = [next(iter(k for k in c["choices"][0]["delta"] if k != "role"))
-             for c in chunks if c["choices"] and c["choices"][0]["delta"]]
+    kinds = [
+        next(iter(k for k in c["choices"][0]["delta"] if k != "role"))
+        for c in chunks
+        if c["choices"] and c["choices"][0]["delta"]
+    ]
     assert kinds[0] == "reasoning_content" and "content" in kinds
     assert kinds.index("content") > max(i for i, k in enumerate(kinds) if k == "reasoning_content")
 
 
 def test_the_long_fault_makes_an_answer_of_that_many_characters(http):
-    response = http.post("/v1/chat/completions", json=chat_body(max_tokens=10),
-                         headers={"X-NVNB-Fault": "long=5000000"})
+    response = http.post(
+        "/v1/chat/completions",
+        json=chat_body(max_tokens=10),
+        headers={"X-NVNB-Fault": "long=5000000"},
+    )
     assert len(response.json()["choices"][0]["message"]["content"]) == 5_000_000

@@ -20,8 +20,12 @@ SERVE = "import sys; from nvnb.server import serve; sys.exit(serve(sys.argv[1:])
 @contextmanager
 def serving(*args: str, env: dict | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     process = subprocess.Popen(
-        [sys.executable, "-c", SERVE, "--port", "0", *args], stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+        [sys.executable, "-c", SERVE, "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
     try:
         line = process.stdout.readline()
         match = re.search(r"http://\S+/v1", line)
@@ -39,9 +43,13 @@ def test_serve_prints_its_base_url_and_streams_chunk_by_chunk():
     with serving("--chunk-delay-ms", "40") as (base_url, process):
         arrivals = []
         began = time.monotonic()
-        with httpx.stream("POST", f"{base_url}/chat/completions", timeout=10,
-                          json=chat_body("Hi", stream=True, max_tokens=6),
-                          headers={"Accept": "text/event-stream"}) as response:
+        with httpx.stream(
+            "POST",
+            f"{base_url}/chat/completions",
+            timeout=10,
+            json=chat_body("Hi", stream=True, max_tokens=6),
+            headers={"Accept": "text/event-stream"},
+        ) as response:
             for line in response.iter_lines():
                 if line:
                     arrivals.append((time.monotonic() - began, line))
@@ -68,7 +76,11 @@ def test_serve_applies_a_server_wide_fault():
 
 
 def test_serve_refuses_a_bad_fault_spec_with_a_message():
-    result = subprocess.run([sys.executable, "-c", SERVE, "--port", "0", "--fault", "boom"],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE, "--port", "0", "--fault", "boom"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "unknown fault 'boom'" in result.stderr

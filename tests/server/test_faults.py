@@ -40,8 +40,10 @@ def test_retry_after_is_sent_as_seconds_or_an_http_date(http):
 
 
 def test_times_and_id_give_a_burst_then_success(http):
-    codes = [http.post(CHAT, json=chat_body(), headers=fault("status=503;times=2;id=burst"))
-             .status_code for _ in range(4)]
+    codes = [
+        http.post(CHAT, json=chat_body(), headers=fault("status=503;times=2;id=burst")).status_code
+        for _ in range(4)
+    ]
     assert codes == [503, 503, 200, 200]
 
 
@@ -50,8 +52,11 @@ def test_times_counters_are_exact_under_concurrency(nvnb_server):
     lock = threading.Lock()
 
     def hit() -> None:
-        response = httpx.post(f"{nvnb_server.base_url}/chat/completions", json=chat_body(),
-                              headers=fault("status=500;times=5;id=race"))
+        response = httpx.post(
+            f"{nvnb_server.base_url}/chat/completions",
+            json=chat_body(),
+            headers=fault("status=500;times=5;id=race"),
+        )
         with lock:
             codes.append(response.status_code)
 
@@ -79,8 +84,12 @@ def test_a_style_spec_alone_shapes_validation_errors_too(http):
 
 def test_drop_after_cuts_the_connection_mid_stream(http):
     received = []
-    with pytest.raises(httpx.RemoteProtocolError), http.stream(
-            "POST", CHAT, json=chat_body(stream=True), headers=fault("drop-after=3")) as response:
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        http.stream(
+            "POST", CHAT, json=chat_body(stream=True), headers=fault("drop-after=3")
+        ) as response,
+    ):
         for line in response.iter_lines():
             if line:
                 received.append(line)
@@ -106,8 +115,9 @@ def test_the_server_keeps_serving_after_dropped_connections(http):
 
 
 def test_malformed_sse_sends_a_data_line_that_is_not_json(http):
-    with http.stream("POST", CHAT, json=chat_body(stream=True),
-                     headers=fault("malformed-sse=2")) as response:
+    with http.stream(
+        "POST", CHAT, json=chat_body(stream=True), headers=fault("malformed-sse=2")
+    ) as response:
         lines = [line for line in response.iter_lines() if line]
     assert lines[-1] == "data: [DONE]"
     bad = [line for line in lines[:-1] if not _is_json(line[6:])]
@@ -129,8 +139,9 @@ def test_invalid_json_answers_200_with_a_body_that_does_not_parse(http):
 
 
 def test_stream_error_sends_an_error_object_and_ends_the_stream(http):
-    with http.stream("POST", CHAT, json=chat_body(stream=True),
-                     headers=fault("stream-error=2")) as response:
+    with http.stream(
+        "POST", CHAT, json=chat_body(stream=True), headers=fault("stream-error=2")
+    ) as response:
         lines = [line for line in response.iter_lines() if line]
     assert len(lines) == 3
     error = json.loads(lines[-1][6:])["error"]
@@ -140,9 +151,16 @@ def test_stream_error_sends_an_error_object_and_ends_the_stream(http):
 def test_stall_after_keeps_the_stream_open_until_the_client_gives_up(http):
     began = time.monotonic()
     received = []
-    with pytest.raises(httpx.ReadTimeout), http.stream(
-            "POST", CHAT, json=chat_body(stream=True), headers=fault("stall-after=2"),
-            timeout=httpx.Timeout(5, read=0.3)) as response:
+    with (
+        pytest.raises(httpx.ReadTimeout),
+        http.stream(
+            "POST",
+            CHAT,
+            json=chat_body(stream=True),
+            headers=fault("stall-after=2"),
+            timeout=httpx.Timeout(5, read=0.3),
+        ) as response,
+    ):
         for line in response.iter_lines():
             if line:
                 received.append(line)
@@ -152,8 +170,12 @@ def test_stall_after_keeps_the_stream_open_until_the_client_gives_up(http):
 
 def test_stall_on_a_json_request_sends_nothing(http):
     with pytest.raises(httpx.ReadTimeout):
-        http.post(CHAT, json=chat_body(), headers=fault("stall-after=0"),
-                  timeout=httpx.Timeout(5, read=0.3))
+        http.post(
+            CHAT,
+            json=chat_body(),
+            headers=fault("stall-after=0"),
+            timeout=httpx.Timeout(5, read=0.3),
+        )
 
 
 def test_latency_delays_the_answer(http):
@@ -174,16 +196,19 @@ def test_accepted_answers_202_then_the_result_after_n_polls(http):
 
 def test_accepted_forever_never_finishes(http):
     request_id = http.post(CHAT, json=chat_body(), headers=fault("accepted=forever")).headers[
-        "nvcf-reqid"]
+        "nvcf-reqid"
+    ]
     assert {http.get(f"/v2/nvcf/pexec/status/{request_id}").status_code for _ in range(5)} == {202}
 
 
 def test_pexec_honours_accepted_too(http):
     from nvnb.server.models import function_id
 
-    response = http.post(f"/v2/nvcf/pexec/functions/{function_id('meta/llama-3.1-8b-instruct')}",
-                         json={"messages": [{"role": "user", "content": "Hi"}]},
-                         headers=fault("accepted=0"))
+    response = http.post(
+        f"/v2/nvcf/pexec/functions/{function_id('meta/llama-3.1-8b-instruct')}",
+        json={"messages": [{"role": "user", "content": "Hi"}]},
+        headers=fault("accepted=0"),
+    )
     assert response.status_code == 202
     assert http.get(f"/v2/nvcf/pexec/status/{response.headers['nvcf-reqid']}").status_code == 200
 
@@ -196,8 +221,9 @@ def test_long_makes_a_streamed_answer_that_long_in_large_chunks(http):
 
 def test_several_faults_combine_in_one_header(http):
     began = time.monotonic()
-    response = http.post(CHAT, json=chat_body(),
-                         headers=fault("latency-ms=100, status=429;retry-after=1"))
+    response = http.post(
+        CHAT, json=chat_body(), headers=fault("latency-ms=100, status=429;retry-after=1")
+    )
     assert response.status_code == 429 and time.monotonic() - began >= 0.1
 
 
@@ -209,8 +235,10 @@ def test_a_server_wide_fault_applies_to_every_request():
 
 
 def test_server_options_delay_chunks_and_answers():
-    with LocalServer(chunk_delay_ms=30, latency_ms=100) as server, httpx.Client(
-            base_url=server.origin) as client:
+    with (
+        LocalServer(chunk_delay_ms=30, latency_ms=100) as server,
+        httpx.Client(base_url=server.origin) as client,
+    ):
         began = time.monotonic()
         stream_chunks(client, chat_body(max_tokens=4))
         assert time.monotonic() - began >= 0.1 + 4 * 0.03
@@ -224,8 +252,18 @@ def test_clearing_the_server_resets_times_counters(nvnb_server, http):
     assert http.post(CHAT, json=chat_body(), headers=spec).status_code == 500
 
 
-@pytest.mark.parametrize("spec", ["explode", "status", "status=abc", "drop-after=1;bogus=2",
-                                  "status=500;times=x", "style=fancy", "accepted=soon"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "explode",
+        "status",
+        "status=abc",
+        "drop-after=1;bogus=2",
+        "status=500;times=x",
+        "style=fancy",
+        "accepted=soon",
+    ],
+)
 def test_bad_fault_specs_are_400_saying_what_is_wrong(http, spec):
     response = http.post(CHAT, json=chat_body(), headers=fault(spec))
     assert response.status_code == 400
@@ -249,13 +287,17 @@ def test_faults_and_clients_leaving_early_log_nothing(http, caplog):
         body = chat_body(stream=spec != "drop-after=0")
         with pytest.raises(httpx.RemoteProtocolError):
             http.post(CHAT, json=body, headers=fault(spec))
-    with http.stream("POST", CHAT, json=chat_body(stream=True),
-                     headers=fault("chunk-delay-ms=20")) as response:
+    with http.stream(
+        "POST", CHAT, json=chat_body(stream=True), headers=fault("chunk-delay-ms=20")
+    ) as response:
         next(response.iter_lines())  # then leave mid-stream
     time.sleep(0.2)
     assert http.post(CHAT, json=chat_body()).status_code == 200
-    noisy = [r for r in caplog.records if r.levelno >= logging.WARNING
-             and r.name.startswith(("uvicorn", "nvnb"))]
+    noisy = [
+        r
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name.startswith(("uvicorn", "nvnb"))
+    ]
     assert noisy == []
 
 
@@ -265,9 +307,13 @@ def test_stopping_the_server_ends_a_stalled_stream_promptly():
 
         def stalled() -> None:
             try:
-                with httpx.stream("POST", f"{server.base_url}/chat/completions", timeout=30,
-                                  json=chat_body(stream=True),
-                                  headers=fault("stall-after=1")) as response:
+                with httpx.stream(
+                    "POST",
+                    f"{server.base_url}/chat/completions",
+                    timeout=30,
+                    json=chat_body(stream=True),
+                    headers=fault("stall-after=1"),
+                ) as response:
                     for _ in response.iter_lines():
                         pass
             except httpx.HTTPError:

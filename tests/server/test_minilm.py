@@ -34,9 +34,12 @@ def test_the_model_gives_real_vectors_when_installed() -> None:
     if not minilm.available():
         assert minilm.load_embedder() is None
         return
-    query, near, far = minilm.embed_texts(
-        ["How fast is GPU memory?", "The H100 has 3 TB/s of memory bandwidth.", "Cats purr."]
-    ) or []
+    query, near, far = (
+        minilm.embed_texts(
+            ["How fast is GPU memory?", "The H100 has 3 TB/s of memory bandwidth.", "Cats purr."]
+        )
+        or []
+    )
     assert len(query) == 384 and math.isclose(sum(x * x for x in query), 1.0, rel_tol=1e-4)
 
     def dot(a: list[float], b: list[float]) -> float:

@@ -11,8 +11,11 @@ KEY = "nvapi-test-sentinel-key-0123456789"
 def test_requests_are_recorded_with_method_path_headers_and_json(nvnb_server, http):
     http.post("/v1/chat/completions?x=1", json=chat_body("Hi"), headers={"X-Custom": "yes"})
     (recorded,) = nvnb_server.requests
-    assert (recorded.method, recorded.path, recorded.query) == ("POST", "/v1/chat/completions",
-                                                                "x=1")
+    assert (recorded.method, recorded.path, recorded.query) == (
+        "POST",
+        "/v1/chat/completions",
+        "x=1",
+    )
     assert recorded.json == chat_body("Hi")
     assert recorded.headers["x-custom"] == "yes"
     assert recorded.has_auth is False

@@ -21,9 +21,12 @@ def test_models_lists_every_catalog_id_in_openai_shape(http):
 
 
 def test_every_response_carries_a_request_id(http):
-    for response in (http.get("/v1/models"), http.get("/health"),
-                     http.post("/v1/chat/completions", json=chat_body()),
-                     http.post("/v1/chat/completions", json={"model": "nope"})):
+    for response in (
+        http.get("/v1/models"),
+        http.get("/health"),
+        http.post("/v1/chat/completions", json=chat_body()),
+        http.post("/v1/chat/completions", json={"model": "nope"}),
+    ):
         uuid.UUID(response.headers["nvcf-reqid"])
 
 
@@ -46,8 +49,10 @@ def test_the_vlm_route_serves_nv_vlm_models_by_path(http):
 
 
 def test_the_gr_route_serves_its_model(http):
-    response = http.post("/v1/gr/meta/llama-3.2-11b-vision-instruct/chat/completions",
-                         json=chat_body(model="meta/llama-3.2-11b-vision-instruct"))
+    response = http.post(
+        "/v1/gr/meta/llama-3.2-11b-vision-instruct/chat/completions",
+        json=chat_body(model="meta/llama-3.2-11b-vision-instruct"),
+    )
     assert response.status_code == 200
     assert response.json()["model"] == "meta/llama-3.2-11b-vision-instruct"
 
@@ -65,8 +70,9 @@ def test_nvcf_functions_lists_active_functions_with_old_names(http):
 
 def test_pexec_answers_a_function_by_id(http):
     fid = models.function_id(CHAT_MODEL)
-    response = http.post(f"/v2/nvcf/pexec/functions/{fid}",
-                         json={"messages": [{"role": "user", "content": "Hi"}]})
+    response = http.post(
+        f"/v2/nvcf/pexec/functions/{fid}", json={"messages": [{"role": "user", "content": "Hi"}]}
+    )
     assert response.status_code == 200
     assert response.json()["model"] == CHAT_MODEL
 

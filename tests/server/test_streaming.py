@@ -6,10 +6,18 @@ import json
 
 from server_helpers import chat_body, sse_events, stream_chunks, streamed_text
 
-TOOL = {"type": "function", "function": {
-    "name": "get_weather", "description": "Weather at a place",
-    "parameters": {"type": "object", "properties": {"location": {"type": "string"}},
-                   "required": ["location"]}}}
+TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather at a place",
+        "parameters": {
+            "type": "object",
+            "properties": {"location": {"type": "string"}},
+            "required": ["location"],
+        },
+    },
+}
 
 
 def test_a_stream_is_data_events_ending_with_done(http):
@@ -38,15 +46,20 @@ def test_usage_arrives_in_a_last_chunk_without_choices_only_when_asked(http):
 
 def test_streamed_text_equals_the_json_answer(http):
     text = http.post("/v1/chat/completions", json=chat_body("Same?")).json()
-    assert streamed_text(stream_chunks(http, chat_body("Same?"))) == (
-        text["choices"][0]["message"]["content"])
+    assert (
+        streamed_text(stream_chunks(http, chat_body("Same?")))
+        == (text["choices"][0]["message"]["content"])
+    )
 
 
 def test_streamed_tool_calls_are_split_across_chunks(http):
     body = chat_body("What is the weather in Paris?", tools=[TOOL])
     chunks = stream_chunks(http, body)
-    calls = [c["choices"][0]["delta"]["tool_calls"][0] for c in chunks
-             if c["choices"] and c["choices"][0]["delta"].get("tool_calls")]
+    calls = [
+        c["choices"][0]["delta"]["tool_calls"][0]
+        for c in chunks
+        if c["choices"] and c["choices"][0]["delta"].get("tool_calls")
+    ]
     assert len(calls) >= 3
     assert calls[0]["id"].startswith("call_") and calls[0]["function"]["name"] == "get_weather"
     arguments = "".join(c["function"]["arguments"] for c in calls)
@@ -58,13 +71,15 @@ def test_chunk_delay_slows_each_chunk(http):
     import time
 
     began = time.monotonic()
-    chunks = stream_chunks(http, chat_body("Hi", max_tokens=5),
-                           headers={"X-NVNB-Fault": "chunk-delay-ms=40"})
+    chunks = stream_chunks(
+        http, chat_body("Hi", max_tokens=5), headers={"X-NVNB-Fault": "chunk-delay-ms=40"}
+    )
     assert len(chunks) >= 5
     assert time.monotonic() - began >= 0.2
 
 
 def test_streams_work_on_the_vlm_route_too(http):
-    chunks = stream_chunks(http, {"messages": [{"role": "user", "content": "Hi"}]},
-                           path="/v1/vlm/nvidia/neva-22b")
+    chunks = stream_chunks(
+        http, {"messages": [{"role": "user", "content": "Hi"}]}, path="/v1/vlm/nvidia/neva-22b"
+    )
     assert streamed_text(chunks)

@@ -41,8 +41,17 @@ def test_stream_options_are_rejected_for_nv_vlm_and_qa_models(http, path):
     assert "body -> stream_options" in detail(response)
 
 
-@pytest.mark.parametrize("labels", [{"creativity": 10}, {"creativity": -1}, {"verbosity": "5"},
-                                    {"verbosity": 2.5}, {"verbosity": True}, {"humour": 3}])
+@pytest.mark.parametrize(
+    "labels",
+    [
+        {"creativity": 10},
+        {"creativity": -1},
+        {"verbosity": "5"},
+        {"verbosity": 2.5},
+        {"verbosity": True},
+        {"humour": 3},
+    ],
+)
 def test_labels_outside_0_to_9_unknown_or_not_integers_are_422(http, labels):
     body = chat_body(model="nvidia/nemotron-steerlm-8b")
     body["messages"].append({"role": "assistant", "labels": labels})
@@ -67,8 +76,10 @@ def test_qa_models_take_only_user_and_context_turns(http):
 
 def test_an_inline_image_over_the_limit_is_413_pointing_at_the_assets_api(http):
     data = "data:image/png;base64," + "A" * (INLINE_IMAGE_LIMIT + 4)
-    for content in ([{"type": "image_url", "image_url": {"url": data}}],
-                    f'Look <img src="{data}" />'):
+    for content in (
+        [{"type": "image_url", "image_url": {"url": data}}],
+        f'Look <img src="{data}" />',
+    ):
         body = {"model": "nvidia/neva-22b", "messages": [{"role": "user", "content": content}]}
         response = http.post("/v1/chat/completions", json=body)
         assert response.status_code == 413
@@ -77,9 +88,14 @@ def test_an_inline_image_over_the_limit_is_413_pointing_at_the_assets_api(http):
 
 def test_an_inline_image_at_the_limit_passes_validation(http):
     data = "data:image/png;base64," + base64.b64encode(b"x" * 3).decode() * (
-        INLINE_IMAGE_LIMIT // 4)
-    body = {"model": "nvidia/neva-22b", "messages": [
-        {"role": "user", "content": [{"type": "image_url", "image_url": {"url": data}}]}]}
+        INLINE_IMAGE_LIMIT // 4
+    )
+    body = {
+        "model": "nvidia/neva-22b",
+        "messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": data}}]}
+        ],
+    }
     assert http.post("/v1/chat/completions", json=body).status_code == 200
 
 
@@ -97,8 +113,9 @@ def test_an_unknown_model_is_404_naming_it(http):
 
 
 def test_aliases_are_not_ids_on_the_wire(http):
-    assert http.post("/v1/chat/completions",
-                     json=chat_body(model="mixtral_8x7b")).status_code == 404
+    assert (
+        http.post("/v1/chat/completions", json=chat_body(model="mixtral_8x7b")).status_code == 404
+    )
 
 
 def test_an_embedding_model_is_not_served_as_chat(http):
@@ -107,24 +124,35 @@ def test_an_embedding_model_is_not_served_as_chat(http):
 
 
 def test_a_body_that_is_not_json_is_400(http):
-    response = http.post("/v1/chat/completions", content=b"{not json",
-                         headers={"content-type": "application/json"})
+    response = http.post(
+        "/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400 and "JSON" in detail(response)
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"model": "meta/llama-3.1-8b-instruct"}, "messages"),
-    ({"messages": [{"role": "user", "content": "x"}]}, "model"),
-    (chat_body(max_tokens=0), "max_tokens"),
-    (chat_body(stop=5), "stop"),
-    (chat_body(stream="yes"), "stream"),
-    ({"model": "meta/llama-3.1-8b-instruct", "messages": [{"role": "robot", "content": "x"}]},
-     "role"),
-    ({"model": "meta/llama-3.1-8b-instruct", "messages": [{"role": "tool", "content": "x"}]},
-     "tool_call_id"),
-    (chat_body(tool_choice={"type": "function", "function": {"name": "nope"}}), "tool_choice"),
-    (chat_body(response_format={"type": "yaml"}), "response_format"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"model": "meta/llama-3.1-8b-instruct"}, "messages"),
+        ({"messages": [{"role": "user", "content": "x"}]}, "model"),
+        (chat_body(max_tokens=0), "max_tokens"),
+        (chat_body(stop=5), "stop"),
+        (chat_body(stream="yes"), "stream"),
+        (
+            {
+                "model": "meta/llama-3.1-8b-instruct",
+                "messages": [{"role": "robot", "content": "x"}],
+            },
+            "role",
+        ),
+        (
+            {"model": "meta/llama-3.1-8b-instruct", "messages": [{"role": "tool", "content": "x"}]},
+            "tool_call_id",
+        ),
+        (chat_body(tool_choice={"type": "function", "function": {"name": "nope"}}), "tool_choice"),
+        (chat_body(response_format={"type": "yaml"}), "response_format"),
+    ],
+)
 def test_malformed_fields_are_422_naming_the_field(http, body, field):
     response = http.post("/v1/chat/completions", json=body)
     assert response.status_code == 422

@@ -16,12 +16,14 @@ def hashed_vectors(monkeypatch):
     """These tests are about the hashed vectors, even where the optional model is installed."""
     monkeypatch.setenv("NVNB_EMBEDDER", "hash")
 
+
 RERANK = "nvidia/llama-3.2-nv-rerankqa-1b-v1"
 
 
 def embed(http, inputs, **extra) -> dict:
-    response = http.post("/v1/embeddings", json={"model": EMBED, "input": inputs,
-                                                 "input_type": "query", **extra})
+    response = http.post(
+        "/v1/embeddings", json={"model": EMBED, "input": inputs, "input_type": "query", **extra}
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -45,9 +47,13 @@ def test_the_same_text_always_gets_the_same_vector(http):
 
 
 def test_similar_texts_are_closer_than_unrelated_ones(http):
-    vectors = [d["embedding"] for d in embed(http, [
-        "The cat sat on the mat", "A cat was sitting on a mat", "Stock markets fell sharply"])[
-        "data"]]
+    vectors = [
+        d["embedding"]
+        for d in embed(
+            http,
+            ["The cat sat on the mat", "A cat was sitting on a mat", "Stock markets fell sharply"],
+        )["data"]
+    ]
     assert cosine(vectors[0], vectors[1]) > cosine(vectors[0], vectors[2]) + 0.3
 
 
@@ -76,10 +82,18 @@ def test_long_inputs_need_truncate_and_are_cut_when_asked(http):
     assert embed(http, long, truncate="END")["usage"]["prompt_tokens"] == 512
 
 
-@pytest.mark.parametrize("extra", [{"input": []}, {"input": 3}, {"input_type": "document"},
-                                   {"truncate": "MIDDLE"}, {"dimensions": 0},
-                                   {"dimensions": "8"},
-                                   {"encoding_format": "hex"}])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"input": []},
+        {"input": 3},
+        {"input_type": "document"},
+        {"truncate": "MIDDLE"},
+        {"dimensions": 0},
+        {"dimensions": "8"},
+        {"encoding_format": "hex"},
+    ],
+)
 def test_malformed_embedding_requests_are_422(http, extra):
     body = {"model": EMBED, "input": "x", **extra}
     assert http.post("/v1/embeddings", json=body).status_code == 422
@@ -91,17 +105,27 @@ def test_a_chat_model_is_not_an_embedding_model(http):
 
 
 def test_the_retrieval_endpoint_form_serves_embeddings(http):
-    response = http.post("/v1/retrieval/nvidia/embeddings",
-                         json={"model": "NV-Embed-QA", "input": ["x"], "input_type": "passage"})
+    response = http.post(
+        "/v1/retrieval/nvidia/embeddings",
+        json={"model": "NV-Embed-QA", "input": ["x"], "input_type": "passage"},
+    )
     assert response.status_code == 200 and len(response.json()["data"]) == 1
 
 
 def test_ranking_puts_the_relevant_passage_first_sorted_by_logit(http):
-    passages = ["Paris is the capital of France.", "Bananas are yellow fruit.",
-                "The capital city of Germany is Berlin."]
-    response = http.post("/v1/ranking", json={"model": RERANK,
-                                              "query": {"text": "What is the capital of France?"},
-                                              "passages": [{"text": p} for p in passages]})
+    passages = [
+        "Paris is the capital of France.",
+        "Bananas are yellow fruit.",
+        "The capital city of Germany is Berlin.",
+    ]
+    response = http.post(
+        "/v1/ranking",
+        json={
+            "model": RERANK,
+            "query": {"text": "What is the capital of France?"},
+            "passages": [{"text": p} for p in passages],
+        },
+    )
     rankings = response.json()["rankings"]
     assert rankings[0]["index"] == 0
     assert [r["logit"] for r in rankings] == sorted((r["logit"] for r in rankings), reverse=True)
@@ -109,12 +133,16 @@ def test_ranking_puts_the_relevant_passage_first_sorted_by_logit(http):
 
 
 def test_ranking_answers_on_the_models_own_endpoint(http):
-    response = http.post("/v1/retrieval/nvidia/llama-3_2-nv-rerankqa-1b-v1/reranking", json={
-        "model": RERANK, "query": {"text": "q"}, "passages": [{"text": "a"}, {"text": "q"}]})
+    response = http.post(
+        "/v1/retrieval/nvidia/llama-3_2-nv-rerankqa-1b-v1/reranking",
+        json={"model": RERANK, "query": {"text": "q"}, "passages": [{"text": "a"}, {"text": "q"}]},
+    )
     assert response.json()["rankings"][0]["index"] == 1
 
 
 def test_malformed_ranking_requests_are_422(http):
-    for body in ({"model": RERANK, "query": "q", "passages": [{"text": "a"}]},
-                 {"model": RERANK, "query": {"text": "q"}, "passages": []}):
+    for body in (
+        {"model": RERANK, "query": "q", "passages": [{"text": "a"}]},
+        {"model": RERANK, "query": {"text": "q"}, "passages": []},
+    ):
         assert http.post("/v1/ranking", json=body).status_code == 422
