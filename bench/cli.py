@@ -74,9 +74,16 @@ def run_section(name: str, ctx: Context) -> list[Table]:
         return [Table(number, name, "result", "n", [row])]
 
 
-def results_markdown(tables: list[Table], ctx: Context, info: dict[str, str],
-                     versions: dict[str, str], started: str, seconds: float,
-                     load_before: str, load_after: str) -> str:
+def results_markdown(
+    tables: list[Table],
+    ctx: Context,
+    info: dict[str, str],
+    versions: dict[str, str],
+    started: str,
+    seconds: float,
+    load_before: str,
+    load_after: str,
+) -> str:
     lines = [
         "# nvnb benchmark results",
         "",
@@ -104,14 +111,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Run nvnb's benchmarks against the local server on loopback; print medians "
-                    "with ratios to bare httpx and to the official package.")
-    parser.add_argument("--quick", action="store_true",
-                        help="few repeats and small sizes: checks the benchmarks still run")
-    parser.add_argument("--only", action="append", default=[], metavar="SECTION",
-                        help=f"run only these sections (names or numbers): {', '.join(SECTIONS)}")
-    parser.add_argument("--results", type=Path, default=None,
-                        help="write the Markdown results here (default: bench/RESULTS.md after a "
-                             "full run of every section)")
+        "with ratios to bare httpx and to the official package.",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="few repeats and small sizes: checks the benchmarks still run",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="SECTION",
+        help=f"run only these sections (names or numbers): {', '.join(SECTIONS)}",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="write the Markdown results here (default: bench/RESULTS.md after a "
+        "full run of every section)",
+    )
     args = parser.parse_args(argv)
 
     quiet_process_env()
@@ -120,8 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     load_before = env.load_average()
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
     t0 = time.perf_counter()
-    print(f"nvnb benchmarks{' (quick)' if ctx.quick else ''}: {', '.join(names)}; "
-          f"load average {load_before}", flush=True)
+    print(
+        f"nvnb benchmarks{' (quick)' if ctx.quick else ''}: {', '.join(names)}; "
+        f"load average {load_before}",
+        flush=True,
+    )
 
     tables: list[Table] = []
     for name in names:
@@ -137,16 +160,28 @@ def main(argv: list[str] | None = None) -> int:
     if ctx.headlines:
         print("\nHeadlines:\n" + "\n".join(f"  - {h}" for h in ctx.headlines))
     failed = [(t, r) for t in tables for r in t.failed]
-    print(f"\n{len(tables)} tables in {seconds:.0f} s, {len(failed)} failed rows; "
-          f"load average {load_after}")
+    print(
+        f"\n{len(tables)} tables in {seconds:.0f} s, {len(failed)} failed rows; "
+        f"load average {load_after}"
+    )
 
     target = args.results
     if target is None and not ctx.quick and not args.only:
         target = RESULTS
     if target is not None:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(results_markdown(tables, ctx, env.machine(), env.versions(), started,
-                                           seconds, load_before, load_after))
+        target.write_text(
+            results_markdown(
+                tables,
+                ctx,
+                env.machine(),
+                env.versions(),
+                started,
+                seconds,
+                load_before,
+                load_after,
+            )
+        )
         print(f"wrote {target}")
     for table, row in failed:
         print(f"FAILED {table.key} {row.label}: {row.error}", file=sys.stderr)

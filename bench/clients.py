@@ -17,10 +17,14 @@ PROMPT = "Say hello to the benchmark."
 AUTH = {"Authorization": f"Bearer {FAKE_KEY}"}
 
 
-def payload(*, stream: bool, model: str = CHAT_MODEL, prompt: str = PROMPT,
-            max_tokens: int | None = 64) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": prompt}],
-                            "stream": stream}
+def payload(
+    *, stream: bool, model: str = CHAT_MODEL, prompt: str = PROMPT, max_tokens: int | None = 64
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": "user", "content": prompt}],
+        "stream": stream,
+    }
     if max_tokens is not None:
         body["max_tokens"] = max_tokens
     return body
@@ -64,8 +68,7 @@ def official_chat(base_url: str, **kwargs: Any) -> Any:
     from langchain_nvidia_ai_endpoints import ChatNVIDIA
 
     kwargs.setdefault("model", CHAT_MODEL)
-    return ChatNVIDIA(base_url=base_url, api_key=FAKE_KEY, usage_telemetry_enabled=False,
-                      **kwargs)
+    return ChatNVIDIA(base_url=base_url, api_key=FAKE_KEY, usage_telemetry_enabled=False, **kwargs)
 
 
 def chunk_text(chunk: Any) -> str:

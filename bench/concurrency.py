@@ -26,19 +26,27 @@ def run(ctx: Context) -> list[Table]:
     latency_ms = ctx.n(200, 50)
     repeats = ctx.n(3, 1)
     prompts = [f"{clients.PROMPT} (prompt {i})" for i in range(prompts_n)]
-    table = Table("3", f"Concurrency: {prompts_n} prompts, server latency {latency_ms} ms per call",
-                  "wall / single call", "x", extra_columns=["wall time", "single call"])
+    table = Table(
+        "3",
+        f"Concurrency: {prompts_n} prompts, server latency {latency_ms} ms per call",
+        "wall / single call",
+        "x",
+        extra_columns=["wall time", "single call"],
+    )
     body = clients.payload(stream=False)
     with local_server(latency_ms=latency_ms) as server:
         url = server.base_url + "/chat/completions"
         ours = clients.nvnb_chat(server.base_url, max_tokens=64)
         theirs = clients.official_chat(server.base_url, max_tokens=64)
         with httpx.Client(headers=clients.AUTH, timeout=60) as bare:
-            single = interleaved({
-                "bare": lambda: bare.post(url, json=body).json(),
-                "nvnb": lambda: ours.invoke(clients.PROMPT),
-                "official": lambda: theirs.invoke(clients.PROMPT),
-            }, repeats=ctx.n(5, 1))
+            single = interleaved(
+                {
+                    "bare": lambda: bare.post(url, json=body).json(),
+                    "nvnb": lambda: ours.invoke(clients.PROMPT),
+                    "official": lambda: theirs.invoke(clients.PROMPT),
+                },
+                repeats=ctx.n(5, 1),
+            )
 
         async def bare_gather() -> list[Any]:
             limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
@@ -66,7 +74,8 @@ def run(ctx: Context) -> list[Table]:
     table.notes.append(
         "single call: median of the same client's invoke (bare: one post) against the same "
         f"server; {repeats} batches per row; LangChain's batch() runs in a thread pool whose size "
-        "LangChain picks (max_concurrency unset), as a user gets by default")
+        "LangChain picks (max_concurrency unset), as a user gets by default"
+    )
     _headline(ctx, table)
     return [table]
 
@@ -78,4 +87,5 @@ def _headline(ctx: Context, table: Table) -> None:
         if ours and theirs and ours.value and theirs.value:
             ctx.headlines.append(
                 f"{kind}: nvnb {ours.value:.2f}× a single call's latency vs official "
-                f"{theirs.value:.2f}× ({ours.extras['wall time']} vs {theirs.extras['wall time']})")
+                f"{theirs.value:.2f}× ({ours.extras['wall time']} vs {theirs.extras['wall time']})"
+            )

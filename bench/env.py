@@ -11,8 +11,18 @@ from importlib import metadata
 from bench.servers import ROOT
 
 PACKAGES = (
-    "nvnb", "langchain-nvidia-ai-endpoints", "langchain-core", "httpx", "requests", "aiohttp",
-    "pillow", "ipython", "ipywidgets", "anywidget", "uvicorn", "starlette",
+    "nvnb",
+    "langchain-nvidia-ai-endpoints",
+    "langchain-core",
+    "httpx",
+    "requests",
+    "aiohttp",
+    "pillow",
+    "ipython",
+    "ipywidgets",
+    "anywidget",
+    "uvicorn",
+    "starlette",
 )
 
 
@@ -58,10 +68,22 @@ def versions() -> dict[str, str]:
 
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                             capture_output=True, timeout=5, check=False)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               text=True, capture_output=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            timeout=5,
+            check=False,
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     commit = out.stdout.strip() or "unknown"

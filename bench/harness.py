@@ -34,8 +34,9 @@ class Row:
     @classmethod
     def of(cls, label: str, samples: Iterable[float], role: Role = "", **extras: str) -> Row:
         values = list(samples)
-        return cls(label, statistics.median(values) if values else None, len(values), role,
-                   dict(extras))
+        return cls(
+            label, statistics.median(values) if values else None, len(values), role, dict(extras)
+        )
 
 
 @dataclass
@@ -126,7 +127,7 @@ def interleaved(
             variants[name]()
     samples: dict[str, list[float]] = {name: [] for name in names}
     for r in range(repeats):
-        order = names[r % len(names):] + names[: r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             fn = variants[name]
             gc.collect()
@@ -153,7 +154,7 @@ def interleaved_results(
             variants[name]()
     results: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     for r in range(repeats):
-        order = names[r % len(names):] + names[: r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             gc.collect()
             results[name].append(variants[name]())

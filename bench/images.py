@@ -60,8 +60,12 @@ def draw(path: Path, size: tuple[int, int], fmt_name: str) -> Path:
 def _message(uri: str) -> Any:
     from langchain_core.messages import HumanMessage
 
-    return HumanMessage(content=[{"type": "text", "text": "Describe this image."},
-                                 {"type": "image_url", "image_url": {"url": uri}}])
+    return HumanMessage(
+        content=[
+            {"type": "text", "text": "Describe this image."},
+            {"type": "image_url", "image_url": {"url": uri}},
+        ]
+    )
 
 
 def _read_as_uri(path: Path, mime: str) -> str:
@@ -105,39 +109,66 @@ def run(ctx: Context) -> list[Table]:
 
         def official_from_uri(path: Path, mime: str) -> bytes:
             _, body, _ = theirs._prepare_inputs_and_payload(
-                [_message(_read_as_uri(path, mime))], None, stream=False)
+                [_message(_read_as_uri(path, mime))], None, stream=False
+            )
             return json.dumps(body, allow_nan=False).encode()  # what requests does with json=
 
         def bare(path: Path, mime: str) -> bytes:
-            return json.dumps(clients.payload(stream=False, model=VISION_MODEL, prompt="")
-                              | {"messages": [{"role": "user", "content": [
-                                  {"type": "image_url",
-                                   "image_url": {"url": _read_as_uri(path, mime)}}]}]}).encode()
+            return json.dumps(
+                clients.payload(stream=False, model=VISION_MODEL, prompt="")
+                | {
+                    "messages": [
+                        {
+                            "role": "user",
+                            "content": [
+                                {
+                                    "type": "image_url",
+                                    "image_url": {"url": _read_as_uri(path, mime)},
+                                }
+                            ],
+                        }
+                    ]
+                }
+            ).encode()
 
         with httpx.Client(headers=clients.AUTH, timeout=120) as poster:
             for number, (name, ((w, h), fmt_name, mime)) in enumerate(sizes.items()):
                 path = draw(Path(tmp) / f"test.{fmt_name.lower()}", (w, h), fmt_name)
-                table = Table(f"5{'ab'[number]}",
-                              f"Images: a {name} ({fmt(path.stat().st_size, 'B')} on disk), "
-                              "from the file to a request body", "time", "s",
-                              extra_columns=["body sent", "image sent", "server answer"])
+                table = Table(
+                    f"5{'ab'[number]}",
+                    f"Images: a {name} ({fmt(path.stat().st_size, 'B')} on disk), "
+                    "from the file to a request body",
+                    "time",
+                    "s",
+                    extra_columns=["body sent", "image sent", "server answer"],
+                )
                 contenders: dict[str, tuple[Callable[[], bytes], str]] = {
-                    "read + base64 + json, no resizing (floor)":
-                        (lambda p=path, m=mime: bare(p, m), "floor"),
-                    "nvnb images.from_path(file) + ChatNVIDIA":
-                        (lambda p=path: nvnb_from_path(p), "nvnb"),
-                    "nvnb ChatNVIDIA, data URI given":
-                        (lambda p=path, m=mime: nvnb_from_uri(p, m), "nvnb"),
-                    "official ChatNVIDIA, data URI given":
-                        (lambda p=path, m=mime: official_from_uri(p, m), "official"),
+                    "read + base64 + json, no resizing (floor)": (
+                        lambda p=path, m=mime: bare(p, m),
+                        "floor",
+                    ),
+                    "nvnb images.from_path(file) + ChatNVIDIA": (
+                        lambda p=path: nvnb_from_path(p),
+                        "nvnb",
+                    ),
+                    "nvnb ChatNVIDIA, data URI given": (
+                        lambda p=path, m=mime: nvnb_from_uri(p, m),
+                        "nvnb",
+                    ),
+                    "official ChatNVIDIA, data URI given": (
+                        lambda p=path, m=mime: official_from_uri(p, m),
+                        "official",
+                    ),
                 }
-                samples = interleaved({k: v[0] for k, v in contenders.items()},
-                                      repeats=repeats, warmup=0)
+                samples = interleaved(
+                    {k: v[0] for k, v in contenders.items()}, repeats=repeats, warmup=0
+                )
                 for key, (fn, role) in contenders.items():
                     row = Row.of(key, samples[key], role)  # type: ignore[arg-type]
                     body = fn()
-                    answer = poster.post(url, content=body,
-                                         headers={"Content-Type": "application/json"})
+                    answer = poster.post(
+                        url, content=body, headers={"Content-Type": "application/json"}
+                    )
                     verdict = str(answer.status_code)
                     if answer.status_code >= 400 and _is_json(answer):
                         verdict += " " + str(answer.json().get("title") or "")
@@ -148,7 +179,8 @@ def run(ctx: Context) -> list[Table]:
                 table.notes.append(
                     f"{repeats} runs per row, interleaved; each body then posted once to the local "
                     "server, which (like the service) answers 413 to inline images over ~180 000 "
-                    "base64 characters")
+                    "base64 characters"
+                )
                 tables.append(table)
     _headline(ctx, tables)
     return tables
@@ -166,4 +198,5 @@ def _headline(ctx: Context, tables: list[Table]) -> None:
             ctx.headlines.append(
                 f"{name}: nvnb sends {ours.extras['body sent']} (server: "
                 f"{ours.extras['server answer']}, prepared in {fmt(ours.value, 's')}) vs official "
-                f"{theirs.extras['body sent']} (server: {theirs.extras['server answer']})")
+                f"{theirs.extras['body sent']} (server: {theirs.extras['server answer']})"
+            )

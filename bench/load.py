@@ -42,8 +42,11 @@ class ConnectionSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def count(self) -> int:
-        return sum(1 for c in self._process.net_connections(kind="tcp")
-                   if c.status == "ESTABLISHED" and c.laddr and c.laddr.port == self._port)
+        return sum(
+            1
+            for c in self._process.net_connections(kind="tcp")
+            if c.status == "ESTABLISHED" and c.laddr and c.laddr.port == self._port
+        )
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -82,8 +85,9 @@ async def _one(open_stream: Callable[[], Any]) -> dict[str, float]:
     return {"latency": time.perf_counter() - t0, "ttft": first, "chunks": chunks}
 
 
-async def _bare_stream(client: httpx.AsyncClient, url: str,
-                       body: dict[str, Any]) -> AsyncIterator[str]:
+async def _bare_stream(
+    client: httpx.AsyncClient, url: str, body: dict[str, Any]
+) -> AsyncIterator[str]:
     async with client.stream("POST", url, json=body) as response:
         response.raise_for_status()
         async for line in response.aiter_lines():
@@ -96,8 +100,9 @@ async def _load(make: Callable[[], Any], n: int, close: Callable[[Any], Any]) ->
     client = make()
     try:
         t0 = time.perf_counter()
-        results = await asyncio.gather(*(_one(lambda i=i: client(i)) for i in range(n)),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            *(_one(lambda i=i: client(i)) for i in range(n)), return_exceptions=True
+        )
         wall = time.perf_counter() - t0
     finally:
         await close(client)
@@ -111,9 +116,19 @@ def run(ctx: Context) -> list[Table]:
     repeats = 1  # each run is already n requests; the spread of their latencies is the figure
     max_tokens, delay_ms = ctx.n(16, 8), 0
     body = clients.payload(stream=True, max_tokens=max_tokens)
-    table = Table("8", f"Load: {n} concurrent streamed requests through one client", "wall", "s",
-                  extra_columns=["errors", "latency p50 / p95 / max", "first token p50 / p95",
-                                 "peak connections", "chunks"])
+    table = Table(
+        "8",
+        f"Load: {n} concurrent streamed requests through one client",
+        "wall",
+        "s",
+        extra_columns=[
+            "errors",
+            "latency p50 / p95 / max",
+            "first token p50 / p95",
+            "peak connections",
+            "chunks",
+        ],
+    )
     with local_server(chunk_delay_ms=delay_ms) as server:
         url = server.base_url + "/chat/completions"
 
@@ -142,7 +157,7 @@ def run(ctx: Context) -> list[Table]:
         found: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
         for r in range(repeats):
             names = list(variants)
-            for name in names[r % len(names):] + names[: r % len(names)]:
+            for name in names[r % len(names) :] + names[: r % len(names)]:
                 make = variants[name][0]
                 with ConnectionSampler(server) as sampler:
                     result = asyncio.run(_load(make, n, _Wrapped.close))
@@ -158,10 +173,12 @@ def run(ctx: Context) -> list[Table]:
         row.extras["errors"] = str(len(errors))
         if latencies:
             row.extras["latency p50 / p95 / max"] = " / ".join(
-                fmt(v, "s") for v in (statistics.median(latencies), _pct(latencies, 0.95),
-                                      max(latencies)))
+                fmt(v, "s")
+                for v in (statistics.median(latencies), _pct(latencies, 0.95), max(latencies))
+            )
             row.extras["first token p50 / p95"] = " / ".join(
-                fmt(v, "s") for v in (statistics.median(ttfts), _pct(ttfts, 0.95)))
+                fmt(v, "s") for v in (statistics.median(ttfts), _pct(ttfts, 0.95))
+            )
         row.extras["peak connections"] = str(max(x["peak"] for x in runs))
         row.extras["chunks"] = f"{sum(o['chunks'] for o in runs[-1]['ok']):,}"
         if errors and role == "nvnb":
@@ -171,21 +188,24 @@ def run(ctx: Context) -> list[Table]:
     table.notes.append(
         f"{repeats} run per row; each answer is {max_tokens} chunks, {delay_ms} ms "
         "apart; latency = start of all streams to the end of each; peak connections = established "
-        "TCP connections to the server's port, sampled from the server process every 100 ms")
+        "TCP connections to the server's port, sampled from the server process every 100 ms"
+    )
     ours = table.find("nvnb AsyncClient")
     if ours and ours.value:
         ctx.headlines.append(
             f"load: {n} concurrent streams through one nvnb AsyncClient in {fmt(ours.value, 's')}, "
             f"{ours.extras['errors']} errors, at most {ours.extras['peak connections']} "
-            f"connections (latency p50 / p95 / max {ours.extras.get('latency p50 / p95 / max')})")
+            f"connections (latency p50 / p95 / max {ours.extras.get('latency p50 / p95 / max')})"
+        )
     return [table]
 
 
 class _Wrapped:
     """A client and how to open stream ``i`` with it, and how to close it (None: nothing)."""
 
-    def __init__(self, owner: Any, open_stream: Callable[[int], Any],
-                 aclose: Callable[[], Any] | None) -> None:
+    def __init__(
+        self, owner: Any, open_stream: Callable[[int], Any], aclose: Callable[[], Any] | None
+    ) -> None:
         self.owner, self._open, self._aclose = owner, open_stream, aclose
 
     def __call__(self, i: int) -> Any:

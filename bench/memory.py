@@ -65,26 +65,38 @@ VARIANTS = {
 
 
 def _sample(variant: str, warm_url: str, long_url: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", _CHILD, variant, warm_url, long_url, str(ROOT)],
-                         capture_output=True, text=True, env=bench_env(), cwd=ROOT, timeout=300,
-                         check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, variant, warm_url, long_url, str(ROOT)],
+        capture_output=True,
+        text=True,
+        env=bench_env(),
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
     if out.returncode != 0:
-        raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else
-                           f"exit {out.returncode}")
+        raise RuntimeError(
+            out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"
+        )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def run(ctx: Context) -> list[Table]:
     size = ctx.n(5_000_000, 500_000)
     repeats = ctx.n(2, 1)
-    table = Table("7", f"Memory: streaming a {fmt(size, 'B')} answer", "peak RSS growth", "B",
-                  extra_columns=["peak RSS", "before the stream", "answer kept"])
+    table = Table(
+        "7",
+        f"Memory: streaming a {fmt(size, 'B')} answer",
+        "peak RSS growth",
+        "B",
+        extra_columns=["peak RSS", "before the stream", "answer kept"],
+    )
     found: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
     errors: dict[str, str] = {}
     with local_server() as warm, local_server(fault=f"long={size}") as long:
         for r in range(repeats):
             names = list(VARIANTS)
-            for name in names[r % len(names):] + names[: r % len(names)]:
+            for name in names[r % len(names) :] + names[: r % len(names)]:
                 if name in errors:
                     continue
                 try:
@@ -107,12 +119,14 @@ def run(ctx: Context) -> list[Table]:
     table.notes.append(
         f"{repeats} processes per row; growth = peak RSS after the stream − peak RSS after a small "
         "warm-up request (imports done); the joined answer alone is "
-        f"{fmt(size, 'B')} (ASCII str)")
+        f"{fmt(size, 'B')} (ASCII str)"
+    )
     ours, theirs = table.find("nvnb ChatNVIDIA"), table.role("official")
     floor = table.role("floor")
     if ours and theirs and ours.value is not None and theirs.value is not None and floor:
         ctx.headlines.append(
             f"memory, streaming a {fmt(size, 'B')} answer: peak RSS grows by "
             f"{fmt(ours.value, 'B')} with nvnb ChatNVIDIA.stream vs {fmt(theirs.value, 'B')} "
-            f"with the official package (bare httpx: {fmt(floor.value, 'B')})")
+            f"with the official package (bare httpx: {fmt(floor.value, 'B')})"
+        )
     return [table]

@@ -21,8 +21,13 @@ if TYPE_CHECKING:
 def run(ctx: Context) -> list[Table]:
     repeats = ctx.n(15, 2)
     inner = ctx.n(20, 3)
-    table = Table("1", "Client overhead per non-streamed call", "per call", "s",
-                  extra_columns=["above floor", "client CPU per call"])
+    table = Table(
+        "1",
+        "Client overhead per non-streamed call",
+        "per call",
+        "s",
+        extra_columns=["above floor", "client CPU per call"],
+    )
     cpu: dict[str, list[float]] = {}
     body = clients.payload(stream=False)
     with local_server() as server:
@@ -54,22 +59,28 @@ def run(ctx: Context) -> list[Table]:
     table.notes.append(
         f"{repeats} samples of {inner} calls each per row; a sample is the mean of consecutive "
         "calls through one model or client object; client CPU is this process's CPU time (the "
-        "server runs in another process)")
+        "server runs in another process)"
+    )
     _headline(ctx, table)
     return [table]
 
 
 def _headline(ctx: Context, table: Table) -> None:
-    official, ours, floor = (table.find("official"), table.find("nvnb ChatNVIDIA"),
-                             table.role("floor"))
+    official, ours, floor = (
+        table.find("official"),
+        table.find("nvnb ChatNVIDIA"),
+        table.role("floor"),
+    )
     client = table.find("nvnb Client")
     if official and ours and official.value and ours.value:
         ctx.headlines.append(
             f"non-streamed call: nvnb ChatNVIDIA.invoke {fmt(ours.value, 's')} vs official "
             f"{fmt(official.value, 's')} per call ({speedup(official.value, ours.value)}); "
             f"client CPU {ours.extras['client CPU per call']} vs "
-            f"{official.extras['client CPU per call']}")
+            f"{official.extras['client CPU per call']}"
+        )
     if client and floor and client.value and floor.value:
         ctx.headlines.append(
             f"nvnb Client.chat costs {client.value / floor.value:.2f}× the bare httpx floor "
-            f"({signed(client.value - floor.value)} per call)")
+            f"({signed(client.value - floor.value)} per call)"
+        )

@@ -37,8 +37,10 @@ def text(table: Table) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [f"{table.key}. {table.title}"]
     for n, r in enumerate(rows):
-        cells = (c.ljust(w) if i == 0 else c.rjust(w)
-                 for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+        cells = (
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
         lines.append(("  " + "  ".join(cells)).rstrip())
         if n == 0:
             lines.append("  " + "  ".join("-" * w for w in widths))
@@ -49,9 +51,12 @@ def text(table: Table) -> str:
 def markdown(table: Table) -> str:
     """A Markdown table, its notes as a list under it."""
     head = _header(table)
-    lines = [f"### {table.key}. {table.title}", "",
-             "| " + " | ".join(head) + " |",
-             "|" + "|".join([" --- "] + [" ---: "] * (len(head) - 1)) + "|"]
+    lines = [
+        f"### {table.key}. {table.title}",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join([" --- "] + [" ---: "] * (len(head) - 1)) + "|",
+    ]
     for row in table.rows:
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in _cells(table, row)) + " |")
     if table.notes:

@@ -77,12 +77,18 @@ class ServerProcess:
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (lives as long as the server)
         self._proc = subprocess.Popen(
             [sys.executable, "-c", _CHILD, json.dumps(self.options)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-            text=True, env=bench_env(), cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            env=bench_env(),
+            cwd=ROOT,
         )
         line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(self._proc.stdout.readline()),  # type: ignore[union-attr]
-                                  daemon=True)
+        reader = threading.Thread(
+            target=lambda: line.append(self._proc.stdout.readline()),  # type: ignore[union-attr]
+            daemon=True,
+        )
         reader.start()
         reader.join(timeout)
         if not line or not line[0].startswith("http"):

@@ -44,12 +44,18 @@ def _timed(open_stream: Callable[[], Iterable[Any]]) -> dict[str, float]:
     total = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     n = max(chunks, 1)
-    return {"ttft": first, "total": total, "chunks": float(chunks), "per_chunk": total / n,
-            "cpu_per_chunk": cpu / n}
+    return {
+        "ttft": first,
+        "total": total,
+        "chunks": float(chunks),
+        "per_chunk": total / n,
+        "cpu_per_chunk": cpu / n,
+    }
 
 
-def bare_stream(client: httpx.Client, url: str, body: dict[str, Any],
-                headers: dict[str, str] | None = None) -> Iterable[str]:
+def bare_stream(
+    client: httpx.Client, url: str, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Iterable[str]:
     with client.stream("POST", url, json=body, headers=headers) as response:
         response.raise_for_status()
         yield from clients.bare_sse_contents(response.iter_lines())
@@ -74,9 +80,13 @@ def run(ctx: Context) -> list[Table]:
     repeats = ctx.n(7, 2)
     with local_server() as probe:
         size, calibrated = calibrate_long(probe.base_url, target)
-    per_chunk = Table("2a", f"Streaming: cost per chunk of a {calibrated:,}-chunk stream",
-                      "client CPU per chunk", "s",
-                      extra_columns=["above floor", "wall per chunk", "whole stream", "chunks"])
+    per_chunk = Table(
+        "2a",
+        f"Streaming: cost per chunk of a {calibrated:,}-chunk stream",
+        "client CPU per chunk",
+        "s",
+        extra_columns=["above floor", "wall per chunk", "whole stream", "chunks"],
+    )
     ttft = Table("2b", "Streaming: time to first token (same streams)", "first token", "s")
     body = clients.payload(stream=True, max_tokens=None)
     with local_server(fault=f"long={size}") as server:
@@ -114,7 +124,8 @@ def run(ctx: Context) -> list[Table]:
         f"answer of {size:,} characters (server fault option long={size}), no delay between "
         "chunks; client CPU = this process's CPU time over the stream (the server runs in another "
         "process), divided by the chunks with text; wall per chunk also holds the server's "
-        f"pace, which bounds every row alike; {repeats} streams per row")
+        f"pace, which bounds every row alike; {repeats} streams per row"
+    )
     ttft.notes.append("from the call to the first chunk with text, on the same streams as 2a")
     _headline(ctx, per_chunk, ttft)
     return [per_chunk, ttft]
@@ -126,14 +137,17 @@ def _headline(ctx: Context, per_chunk: Table, ttft: Table) -> None:
         ctx.headlines.append(
             f"streaming: nvnb ChatNVIDIA.stream {fmt(ours.value, 's')} client CPU per chunk vs "
             f"official "
-            f"{fmt(official.value, 's')} ({speedup(official.value, ours.value)})")
+            f"{fmt(official.value, 's')} ({speedup(official.value, ours.value)})"
+        )
     client, floor = per_chunk.find("nvnb Client"), per_chunk.role("floor")
     if client and floor and client.value and floor.value:
         ctx.headlines.append(
             f"nvnb Client.stream_chat costs {client.value / floor.value:.2f}× the bare httpx SSE "
-            "loop per chunk")
+            "loop per chunk"
+        )
     ours_t, official_t = ttft.find("nvnb ChatNVIDIA"), ttft.find("official")
     if ours_t and official_t and ours_t.value and official_t.value:
         ctx.headlines.append(
             f"time to first token: nvnb ChatNVIDIA {fmt(ours_t.value, 's')} vs official "
-            f"{fmt(official_t.value, 's')}")
+            f"{fmt(official_t.value, 's')}"
+        )

@@ -49,8 +49,14 @@ def install_recording_comm(front_end: FrontEnd) -> None:
     from comm.base_comm import BaseComm
 
     class RecordingComm(BaseComm):
-        def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None,
-                        buffers: Any = None, **keys: Any) -> None:
+        def publish_msg(
+            self,
+            msg_type: str,
+            data: Any = None,
+            metadata: Any = None,
+            buffers: Any = None,
+            **keys: Any,
+        ) -> None:
             front_end.record(msg_type, data, buffers)
 
     comm.create_comm = lambda *args, **kwargs: RecordingComm(*args, **kwargs)
@@ -91,9 +97,13 @@ def run(ctx: Context) -> list[Table]:
 
     with local_server() as probe:
         size, chunks = calibrate_long(probe.base_url, target)
-    table = Table("6", f"Widgets: one streamed {chunks:,}-token answer", "front-end messages", "n",
-                  extra_columns=["bytes to front end", "Python CPU", "CPU above no widget",
-                                 "wall"])
+    table = Table(
+        "6",
+        f"Widgets: one streamed {chunks:,}-token answer",
+        "front-end messages",
+        "n",
+        extra_columns=["bytes to front end", "Python CPU", "CPU above no widget", "wall"],
+    )
     with local_server(fault=f"long={size}", chunk_delay_ms=1) as server:
         session = Session(CHAT_MODEL, base_url=server.base_url, api_key=FAKE_KEY)
         sinks: dict[str, Any] = {
@@ -105,7 +115,7 @@ def run(ctx: Context) -> list[Table]:
         session.ask(clients.PROMPT, sink=NullSink())  # warm: connection, imports, event loop
         for r in range(repeats):
             names = list(sinks)
-            for name in names[r % len(names):] + names[: r % len(names)]:
+            for name in names[r % len(names) :] + names[: r % len(names)]:
                 sink = sinks[name]()
                 time.sleep(0.05)  # let a previous pane's timer thread finish
                 front_end.reset()
@@ -113,19 +123,28 @@ def run(ctx: Context) -> list[Table]:
                 answer = session.ask(clients.PROMPT, sink=sink)
                 cpu, wall = time.process_time() - c0, time.perf_counter() - t0
                 if len(answer.text) < size * 0.9:
-                    raise RuntimeError(f"{name}: answer of {len(answer.text)} characters, "
-                                       f"expected {size}")
-                found[name].append({"messages": front_end.messages, "bytes": front_end.bytes,
-                                    "cpu": cpu, "wall": wall})
+                    raise RuntimeError(
+                        f"{name}: answer of {len(answer.text)} characters, expected {size}"
+                    )
+                found[name].append(
+                    {
+                        "messages": front_end.messages,
+                        "bytes": front_end.bytes,
+                        "cpu": cpu,
+                        "wall": wall,
+                    }
+                )
     floor_cpu = Row.of("", [f["cpu"] for f in found["no widget (sink drops the text)"]]).value
     for name, results in found.items():
-        row = Row.of(name, [f["messages"] for f in results],
-                     "nvnb" if name.startswith("nvnb") else "peer")
+        row = Row.of(
+            name, [f["messages"] for f in results], "nvnb" if name.startswith("nvnb") else "peer"
+        )
         cpu = Row.of("", [f["cpu"] for f in results]).value or 0.0
         row.extras["bytes to front end"] = fmt(Row.of("", [f["bytes"] for f in results]).value, "B")
         row.extras["Python CPU"] = fmt(cpu, "s")
-        row.extras["CPU above no widget"] = "" if name.startswith("no widget") else signed(
-            cpu - (floor_cpu or 0.0))
+        row.extras["CPU above no widget"] = (
+            "" if name.startswith("no widget") else signed(cpu - (floor_cpu or 0.0))
+        )
         row.extras["wall"] = fmt(Row.of("", [f["wall"] for f in results]).value, "s")
         table.rows.append(row)
     table.notes.append(
@@ -133,7 +152,8 @@ def run(ctx: Context) -> list[Table]:
         f"server streaming {chunks:,} chunks with 1 ms between them; messages are comm messages "
         "the widget publishes between the start and the end of the answer (widget creation "
         "excluded); Python CPU is this process's (session, client, widget), the server runs in "
-        "another; StreamPane coalesces to at most 30 updates a second and sends deltas")
+        "another; StreamPane coalesces to at most 30 updates a second and sends deltas"
+    )
     pane, naive = table.find("nvnb StreamPane"), table.find("naive")
     if pane and naive and pane.value and naive.value:
         ctx.headlines.append(
@@ -141,5 +161,6 @@ def run(ctx: Context) -> list[Table]:
             f"messages ({pane.extras['bytes to front end']}) vs {naive.value:.0f} "
             f"({naive.extras['bytes to front end']}) for a per-token ipywidgets.HTML; Python CPU "
             f"above no widget: {pane.extras['CPU above no widget']} vs "
-            f"{naive.extras['CPU above no widget']}")
+            f"{naive.extras['CPU above no widget']}"
+        )
     return [table]
