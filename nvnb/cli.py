@@ -97,9 +97,16 @@ def copy_tutorials(target: Path, *, overwrite: bool = False) -> Path:
     return target
 
 
-def _cmd_lab(args: argparse.Namespace, rest: list[str]) -> int:
-    if args.directory:
-        root = Path(args.directory).expanduser()
+def lab_command(
+    directory: str | None = None,
+    *,
+    port: int | None = None,
+    no_browser: bool = False,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """The JupyterLab command line ``nvnb lab`` runs (copying the tutorials first if needed)."""
+    if directory:
+        root = Path(directory).expanduser()
         if not root.exists():
             copy_tutorials(root)
     elif _CHECKOUT_TUTORIALS.is_dir():
@@ -107,19 +114,25 @@ def _cmd_lab(args: argparse.Namespace, rest: list[str]) -> int:
     else:
         root = copy_tutorials(Path.home() / "nvnb-tutorials")
     command = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root}"]
-    if args.port:
-        command.append(f"--port={args.port}")
-    if args.no_browser:
+    if port:
+        command.append(f"--port={port}")
+    if no_browser:
         command.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
-    command += rest
+    return command + list(extra)
+
+
+def _cmd_lab(args: argparse.Namespace, rest: list[str]) -> int:
+    command = lab_command(args.directory, port=args.port, no_browser=args.no_browser, extra=rest)
     if not os.environ.get("NVIDIA_API_KEY"):
         print(
             "nvnb: no NVIDIA_API_KEY: the notebooks' answers come from nvnb's local server "
             "(enter a key in a notebook with %nvchat key to use NVIDIA's hosted models).",
             file=sys.stderr,
         )
+    # Kernels pick the backend themselves (the embedded local server without a key), so no
+    # NVIDIA_BASE_URL is set here.
     try:
         os.execv(sys.executable, command)
     except OSError as err:  # pragma: no cover - exec failure is environment-specific

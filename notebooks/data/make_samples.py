@@ -1,6 +1,6 @@
 """Draw the tutorials' sample images with Pillow (run once; the images are committed).
 
-    python notebooks/data/make_samples.py
+python notebooks/data/make_samples.py
 """
 
 from __future__ import annotations
