@@ -127,6 +127,26 @@ def run(ctx: Context) -> list[Table]:
         f"pace, which bounds every row alike; {repeats} streams per row"
     )
     ttft.notes.append("from the call to the first chunk with text, on the same streams as 2a")
+    ours, official = per_chunk.find("nvnb ChatNVIDIA"), per_chunk.role("official")
+    client, floor = per_chunk.find("nvnb Client"), per_chunk.role("floor")
+    if (
+        ours
+        and official
+        and client
+        and floor
+        and ours.value
+        and official.value
+        and client.value
+        and floor.value
+        and ours.value > official.value
+    ):
+        per_chunk.notes.append(
+            f"where nvnb's CPU goes: its transport alone (Client.stream_chat) costs "
+            f"{fmt(client.value, 's')} per chunk, {client.value / floor.value:.2f}× the httpx "
+            f"floor (per-chunk error mapping and SSE parsing on top of httpx/h11); ChatNVIDIA "
+            f"adds {fmt(ours.value - client.value, 's')}; the whole official stack (requests) "
+            f"costs {fmt(official.value, 's')}"
+        )
     _headline(ctx, per_chunk, ttft)
     return [per_chunk, ttft]
 
