@@ -192,7 +192,9 @@ def lab(workdir: Path, servers: tuple[Any, Any]) -> Iterator[str]:
         yield base
 
 
-@pytest.fixture(scope="session")
+# Module scope: the sync Playwright API keeps an event loop running in the main thread while it is
+# open, which would break every asyncio test collected after the browser tests.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (scripts/test installs it)")
