@@ -48,6 +48,8 @@ def _ipython_kernel_shell() -> object | None:
     if ipython_module is None:
         return None
     shell = ipython_module.get_ipython()
-    if shell is None or type(shell).__name__ == "TerminalInteractiveShell":
+    # Only a kernel has a front end that renders displays; a terminal or a bare
+    # InteractiveShell (as in tests and scripts) gets plain text on stderr.
+    if shell is None or getattr(shell, "kernel", None) is None:
         return None
     return shell
