@@ -707,6 +707,10 @@ class Session(traitlets.HasTraits):
             if answer.text or answer.error is None:
                 turn = Turn("assistant", answer.text, answer=answer)
                 self.history = [*self.history, turn]
+            else:
+                # Nothing was answered (a 401, an unknown model…): drop the question as well, so
+                # that a later ``chat=True`` turn does not resend it unanswered.
+                self.history = [t for t in self.history if t is not request.user_turn]
             self.last_answer = answer
             with self._lock:
                 self.busy = bool(self._inflight)

@@ -544,3 +544,24 @@ def test_a_new_session_starts_on_the_named_default_model():
 
     assert Session().model == session_module.DEFAULT_MODEL == "meta/llama-3.1-8b-instruct"
     assert session_module.DEFAULT_MODEL != nvnb.chat.DEFAULT_MODEL  # said in Session's docstring
+
+
+def test_a_request_that_fails_before_any_answer_leaves_no_unanswered_turn(nvnb_server):
+    s = Session(base_url=nvnb_server.base_url, max_retries=0)
+    s.ask("First question")
+    s.ask("Second question", chat=True)
+    assert len(s.history) == 4
+    failing = Session(
+        base_url=nvnb_server.base_url,
+        default_headers={"X-NVNB-Fault": "status=500"},
+        max_retries=0,
+    )
+    failing.history = list(s.history)
+    with pytest.raises(Exception, match="500"):
+        failing.ask("Lost question", chat=True)
+    assert [t.content for t in failing.history] == [t.content for t in s.history]
+    # The next chat turn sends the earlier conversation, not the unanswered question.
+    s.history = failing.history
+    s.ask("Third question", chat=True)
+    sent = [m["content"] for m in nvnb_server.requests[-1].json["messages"] if m["role"] == "user"]
+    assert sent == ["First question", "Second question", "Third question"]

@@ -454,7 +454,9 @@ def magic_cell(srv: Any, spec: str) -> Run:
     else:
         run.error = result.error_in_exec
         assert "Traceback" not in captured.stdout + captured.stderr
-        kept = session.history[-1].content if session.history[-1].role == "assistant" else ""
+        # A failure with no answer leaves no turn at all; a partial answer is the last turn.
+        last = session.history[-1] if session.history else None
+        kept = last.content if last is not None and last.role == "assistant" else ""
         run.text = kept
         if kept:
             assert kept in captured.stdout  # the partial text stayed in the cell's output
