@@ -199,10 +199,9 @@ class ServerError(APIError):
     default_hint = "the service had a problem; try again in a moment"
 
 
-class StreamError(APIError):
-    """An ``{"error": …}`` object arrived inside a stream; ``.partial_text`` is what came before."""
-
-    default_hint = "the model failed mid-answer; the text received so far is in .partial_text"
+class _KeepsPartialText:
+    """Mixin for errors raised after output began: ``.partial_text`` is what had arrived and
+    ``.chunks_received`` how many chunks carried it."""
 
     def __init__(
         self,
@@ -214,7 +213,13 @@ class StreamError(APIError):
     ) -> None:
         self.partial_text = partial_text
         self.chunks_received = chunks_received
-        super().__init__(message, **fields)
+        super().__init__(message, **fields)  # type: ignore[call-arg]
+
+
+class StreamError(_KeepsPartialText, APIError):
+    """An ``{"error": …}`` object arrived inside a stream; ``.partial_text`` is what came before."""
+
+    default_hint = "the model failed mid-answer; the text received so far is in .partial_text"
 
 
 # --- transport -----------------------------------------------------------------------------
@@ -230,41 +235,17 @@ class ConnectError(TransportError):
     default_hint = "is the server running and the base URL right? proxies come from HTTPS_PROXY"
 
 
-class RequestTimeout(TransportError):
+class RequestTimeout(_KeepsPartialText, TransportError):
     """Connecting or reading took too long, or 202 polling passed its deadline; a stream that
     stalled keeps what had arrived in ``.partial_text``."""
 
     default_hint = "raise the timeout (Client(timeout=...)) or try again"
 
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        partial_text: str = "",
-        chunks_received: int = 0,
-        **fields: Any,
-    ) -> None:
-        self.partial_text = partial_text
-        self.chunks_received = chunks_received
-        super().__init__(message, **fields)
 
-
-class StreamInterrupted(TransportError):
+class StreamInterrupted(_KeepsPartialText, TransportError):
     """The stream broke off or turned malformed; ``.partial_text`` is what had arrived."""
 
     default_hint = "the text received so far is in .partial_text"
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        partial_text: str = "",
-        chunks_received: int = 0,
-        **fields: Any,
-    ) -> None:
-        self.partial_text = partial_text
-        self.chunks_received = chunks_received
-        super().__init__(message, **fields)
 
 
 # --- HTTP error responses → exceptions (the one place) -------------------------------------
