@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from nvnb._http import Request
+from nvnb.client._exchange import Request
 from nvnb.errors import APIError, NVNBError, RequestTimeout
 from nvnb.settings import RetryPolicy
 
 if TYPE_CHECKING:
-    from nvnb._client_core import ClientCore
+    from nvnb.client._core import ClientCore
 
 # The client's logger: retry decisions are part of the client's story in a debug log.
 log = logging.getLogger("nvnb.client")

@@ -1,11 +1,11 @@
 """The HTTP client: chat completions (JSON and SSE), model listing, NVCF polling and assets.
 
-``Client`` and ``AsyncClient`` share one ``ClientCore`` (``nvnb._client_core``) that does
+``Client`` and ``AsyncClient`` share one ``ClientCore`` (``nvnb.client._core``) that does
 everything except I/O: settings, request building (headers, ``payload_fn``, asset references),
-answers into ``ChatResponse`` or errors. Retry and polling decisions are in ``nvnb._retry``,
-pools in ``nvnb._pools``, streams in ``nvnb._streams``. The two classes only send, sleep and read.
+answers into ``ChatResponse`` or errors. Retry and polling decisions are in ``nvnb.client._retry``,
+pools in ``nvnb.client._pools``, streams in ``nvnb.client._streams``. The two classes only send, sleep and read.
 
-httpx exceptions become ``nvnb.errors`` in one place (``nvnb._http.translate_errors``); HTTP error
+httpx exceptions become ``nvnb.errors`` in one place (``nvnb.client._exchange.translate_errors``); HTTP error
 statuses in another (``nvnb.errors.error_from_response`` via ``ClientCore.error_for``).
 """
 
@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 
-from nvnb._client_core import ClientCore, PayloadFn
-from nvnb._http import USER_AGENT as USER_AGENT
-from nvnb._http import ChatResponse, Request, translate_errors
-from nvnb._pools import (
+from nvnb.client._core import ClientCore, PayloadFn
+from nvnb.client._exchange import USER_AGENT as USER_AGENT
+from nvnb.client._exchange import ChatResponse, Request, translate_errors
+from nvnb.client._pools import (
     LoopPools,
     current_loop,
     loop_pool,
@@ -32,9 +32,9 @@ from nvnb._pools import (
     shared_async_pool,
     shared_sync_pool,
 )
-from nvnb._retry import PollPlan, RetryPlan
-from nvnb._retry import parse_retry_after as parse_retry_after
-from nvnb._streams import AsyncChatStream, ChatStream
+from nvnb.client._retry import PollPlan, RetryPlan
+from nvnb.client._retry import parse_retry_after as parse_retry_after
+from nvnb.client._streams import AsyncChatStream, ChatStream
 from nvnb.errors import ConfigurationError, NVNBError
 from nvnb.settings import RetryPolicy, Settings, Timeouts
 

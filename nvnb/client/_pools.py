@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from nvnb._http import USER_AGENT, httpx_timeout
+from nvnb.client._exchange import USER_AGENT, httpx_timeout
 from nvnb.settings import Settings
 
 # an async pool, and the event loop it belongs to (weakly: a closed loop's pool is dropped)

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from nvnb._client_core import ClientCore
-from nvnb._http import Request, translate_errors
-from nvnb._retry import RetryPlan
+from nvnb.client._core import ClientCore
+from nvnb.client._exchange import Request, translate_errors
+from nvnb.client._retry import RetryPlan
 from nvnb.errors import NVNBError, StreamInterrupted, request_id_from
-from nvnb.sse import ChatStreamDecoder, stream_error
+from nvnb.client.sse import ChatStreamDecoder, stream_error
 
 if TYPE_CHECKING:
-    from nvnb.client import AsyncClient, Client
+    from nvnb.client._clients import AsyncClient, Client
 
 _END = object()
 _NEED = object()

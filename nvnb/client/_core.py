@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 
 from nvnb import catalog
-from nvnb._http import USER_AGENT, ChatResponse, Request, httpx_timeout
-from nvnb._retry import parse_retry_after
+from nvnb.client._exchange import USER_AGENT, ChatResponse, Request, httpx_timeout
+from nvnb.client._retry import parse_retry_after
 from nvnb.errors import (
     APIError,
     InvalidInputError,
