@@ -174,6 +174,7 @@ class Settings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     models_ttl: float = 300.0
     trust_env: bool = True
+    max_connections: int = 100  # per pool (one pool per client, per event loop for async)
 
     @property
     def is_hosted(self) -> bool:

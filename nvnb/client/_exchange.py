@@ -1,26 +1,17 @@
-"""One HTTP exchange as both clients see it: the request we build, the answer we hand back, and
-the one place httpx exceptions become ``nvnb.errors`` (``translate_errors``).
-
-HTTP error *statuses* become errors elsewhere, in ``nvnb.errors.error_from_response``.
-"""
+"""One HTTP exchange as both clients see it: the request we build (``Request``), the answer we
+hand back (``ChatResponse``), and the facts read off headers (``parse_retry_after``)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
+import email.utils
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from nvnb._version import __version__
-from nvnb.errors import (
-    ConfigurationError,
-    ConnectError,
-    RequestTimeout,
-    StreamInterrupted,
-    TransportError,
-)
 from nvnb.settings import Timeouts
 
 USER_AGENT = f"nvnb/{__version__}"
@@ -73,40 +64,20 @@ def httpx_timeout(timeouts: Timeouts, *, read: float | None = None) -> httpx.Tim
     )
 
 
-@contextlib.contextmanager
-def translate_errors(req: Request, *, reading: bool = False) -> Iterator[None]:
-    """httpx exceptions → ``nvnb.errors`` (``reading``: inside a body already started)."""
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
     try:
-        yield
-    except httpx.TimeoutException as exc:
-        what = {
-            httpx.ConnectTimeout: "connecting to",
-            httpx.WriteTimeout: "sending to",
-            httpx.PoolTimeout: "waiting for a free connection to",
-        }.get(type(exc), "waiting for data from")
-        raise RequestTimeout(f"timed out {what} {req.url}", url=req.url, model=req.model) from exc
-    except (httpx.ConnectError, httpx.ProxyError) as exc:
-        raise ConnectError(
-            f"could not connect to {req.url}: {_reason(exc)}", url=req.url, model=req.model
-        ) from exc
-    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-        raise ConfigurationError(f"cannot send to {req.url}: {exc}", url=req.url) from exc
-    except httpx.TransportError as exc:  # ReadError, RemoteProtocolError, WriteError, …
-        if reading:
-            raise StreamInterrupted(
-                f"the connection to {req.url} broke off: {_reason(exc)}",
-                url=req.url,
-                model=req.model,
-            ) from exc
-        raise TransportError(
-            f"the connection to {req.url} failed: {_reason(exc)}", url=req.url, model=req.model
-        ) from exc
-    except (httpx.DecodingError, httpx.StreamError) as exc:
-        raise StreamInterrupted(
-            f"the answer from {req.url} could not be read: {exc}", url=req.url, model=req.model
-        ) from exc
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
