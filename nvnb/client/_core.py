@@ -154,8 +154,11 @@ class ClientCore:
         stream: bool = False,
         headers: Mapping[str, str] | None = None,
     ) -> Request:
-        """A POST of a chat body (after ``payload_fn``) to ``url`` or the model's endpoint."""
+        """A POST of a chat body (after ``payload_fn``) to ``url`` or the model's endpoint.
+        ``stream`` sets ``"stream": true`` before ``payload_fn`` runs (which may drop it)."""
         settings = self.settings
+        if stream and isinstance(payload, Mapping):
+            payload = {**payload, "stream": True}
         body = self.apply_payload_fn(payload)
         model = body.get("model") if isinstance(body.get("model"), str) else None
         content = _dumps(body)
