@@ -31,7 +31,7 @@ def _cmd_serve(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def _cmd_models(args: argparse.Namespace, rest: list[str]) -> int:
-    from nvnb.model_table import format_table, matching_models
+    from nvnb.catalog.table import format_table, matching_models
 
     models = matching_models(args.filter, include_all=args.all)
     if args.json:

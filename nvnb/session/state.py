@@ -767,31 +767,6 @@ class _Flight:
             loop.call_soon_threadsafe(task.cancel)
 
 
-_default: Session | None = None
-_default_lock = threading.Lock()
-
-
-def session() -> Session:
-    """The kernel's default session (made on first use)."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = Session()
-        return _default
-
-
-class _CallableModule(types.ModuleType):
-    """Importing ``nvnb.session`` binds the *module* to ``nvnb.session``, hiding the function of
-    the same name; calling the module returns the default session, so ``nvnb.session()`` works
-    whichever of the two the attribute holds."""
-
-    def __call__(self) -> Session:
-        return session()
-
-
-sys.modules[__name__].__class__ = _CallableModule
-
-
 # --------------------------------------------------------------------------------- helpers
 def _find_model(name: str) -> Any:
     try:

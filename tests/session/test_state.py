@@ -339,7 +339,7 @@ def test_non_images_and_corrupt_files_are_refused_with_a_clear_message(data, mes
 
 
 def test_too_large_files_are_refused_before_decoding(monkeypatch):
-    monkeypatch.setattr("nvnb.session.MAX_IMAGE_BYTES", 100)
+    monkeypatch.setattr("nvnb.session.state.MAX_IMAGE_BYTES", 100)
     with pytest.raises(ValueError, match="too large"):
         ImageAttachment.from_bytes(png_bytes((100, 100)), "big.png")
 

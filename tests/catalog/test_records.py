@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nvnb import catalog
+from nvnb.catalog import records as catalog
 from nvnb.catalog import MODEL_TYPES, Model, find_model, known_models, resolve_model, suggest
 
 

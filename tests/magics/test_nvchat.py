@@ -16,10 +16,10 @@ import pytest
 from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 from IPython.utils.capture import CapturedIO, capture_output
 
-import nvnb.magics as magics
+import nvnb.magics.nvchat as magics
 import nvnb.session as session_module
-from nvnb.answer_output import CodeAnswer, MarkdownAnswer, TextAnswer
-from nvnb.kernel_errors import plain
+from nvnb.magics.answer_output import CodeAnswer, MarkdownAnswer, TextAnswer
+from nvnb.magics.kernel_errors import plain
 from nvnb.session import Session
 from nvnb.testing import AUTH_KEY
 

@@ -18,10 +18,10 @@ from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from nvnb.answer_output import FORMATS, ShownOnStart, TextStream, final_display
-from nvnb.cell_failure import AnswerInterrupted, CellFailure, brief_errors
-from nvnb.kernel_errors import ErrorsByCell, last_error
-from nvnb.prompt_template import interpolate, resolve_argument
+from nvnb.magics.answer_output import FORMATS, ShownOnStart, TextStream, final_display
+from nvnb.magics.cell_failure import AnswerInterrupted, CellFailure, brief_errors
+from nvnb.magics.kernel_errors import ErrorsByCell, last_error
+from nvnb.magics.prompt_template import interpolate, resolve_argument
 
 COMMANDS = ("fix", "models", "use", "labels", "reset", "history", "key", "config", "help")
 """The line magic's commands (described in the magic's docstring, which ``%nvchat help`` shows)."""
@@ -314,7 +314,7 @@ class NVChatMagics(Magics):
     def _cmd_models(self, rest: list[str]) -> None:
         from IPython.display import display
 
-        from nvnb.model_table import format_table, markdown_table, matching_models
+        from nvnb.catalog.table import format_table, markdown_table, matching_models
 
         models = matching_models(" ".join(rest))
         current = _session().model

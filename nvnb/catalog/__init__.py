@@ -1,0 +1,37 @@
+"""The model catalog: the records (:mod:`nvnb.catalog.records`, data in ``models.json``) and
+their table view (:mod:`nvnb.catalog.table`)."""
+
+from __future__ import annotations
+
+from nvnb.catalog.records import (
+    CAPABILITIES,
+    MODEL_TYPES,
+    PLAYGROUND_PREFIX,
+    STEERLM_LABELS,
+    Model,
+    find_model,
+    known_models,
+    load_models,
+    register_model,
+    resolve_model,
+    suggest,
+)
+from nvnb.catalog.table import format_table, markdown_table, matching_models, table_rows
+
+__all__ = [
+    "CAPABILITIES",
+    "MODEL_TYPES",
+    "PLAYGROUND_PREFIX",
+    "STEERLM_LABELS",
+    "Model",
+    "find_model",
+    "format_table",
+    "known_models",
+    "load_models",
+    "markdown_table",
+    "matching_models",
+    "register_model",
+    "resolve_model",
+    "suggest",
+    "table_rows",
+]
