@@ -27,7 +27,7 @@ from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from nvnb import catalog, payload, response, structured
-from nvnb.catalog import Model
+from nvnb.catalog import Model, check_labels
 from nvnb.errors import InvalidInputError, NVNBError, StreamError, StreamInterrupted
 from nvnb.settings import Timeouts
 
@@ -113,7 +113,7 @@ class ChatNVIDIA(BaseChatModel):
             name = self._record.id
         self.model = name
         if self.labels is not None:
-            self.labels = payload.validate_labels(self.labels, self._record)
+            self.labels = check_labels(self.labels, self._record)
         if self.base_url is None and settings.mode != "local":
             self.base_url = settings.base_url
         return self

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +20,10 @@ from typing import Any
 MODEL_TYPES = ("chat", "code", "vlm", "nv-vlm", "steerlm", "qa", "embedding", "ranking")
 CAPABILITIES = ("tools", "structured_output", "images")
 STEERLM_LABELS = ("creativity", "complexity", "verbosity")
+"""The labels of the text SteerLM models."""
+LABEL_NAMES = (*STEERLM_LABELS, "quality")
+"""Every SteerLM label nvnb knows (vision SteerLM models also take ``quality``); a model's record
+may allow fewer."""
 PLAYGROUND_PREFIX = "playground_"
 
 _DATA = Path(__file__).with_name("models.json")
@@ -90,6 +94,10 @@ class Model:
             return "nv-vlm"
         return "custom" if self.endpoint else "chat"
 
+    def check_labels(self, labels: Any) -> dict[str, int]:
+        """``labels`` checked for this model (see :func:`check_labels`)."""
+        return check_labels(labels, self)
+
     def to_dict(self) -> dict[str, Any]:
         """A plain, JSON-ready description (for tables, widgets and ``--json`` output)."""
         return {
@@ -103,6 +111,63 @@ class Model:
             "thinking": self.supports_thinking,
             "deprecated": self.deprecated,
         }
+
+
+def check_labels(labels: Any, model: Model | None = None) -> dict[str, int]:
+    """SteerLM labels checked before anything is sent: known names (those ``model`` takes, or
+    :data:`LABEL_NAMES` when no record says), integers 0–9, none for QA models. ``None`` is no
+    labels. Returns a plain dict; raises :class:`nvnb.errors.InvalidInputError`."""
+    from nvnb.errors import InvalidInputError
+
+    if labels is None:
+        return {}
+    if not isinstance(labels, Mapping):
+        raise InvalidInputError(
+            f"labels must be a dict such as {{'creativity': 5}}, not {type(labels).__name__}"
+        )
+    if labels and model is not None and model.is_qa:
+        raise InvalidInputError(
+            f"model {model.id!r} answers questions from context and takes no labels "
+            "(labels steer SteerLM models); leave them out for it"
+        )
+    if model is not None and model.labels:
+        allowed, who = model.labels, f"model {model.id!r} takes"
+    else:
+        allowed, who = LABEL_NAMES, "SteerLM models take"
+    out: dict[str, int] = {}
+    for name, value in labels.items():
+        if name not in allowed:
+            raise InvalidInputError(f"unknown label {name!r}: {who} {', '.join(allowed)}")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInputError(f"label {name!r} must be an integer from 0 to 9, not {value!r}")
+        if not 0 <= value <= 9:
+            raise InvalidInputError(f"label {name!r} must be from 0 to 9, not {value}")
+        out[name] = value
+    return out
+
+
+def parse_labels(text: str | None) -> dict[str, int]:
+    """``"creativity=9,verbosity=0"`` (commas or spaces) → ``{"creativity": 9, "verbosity": 0}``.
+
+    Only the form is checked here (``name=integer`` pairs); :func:`check_labels` checks names and
+    ranges. Raises :class:`nvnb.errors.InvalidInputError`.
+    """
+    from nvnb.errors import InvalidInputError
+
+    labels: dict[str, int] = {}
+    for item in (text or "").replace(",", " ").split():
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise InvalidInputError(
+                f"labels are name=value pairs such as creativity=9,verbosity=0, not {item!r}"
+            )
+        try:
+            labels[name] = int(value)
+        except ValueError:
+            raise InvalidInputError(
+                f"label {name!r} must be an integer from 0 to 9, not {value!r}"
+            ) from None
+    return labels
 
 
 def _record(raw: dict[str, Any]) -> Model:

@@ -18,6 +18,7 @@ from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from nvnb.answers import partial_text
 from nvnb.magics.answer_output import FORMATS, ShownOnStart, TextStream, final_display
 from nvnb.magics.cell_failure import AnswerInterrupted, CellFailure, brief_errors
 from nvnb.magics.kernel_errors import ErrorsByCell, last_error
@@ -62,20 +63,15 @@ def _stream_pane(session: Any) -> Any:
 
 
 def parse_labels(text: str) -> dict[str, int]:
-    """``"creativity=9,verbosity=0"`` (commas or spaces) → ``{"creativity": 9, "verbosity": 0}``."""
-    labels: dict[str, int] = {}
-    for item in text.replace(",", " ").split():
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise CellFailure(
-                f"labels are name=value pairs, not {item!r}",
-                hint="e.g. --labels creativity=9,verbosity=0",
-            )
-        try:
-            labels[name.strip()] = int(value)
-        except ValueError:
-            raise CellFailure(f"label {name}={value!r} is not a whole number (0–9)") from None
-    return labels
+    """``--labels`` / ``%nvchat labels`` text → a dict (:func:`nvnb.catalog.parse_labels`); a
+    malformed pair fails the cell in one line."""
+    from nvnb.catalog import parse_labels as parse
+    from nvnb.errors import InvalidInputError
+
+    try:
+        return parse(text)
+    except InvalidInputError as exc:
+        raise CellFailure(str(exc), hint="e.g. --labels creativity=9,verbosity=0") from None
 
 
 def _parse_options(line: str) -> Any:
@@ -238,7 +234,7 @@ class NVChatMagics(Magics):
 
         def hint_for(exc: BaseException) -> str | None:
             # ".partial_text" means nothing to a notebook user: say where the text is.
-            if getattr(exc, "partial_text", "") and sink is not None:
+            if partial_text(exc) and sink is not None:
                 return "the text received before the error is shown above"
             return None
 

@@ -1,8 +1,14 @@
 """The shared notebook session: ``nvnb.session()`` returns the kernel's default :class:`Session`.
 
+* :mod:`nvnb.answers` (beside this package, light enough for the magic): :class:`Answer`,
+  :class:`Stats`, :class:`Turn` and the :class:`Sink` an answer streams into;
+* :mod:`~nvnb.session.state`: :class:`Session`, the observable state (model, labels, images,
+  settings, history) and ``ask``; its docstring is the contract the magics and widgets build on;
+* :mod:`~nvnb.session.history`: the conversation as messages and as Markdown;
+* :mod:`~nvnb.session._requests`: one request in flight, on the session's event-loop thread.
+
 The module is callable (``nvnb.session()``) whichever of the module or the function the
-attribute ``nvnb.session`` holds. The contract the magics and widgets build on is described in
-:mod:`nvnb.session.state`.
+attribute ``nvnb.session`` holds.
 """
 
 from __future__ import annotations
@@ -11,28 +17,17 @@ import sys
 import threading
 import types
 
-from nvnb.session.state import (
-    DEFAULT_MODEL,
-    LABEL_NAMES,
-    MAX_IMAGE_BYTES,
-    Answer,
-    ImageAttachment,
-    Session,
-    Sink,
-    Stats,
-    Turn,
-)
+from nvnb.answers import Answer, Sink, Stats, Turn, partial_text
+from nvnb.session.state import DEFAULT_MODEL, Session
 
 __all__ = [
     "DEFAULT_MODEL",
-    "LABEL_NAMES",
-    "MAX_IMAGE_BYTES",
     "Answer",
-    "ImageAttachment",
     "Session",
     "Sink",
     "Stats",
     "Turn",
+    "partial_text",
     "session",
 ]
 

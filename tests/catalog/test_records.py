@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nvnb.catalog import records as catalog
 from nvnb.catalog import MODEL_TYPES, Model, find_model, known_models, resolve_model, suggest
+from nvnb.catalog import records as catalog
 
 
 def test_every_packaged_record_has_a_known_type_and_unique_id() -> None:

@@ -15,7 +15,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from nvnb.session import Answer, ImageAttachment, Session, Turn
+from nvnb.images import ImageAttachment
+from nvnb.session import Answer, Session, Turn
 
 
 class ScriptedChat(BaseChatModel):
@@ -186,7 +187,7 @@ def test_labels_are_sent_only_to_models_that_take_them():
 
 def test_labels_out_of_range_or_unknown_are_refused():
     s, _ = make()
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match="from 0 to 9"):
         s.labels = {"creativity": 10}
     with pytest.raises(ValueError, match="unknown label"):
         s.ask("hi", labels={"humour": 3})
@@ -339,7 +340,7 @@ def test_non_images_and_corrupt_files_are_refused_with_a_clear_message(data, mes
 
 
 def test_too_large_files_are_refused_before_decoding(monkeypatch):
-    monkeypatch.setattr("nvnb.session.state.MAX_IMAGE_BYTES", 100)
+    monkeypatch.setattr("nvnb.images.MAX_FILE_BYTES", 100)
     with pytest.raises(ValueError, match="too large"):
         ImageAttachment.from_bytes(png_bytes((100, 100)), "big.png")
 
