@@ -106,25 +106,13 @@ class RetrievalEndpoint(BaseModel):
     def available_models(self) -> list[Model]:
         """Models of this kind: the catalog's and the live listing's (on a NIM, only those it
         lists; ids the catalog does not know count as this kind there)."""
-        settings = self._client.settings
-        try:
-            live = self._client.list_models()
-        except NVNBError:
-            if settings.mode == "self-hosted":
-                raise
-            live = []
-        if settings.mode == "self-hosted":  # what it lists, but not models of another kind
-            listed = [
-                catalog.find_model(item["id"]) or Model(id=item["id"], type=self._kind)
-                for item in live
-            ]
-            return [m for m in listed if m.type == self._kind]
-        records = {m.id: m for m in catalog.known_models() if m.type == self._kind}
-        for item in live:
-            found = catalog.find_model(item["id"])
-            if found is not None and found.type == self._kind:
-                records.setdefault(found.id, found)
-        return list(records.values())
+        return catalog.merge_listing(
+            self._client.list_models,
+            keep=lambda model: model.type == self._kind,
+            self_hosted=self._client.settings.mode == "self-hosted",
+            unknown_type=self._kind,
+            add_unknown=False,
+        )
 
     @classmethod
     def get_available_models(cls, **kwargs: Any) -> list[Model]:
@@ -180,7 +168,7 @@ class RetrievalEndpoint(BaseModel):
             except NVNBError:
                 live_ids = None
             if live_ids is not None:
-                catalog.resolve_model(name, live_ids=live_ids)  # raises with close names
+                catalog.resolve_model(name, live=live_ids)  # raises with close names
         self._record = record
         self.model = self._resolved = name
         return name

@@ -293,7 +293,7 @@ class ChatNVIDIA(BaseChatModel):
             live = [m["id"] for m in self._client.list_models()]
         except NVNBError:
             return name, None
-        record = catalog.resolve_model(name, live_ids=live)
+        record = catalog.resolve_model(name, live=live)
         return record.id, record
 
     async def _alist_models(self, options: dict[str, Any]) -> None:
@@ -489,24 +489,8 @@ def _json(value: Any) -> str:
 
 def _available(client: Any) -> list[Model]:
     """Catalog chat records plus live ids; on a self-hosted NIM, only what it lists."""
-    settings = client.settings
-    try:
-        live = client.list_models()
-    except NVNBError:
-        if settings.mode == "self-hosted":
-            raise
-        live = []
-    if settings.mode == "self-hosted":
-        out = []
-        for item in live:
-            found = catalog.find_model(item["id"])
-            if found is None:
-                out.append(Model(id=item["id"], type="chat", base_model=item.get("root")))
-            elif found.is_chat:
-                out.append(found)
-        return out
-    records = {m.id: m for m in catalog.known_models() if m.is_chat}
-    for item in live:
-        if catalog.find_model(item["id"]) is None:
-            records.setdefault(item["id"], Model(id=item["id"], type="chat"))
-    return list(records.values())
+    return catalog.merge_listing(
+        client.list_models,
+        keep=lambda model: model.is_chat,
+        self_hosted=client.settings.mode == "self-hosted",
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -262,12 +262,16 @@ def suggest(name: str, n: int = 3) -> list[str]:
     return out[:n]
 
 
-def resolve_model(name: str, *, live_ids: Iterable[str] | None = None) -> Model:
-    """The record to use for ``name``.
+def resolve_model(
+    name: str, *, live: Iterable[str] | Callable[[], Iterable[str]] | None = None
+) -> Model:
+    """The record to use for ``name``: the catalog merged with a live ``/v1/models`` listing.
 
     An id resolves to itself; an alias resolves to today's id, with a one-time notice naming it;
     an id the live listing offers but the catalog lacks becomes a plain chat record; anything
-    else raises :class:`nvnb.errors.UnknownModelError` with the closest known names.
+    else raises :class:`nvnb.errors.UnknownModelError` with the closest known names. ``live``
+    is the listed ids, or a function returning them, called only for a name the catalog lacks
+    (what it raises goes through).
     """
     name = name.strip()
     found = _lookup(name)
@@ -281,7 +285,9 @@ def resolve_model(name: str, *, live_ids: Iterable[str] | None = None) -> Model:
                 f"model {name!r} is a legacy name; using {model.id!r}.",
             )
         return model
-    live = list(live_ids) if live_ids is not None else []
+    if callable(live):
+        live = live()
+    live = list(live) if live is not None else []
     if name in live:
         return Model(id=name, type="chat")
     from nvnb.errors import UnknownModelError
@@ -291,3 +297,44 @@ def resolve_model(name: str, *, live_ids: Iterable[str] | None = None) -> Model:
         if len(suggestions) < 3 and difflib.SequenceMatcher(None, name, model_id).ratio() > 0.6:
             suggestions.append(model_id)
     raise UnknownModelError(name, suggestions=suggestions)
+
+
+def merge_listing(
+    list_models: Callable[[], Iterable[Mapping[str, Any]]],
+    *,
+    keep: Callable[[Model], bool],
+    self_hosted: bool,
+    unknown_type: str = "chat",
+    add_unknown: bool = True,
+) -> list[Model]:
+    """The records ``keep`` accepts, merged with the live ``/v1/models`` listing that
+    ``list_models()`` returns.
+
+    On a self-hosted NIM only what it lists counts (ids the catalog lacks become records of
+    ``unknown_type``, ``root`` as their base model), and a failed listing raises. On the hosted
+    service every known record counts, plus (``add_unknown``) listed ids the catalog lacks as
+    ``unknown_type`` records; a failed listing leaves the catalog alone.
+    """
+    from nvnb.errors import NVNBError
+
+    try:
+        listed = [item for item in list_models() if item.get("id")]
+    except NVNBError:
+        if self_hosted:
+            raise
+        listed = []
+    if self_hosted:
+        out = []
+        for item in listed:
+            found = find_model(item["id"]) or Model(
+                id=item["id"], type=unknown_type, base_model=item.get("root")
+            )
+            if keep(found):
+                out.append(found)
+        return out
+    records = {m.id: m for m in known_models() if keep(m)}
+    if add_unknown:
+        for item in listed:
+            if find_model(item["id"]) is None:
+                records.setdefault(item["id"], Model(id=item["id"], type=unknown_type))
+    return list(records.values())

@@ -389,18 +389,15 @@ class NVChatMagics(Magics):
 
 def _resolve_model(name: str, session: Any) -> Any:
     """The catalog record for ``name``; an id only the live listing knows becomes a chat record."""
-    from nvnb.catalog import find_model, resolve_model
+    from nvnb.catalog import resolve_model
 
-    name = name.strip()
-    if find_model(name) is not None:
-        return resolve_model(name)
-    live: list[str] = []
-    try:
-        client = session.llm_for(session.model).client
-        live = [str(item.get("id")) for item in client.list_models() if item.get("id")]
-    except Exception:  # no listing (offline, no key): the catalog's suggestions will do
-        live = []
-    return resolve_model(name, live_ids=live)
+    def listed() -> list[str]:
+        try:
+            return session.available_models() or []
+        except Exception:  # no listing (offline, no key): the catalog's suggestions will do
+            return []
+
+    return resolve_model(name, live=listed)
 
 
 def _mask(secret: Any) -> str:

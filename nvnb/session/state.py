@@ -154,12 +154,12 @@ class Session(traitlets.HasTraits):
         info = self.model_info
         return info is not None and "images" in info.capabilities
 
-    def available_models(self) -> list[str]:
-        """The model ids the current model's service lists (``/v1/models``), cached by its
-        client; ``[]`` for a chat model with no listing. Raises what the listing raised."""
+    def available_models(self) -> list[str] | None:
+        """The model ids the current model's service lists (``/v1/models``, cached by its
+        client); ``None`` for a chat model that has no listing. Raises what the listing raised."""
         client = getattr(self.llm_for(), "client", None)
         if client is None or not hasattr(client, "list_models"):
-            return []
+            return None
         return [str(item["id"]) for item in client.list_models() if item.get("id")]
 
     def attach_image(

@@ -566,3 +566,12 @@ def test_a_request_that_fails_before_any_answer_leaves_no_unanswered_turn(nvnb_s
     s.ask("Third question", chat=True)
     sent = [m["content"] for m in nvnb_server.requests[-1].json["messages"] if m["role"] == "user"]
     assert sent == ["First question", "Second question", "Third question"]
+
+
+def test_the_session_lists_the_models_its_service_serves(nvnb_server):
+    s = Session(base_url=nvnb_server.base_url)
+    listed = s.available_models()
+    assert listed is not None and s.model in listed
+    assert all(isinstance(model_id, str) for model_id in listed)
+    offline, _ = make()  # a chat model with no /v1/models listing
+    assert offline.available_models() is None
