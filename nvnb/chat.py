@@ -17,7 +17,7 @@ from typing import Any, Literal
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.chat_models import LangSmithParams
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
@@ -27,8 +27,9 @@ from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from nvnb import catalog, payload, response, structured
+from nvnb._chat_stream import keep_partial_text, whole_as_chunks
 from nvnb.catalog import Model, check_labels
-from nvnb.errors import InvalidInputError, NVNBError, StreamError, StreamInterrupted
+from nvnb.errors import InvalidInputError, NVNBError
 from nvnb.settings import Timeouts
 
 DEFAULT_MODEL = "nvidia/nemotron-3-nano-30b-a3b"
@@ -183,7 +184,11 @@ class ChatNVIDIA(BaseChatModel):
     @property
     def available_models(self) -> list[Model]:
         """Models this endpoint offers: catalog records, merged with the live listing."""
-        return _available(self._client)
+        return catalog.merge_listing(
+            self._client.list_models,
+            keep=lambda model: model.is_chat,
+            self_hosted=self._client.settings.mode == "self-hosted",
+        )
 
     @classmethod
     def get_available_models(cls, **kwargs: Any) -> list[Model]:
@@ -390,12 +395,14 @@ class ChatNVIDIA(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         if not self._streams(kwargs.get("model") or self.model):
             # e.g. kosmos-2: the service refuses "stream", so the answer comes whole
-            yield from _whole(self._generate(messages, stop, run_manager, **kwargs), run_manager)
+            yield from whole_as_chunks(
+                self._generate(messages, stop, run_manager, **kwargs), run_manager
+            )
             return
         plan, model_id = self._plan(messages, stop, True, kwargs)
         stream = self._client.stream_chat(self._upload(plan))
         assembler = response.StreamAssembler(model_id=model_id, request_id=stream.request_id)
-        with stream, _partial(assembler):
+        with stream, keep_partial_text(assembler):
             for data in stream:
                 message = assembler.feed(data)
                 if message is not None:
@@ -414,7 +421,7 @@ class ChatNVIDIA(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         if not self._streams(kwargs.get("model") or self.model):
             result = await self._agenerate(messages, stop, run_manager, **kwargs)
-            for chunk in _whole(result, None):
+            for chunk in whole_as_chunks(result, None):
                 if run_manager:
                     await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
@@ -424,7 +431,7 @@ class ChatNVIDIA(BaseChatModel):
         stream = await self._client.aio.stream_chat(await self._aupload(plan))
         assembler = response.StreamAssembler(model_id=model_id, request_id=stream.request_id)
         try:
-            with _partial(assembler):
+            with keep_partial_text(assembler):
                 async for data in stream:
                     message = assembler.feed(data)
                     if message is not None:
@@ -435,62 +442,3 @@ class ChatNVIDIA(BaseChatModel):
                 yield ChatGenerationChunk(message=assembler.finish())
         finally:
             await stream.aclose()
-
-
-class _partial:
-    """Context manager: stream errors get the answer text received so far."""
-
-    def __init__(self, assembler: response.StreamAssembler) -> None:
-        self.assembler = assembler
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
-        if isinstance(error, StreamError | StreamInterrupted) and not error.partial_text:
-            error.partial_text = self.assembler.text
-
-
-def _whole(
-    result: ChatResult, run_manager: CallbackManagerForLLMRun | None
-) -> Iterator[ChatGenerationChunk]:
-    """A non-streamed result as one closing stream chunk."""
-    message = result.generations[0].message
-    assert isinstance(message, AIMessage)
-    chunk = ChatGenerationChunk(
-        message=AIMessageChunk(
-            content=message.content,
-            additional_kwargs=message.additional_kwargs,
-            tool_call_chunks=[
-                {
-                    "name": c["name"],
-                    "args": _json(c["args"]),
-                    "id": c["id"],
-                    "index": i,
-                    "type": "tool_call_chunk",
-                }
-                for i, c in enumerate(message.tool_calls)
-            ],
-            usage_metadata=message.usage_metadata,
-            response_metadata=message.response_metadata,
-            chunk_position="last",
-        )
-    )
-    if run_manager:
-        run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-    yield chunk
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value)
-
-
-def _available(client: Any) -> list[Model]:
-    """Catalog chat records plus live ids; on a self-hosted NIM, only what it lists."""
-    return catalog.merge_listing(
-        client.list_models,
-        keep=lambda model: model.is_chat,
-        self_hosted=client.settings.mode == "self-hosted",
-    )
