@@ -133,7 +133,7 @@ class RetrievalEndpoint(BaseModel):
                 hint=f"{self._kind} models: {names}",
             )
         if record.deprecated:
-            from nvnb.notices import notify_once
+            from nvnb._notices import notify_once
 
             notify_once(
                 f"deprecated:{record.id}",

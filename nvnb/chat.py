@@ -2,8 +2,8 @@
 
 A drop-in for ``langchain_nvidia_ai_endpoints.ChatNVIDIA``: the same fields, call options and wire
 format, on nvnb's client (pooled, typed errors, native async). Message conversion lives in
-:mod:`nvnb.payload`, response parsing in :mod:`nvnb.response`, structured output in
-:mod:`nvnb.structured`.
+:mod:`nvnb._payload`, response parsing in :mod:`nvnb.response`, structured output in
+:mod:`nvnb._structured`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from nvnb import catalog, payload, response, structured
+from nvnb import _payload as payload
+from nvnb import _structured as structured
+from nvnb import catalog, response
 from nvnb._chat_stream import keep_partial_text, whole_as_chunks
 from nvnb.catalog import Model, check_labels
 from nvnb.errors import InvalidInputError, NVNBError
@@ -232,7 +234,7 @@ class ChatNVIDIA(BaseChatModel):
                 f"tool_choice {chosen!r} is not one of the bound tools: {', '.join(names)}"
             )
         if self._record is not None and not self._record.supports_tools:
-            from nvnb.notices import notify_once
+            from nvnb._notices import notify_once
 
             notify_once(
                 f"tools:{self.model}",

@@ -1,4 +1,4 @@
-"""nvnb.payload: LangChain messages and call options → the request body."""
+"""nvnb._payload: LangChain messages and call options → the request body."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from langchain_core.messages import (
 from PIL import Image
 
 from nvnb import catalog, images
+from nvnb._payload import build_request
 from nvnb.errors import ImageError, InvalidInputError
-from nvnb.payload import build_request
 
 DEFAULTS = {"temperature": None, "max_tokens": 1024, "top_p": None, "seed": None, "stop": None}
 STEER = catalog.find_model("nemotron_steerlm_8b")

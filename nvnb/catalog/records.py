@@ -278,7 +278,7 @@ def resolve_model(
     if found is not None:
         model, is_alias = found
         if is_alias or name != model.id:
-            from nvnb.notices import notify_once
+            from nvnb._notices import notify_once
 
             notify_once(
                 f"alias:{name}",

@@ -47,7 +47,7 @@ def test_the_playground_prefix_is_optional_both_ways() -> None:
 
 
 def test_an_alias_is_announced_once_with_the_new_id(capsys: pytest.CaptureFixture[str]) -> None:
-    from nvnb import notices
+    from nvnb import _notices as notices
 
     notices.reset("alias:neva_22b")
     resolve_model("neva_22b")

@@ -280,7 +280,7 @@ def _apply_thinking(
 ) -> dict[str, Any]:
     spec = model.thinking if model is not None else None
     if not spec:
-        from nvnb.notices import notify_once
+        from nvnb._notices import notify_once
 
         notify_once(
             f"thinking:{model_id}",
