@@ -467,9 +467,6 @@ def _start_embedded_server() -> str:
 
 
 def _notify_once(key: str, text: str) -> None:
-    try:
-        from nvnb._notices import notify_once
-    except ImportError:  # pragma: no cover - only while the notices module is missing
-        print(text, file=sys.stderr)
-        return
+    from nvnb._notices import notify_once
+
     notify_once(key, text)
