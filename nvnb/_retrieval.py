@@ -84,7 +84,7 @@ class RetrievalEndpoint(BaseModel):
             self.api_key = SecretStr(settings.api_key.get_secret_value())
         if self.base_url is None and settings.mode != "local":
             self.base_url = settings.base_url
-        if self.model is None and settings.mode != "self-hosted":
+        if self.model is None and not settings.is_self_hosted:
             self.model = self._default_model
         if self.model is not None and catalog.find_model(self.model) is not None:
             self._record = self._checked(catalog.resolve_model(self.model))
@@ -109,7 +109,7 @@ class RetrievalEndpoint(BaseModel):
         return catalog.merge_listing(
             self._client.list_models,
             keep=lambda model: model.type == self._kind,
-            self_hosted=self._client.settings.mode == "self-hosted",
+            self_hosted=self._client.settings.is_self_hosted,
             unknown_type=self._kind,
             add_unknown=False,
         )
@@ -145,7 +145,7 @@ class RetrievalEndpoint(BaseModel):
         """The model's own endpoint on the hosted service (or its local stand-in), else
         ``{base}/embeddings`` / ``{base}/ranking``; a NIM always takes the latter."""
         settings = self._client.settings
-        if record is not None and record.endpoint and settings.mode != "self-hosted":
+        if record is not None and record.endpoint and not settings.is_self_hosted:
             return settings.rewrite_hosted(record.endpoint)
         return f"{settings.base_url}/{self._path}"
 
@@ -162,7 +162,7 @@ class RetrievalEndpoint(BaseModel):
         elif catalog.find_model(name) is not None:
             record = self._checked(catalog.resolve_model(name))
             name = record.id
-        elif settings.mode != "self-hosted":  # a NIM's own ids are not ours to judge
+        elif not settings.is_self_hosted:  # a NIM's own ids are not ours to judge
             try:
                 live_ids = [item["id"] for item in live()]
             except NVNBError:
@@ -195,7 +195,7 @@ class RetrievalEndpoint(BaseModel):
         name = self.model
         needs_listing = name != self._resolved and (
             name is None
-            or (catalog.find_model(name) is None and self._client.settings.mode != "self-hosted")
+            or (catalog.find_model(name) is None and not self._client.settings.is_self_hosted)
         )
         listed = await self._client.aio.list_models() if needs_listing else []
         model = self._resolve(lambda: listed)

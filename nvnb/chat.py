@@ -189,7 +189,7 @@ class ChatNVIDIA(BaseChatModel):
         return catalog.merge_listing(
             self._client.list_models,
             keep=lambda model: model.is_chat,
-            self_hosted=self._client.settings.mode == "self-hosted",
+            self_hosted=self._client.settings.is_self_hosted,
         )
 
     @classmethod
@@ -294,7 +294,7 @@ class ChatNVIDIA(BaseChatModel):
         found = catalog.find_model(name)
         if found is not None:
             return catalog.resolve_model(name).id, found
-        if self._client.settings.mode == "self-hosted":
+        if self._client.settings.is_self_hosted:
             return name, None  # a NIM's own ids: not ours to judge
         try:
             live = [m["id"] for m in self._client.list_models()]
@@ -309,7 +309,7 @@ class ChatNVIDIA(BaseChatModel):
         name = options.get("model") or self.model or DEFAULT_MODEL
         if self._resolved and name == self.model:
             return
-        if catalog.find_model(name) is None and self._client.settings.mode != "self-hosted":
+        if catalog.find_model(name) is None and not self._client.settings.is_self_hosted:
             with contextlib.suppress(NVNBError):
                 await self._client.aio.list_models()
 
@@ -325,7 +325,7 @@ class ChatNVIDIA(BaseChatModel):
             options["stop"] = list(stop)
         model_id, record = self._model_for(options)
         upload = self.asset_upload == "always" or (
-            self.asset_upload == "auto" and self._client.settings.mode != "self-hosted"
+            self.asset_upload == "auto" and not self._client.settings.is_self_hosted
         )
         with warnings.catch_warnings():
             warnings.simplefilter("default")  # label/context warnings show each time

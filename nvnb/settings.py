@@ -179,6 +179,12 @@ class Settings:
     def is_hosted(self) -> bool:
         return self.mode == "hosted"
 
+    @property
+    def is_self_hosted(self) -> bool:
+        """A NIM of one's own: what it lists is what it serves, its model ids are its own (not
+        judged against the catalog), and it takes no NVCF asset uploads."""
+        return self.mode == "self-hosted"
+
     def rewrite_hosted(self, url: str) -> str:
         """Move a hosted URL (integrate/ai/nvcf hosts) onto ``hosted_origin`` when set."""
         if not self.hosted_origin:
