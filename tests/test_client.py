@@ -628,7 +628,7 @@ def test_with_no_key_and_no_base_url_answers_come_from_the_embedded_server() -> 
 def test_the_embedded_server_is_announced_once_and_plays_the_hosted_endpoints(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from nvnb import notices
+    from nvnb import _notices as notices
     from nvnb.server import embedded_url
 
     notices.reset("nvnb.embedded-server")

@@ -23,7 +23,8 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from nvnb import catalog, payload
+from nvnb import _payload as payload
+from nvnb import catalog
 from nvnb.client.sse import ChatStreamDecoder
 from nvnb.errors import InvalidInputError, NVNBError
 from nvnb.server import models as server_models
