@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from nvnb import catalog
+from nvnb import catalog, exchange
 from nvnb._http import USER_AGENT, ChatResponse, Request, httpx_timeout
 from nvnb._retry import parse_retry_after
 from nvnb.errors import (
@@ -181,6 +181,7 @@ class ClientCore:
         if headers:
             hdrs.update(headers)
         target = url or self.endpoint_for(model)
+        exchange.note_request(target, hdrs, content)  # for "View the code" (nvnb.exchange)
         return Request("POST", target, hdrs, content, model, httpx_timeout(settings.timeout))
 
     def nvcf_request(

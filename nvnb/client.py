@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from nvnb import exchange
 from nvnb._client_core import ClientCore, PayloadFn
 from nvnb._http import USER_AGENT as USER_AGENT
 from nvnb._http import ChatResponse, Request, translate_errors
@@ -197,6 +198,7 @@ class Client(_ClientBase):
             log.debug("%s %s -> %d", req.method, req.url, resp.status_code)
             delay = plan.after_status(resp.status_code, resp.headers)
             if delay is None:
+                exchange.note_response(resp.status_code, resp.headers, plan.retries)
                 return resp
             resp.close()
             time.sleep(delay)
@@ -337,6 +339,7 @@ class AsyncClient(_ClientBase):
             log.debug("%s %s -> %d", req.method, req.url, resp.status_code)
             delay = plan.after_status(resp.status_code, resp.headers)
             if delay is None:
+                exchange.note_response(resp.status_code, resp.headers, plan.retries)
                 return resp
             await resp.aclose()
             await asyncio.sleep(delay)

@@ -155,6 +155,7 @@ class Answer:
     stopped: bool = False
     stop_reason: str | None = None  # "stop" (Session.stop) or "interrupt" (KeyboardInterrupt)
     error: BaseException | None = field(default=None, repr=False)
+    exchange: Any = field(default=None, repr=False, compare=False)  # nvnb.exchange.Exchange
 
     def __str__(self) -> str:
         return self.text
@@ -590,6 +591,9 @@ class Session(traitlets.HasTraits):
     ) -> Answer:
         """Stream one answer; every event goes through ``emit``. Never raises (but cancels)."""
         answer = Answer(model=request.model, prompt=request.prompt)
+        from nvnb.exchange import start_capture
+
+        answer.exchange = start_capture()  # this task's request body and response headers
         flight.bind(asyncio.get_running_loop(), asyncio.current_task())
         emit(("start", answer))
         started = time.monotonic()
