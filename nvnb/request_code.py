@@ -35,6 +35,7 @@ from typing import Any
 __all__ = [
     "HOSTED_BASE_URL",
     "RequestCode",
+    "base_url_for",
     "code_for_body",
     "code_for_exchange",
     "code_for_session",
@@ -178,7 +179,7 @@ def last_request_code(session: Any) -> RequestCode:
         from nvnb.errors import InvalidInputError
 
         raise InvalidInputError("no request yet in this session: ask a question first")
-    return code_for_exchange(exchange, base_url=_base_url(session, answer.model))
+    return code_for_exchange(exchange, base_url=base_url_for(session, answer.model))
 
 
 def code_for_session(session: Any, prompt: str, **overrides: Any) -> RequestCode:
@@ -193,13 +194,14 @@ def code_for_session(session: Any, prompt: str, **overrides: Any) -> RequestCode
     return code_for_body(
         body,
         url=core.endpoint_for(body.get("model")),
-        base_url=_base_url(session, request.model),
+        base_url=base_url_for(session, request.model),
         request_headers=headers,
         authorized=settings.api_key is not None,
     )
 
 
-def _base_url(session: Any, model: str) -> str | None:
+def base_url_for(session: Any, model: str) -> str | None:
+    """The base URL the session's chat model for ``model`` was given (``None``: default)."""
     try:
         return getattr(session.llm_for(model), "base_url", None)
     except Exception:  # a custom llm= without one
