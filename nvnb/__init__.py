@@ -54,9 +54,9 @@ if TYPE_CHECKING:
     from nvnb.chat import ChatNVIDIA
     from nvnb.client import AsyncClient, Client
     from nvnb.embeddings import NVIDIAEmbeddings
+    from nvnb.notebook_export import export_notebook
     from nvnb.rerank import NVIDIARerank
     from nvnb.session import Session
-    from nvnb.notebook_export import export_notebook
     from nvnb.widgets import Arena, ChatPanel, ImageDrop, ModelPicker, SteerSliders, StreamPane
 
 

@@ -293,7 +293,7 @@ def arena_cell(
         try:
             from nvnb.widgets.arena import Arena
         except ImportError:
-            Arena = None  # noqa: N806
+            Arena = None
         if Arena is not None:
             from IPython.display import display
 
