@@ -277,6 +277,10 @@ class NVChatMagics(Magics):
                 f"the answer is not valid JSON ({exc})",
                 hint="ask for JSON only, or use -f text to see the raw answer",
             ) from None
+        if hasattr(shown, "provenance"):  # saved in the output's metadata
+            from nvnb.notebook_export import provenance
+
+            shown.provenance = provenance(answer)
         if out is not None:
             self.shell.user_ns[out] = shown if args.format == "json" else str(shown)
         if args.format == "code":
