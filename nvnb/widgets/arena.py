@@ -28,7 +28,8 @@ class Arena(NVWidget):
     ``models``: 2–4 chat model ids (default :data:`nvnb.arena.DEFAULT_MODELS`). The session's
     system prompt, labels (where a model takes them), images (where a model sees them) and
     sampling settings apply; ``system=``, ``labels=``, ``temperature=``… given here override
-    them for the Arena. ``results`` holds a record per answer of every round.
+    them for the Arena; ``images=`` go with every prompt. ``results`` holds a record per answer
+    of every round.
     """
 
     _esm = asset("arena.js")
@@ -49,6 +50,8 @@ class Arena(NVWidget):
         self,
         models: Iterable[str] | None = None,
         session: Any = None,
+        *,
+        images: Iterable[Any] = (),
         **settings: Any,
     ) -> None:
         from nvnb.arena import ArenaResults, check_models
@@ -57,6 +60,7 @@ class Arena(NVWidget):
         super().__init__(models=names)
         self._session = session
         self._settings = settings
+        self._images = list(images)  # sent with every prompt (to the models that see images)
         self._lock = threading.RLock()
         self._round: Any = None
         self._results = ArenaResults()
@@ -94,7 +98,7 @@ class Arena(NVWidget):
                 self.models,
                 prompt,
                 number=number,
-                images=images,
+                images=[*self._images, *images],
                 context=context,
                 listener=self,
                 **settings,
