@@ -102,7 +102,7 @@ function render({ model, el }) {
       const spacer = h("span", "nvnb-spacer");
       const best = button("☆ Best", "nvnb-arena-best", "Mark this answer as the best");
       const codeBtn = button("Code", "nvnb-arena-codebtn", "View this request as Python, %%nvchat and curl");
-      head.append(title, status, spacer, best, codeBtn);
+      head.append(title, status, spacer);
       const skipped = h("div", "nvnb-arena-skipped nvnb-muted");
       const reasoningBox = h("details", "nvnb-reasoning");
       const summary = h("summary", null, "Reasoning");
@@ -112,7 +112,9 @@ function render({ model, el }) {
       const error = h("div", "nvnb-error nvnb-arena-error");
       error.setAttribute("role", "alert");
       const stats = h("div", "nvnb-stream-stats nvnb-arena-stats");
-      col.append(head, skipped, reasoningBox, answer, error, stats);
+      const foot = h("footer", "nvnb-arena-foot");
+      foot.append(stats, best, codeBtn);
+      col.append(head, skipped, error, reasoningBox, answer, foot);
       best.addEventListener("click", () => model.send({ type: "best", index: i }));
       codeBtn.addEventListener("click", () => model.send({ type: "code", index: i }));
       grid.appendChild(col);
@@ -144,7 +146,10 @@ function render({ model, el }) {
     const skipped = column.skipped || [];
     c.skipped.hidden = !skipped.length;
     c.skipped.textContent = skipped.length ? `Not sent to this model: ${skipped.join(" and ")} (it does not take them)` : "";
-    c.stats.textContent = streaming ? "" : fmtStats(column.stats, column.request_id);
+    // A failed column's error already names its request id.
+    const requestId = column.error && column.error.includes(column.request_id) ? "" : column.request_id;
+    c.stats.textContent = streaming ? "" : fmtStats(column.stats, requestId);
+    c.answer.hidden = st === "error" && !split.text;
     const isBest = model.get("best") === i;
     c.col.classList.toggle("nvnb-arena-isbest", isBest);
     c.best.textContent = isBest ? "★ Best" : "☆ Best";
