@@ -225,3 +225,23 @@ def test_nvchat_with_two_models_compares_them_in_a_plain_shell(
 def test_a_round_without_a_prompt_is_refused(session: Session) -> None:
     with pytest.raises(InvalidInputError, match="empty"):
         ArenaRound(session, [CHAT, OTHER], "   ")
+
+
+def test_the_key_is_in_no_trait_record_or_code_of_the_arena(nvnb_auth_server: Any) -> None:
+    pytest.importorskip("anywidget")
+    import json
+
+    from nvnb.testing import AUTH_KEY
+    from nvnb.widgets.arena import Arena
+
+    keyed = Session(base_url=str(nvnb_auth_server), api_key=AUTH_KEY, max_retries=0)
+    arena = Arena(models=[CHAT, OTHER], session=keyed)
+    arena.ask("Hello with a key")
+    results = arena.wait(timeout=30)
+    assert [r.status for r in results] == ["done", "done"]
+    arena.show_code(0)
+    assert '"Authorization: Bearer $NVIDIA_API_KEY"' in arena.code_view["curl"]
+    state = json.dumps(arena.get_state(), default=str)
+    records = json.dumps([r.as_dict() for r in arena.results], default=str)
+    for text in (state, records, repr(arena), arena._fallback_markdown()):
+        assert AUTH_KEY not in text
