@@ -3,8 +3,8 @@ var __defProp = Object.defineProperty;
 var __typeError = (msg) => {
   throw TypeError(msg);
 };
-var __defNormalProp = (obj, key, value) => key in obj ? __defProp(obj, key, { enumerable: true, configurable: true, writable: true, value }) : obj[key] = value;
-var __publicField = (obj, key, value) => __defNormalProp(obj, typeof key !== "symbol" ? key + "" : key, value);
+var __defNormalProp = (obj, key2, value) => key2 in obj ? __defProp(obj, key2, { enumerable: true, configurable: true, writable: true, value }) : obj[key2] = value;
+var __publicField = (obj, key2, value) => __defNormalProp(obj, typeof key2 !== "symbol" ? key2 + "" : key2, value);
 var __accessCheck = (obj, member, msg) => member.has(obj) || __typeError("Cannot " + msg);
 var __privateAdd = (obj, member, value) => member.has(obj) ? __typeError("Cannot add the same private member more than once") : member instanceof WeakSet ? member.add(obj) : member.set(obj, value);
 var __privateMethod = (obj, member, method) => (__accessCheck(obj, member, "access private method"), method);
@@ -1719,6 +1719,39 @@ function insertCell(text) {
     return true;
   }).catch(() => false);
 }
+var pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+async function until(test, ms = 2e3) {
+  for (let waited = 0; waited < ms; waited += 50) {
+    if (test()) return true;
+    await pause(50);
+  }
+  return test();
+}
+function key(target, code, keyName, keyCode) {
+  const init = { key: keyName, code, keyCode, which: keyCode, bubbles: true, cancelable: true, composed: true };
+  target.dispatchEvent(new KeyboardEvent("keydown", init));
+  target.dispatchEvent(new KeyboardEvent("keyup", init));
+}
+async function insertByKeys(from, text) {
+  const cell = from.closest(".jp-Cell");
+  const notebook = from.closest(".jp-Notebook");
+  if (!cell || !notebook || !notebook.classList.contains("jp-mod-commandMode")) return false;
+  const count = notebook.querySelectorAll(".jp-Cell").length;
+  from.focus();
+  key(from, "KeyB", "b", 66);
+  if (!await until(() => notebook.querySelectorAll(".jp-Cell").length === count + 1)) return false;
+  const added = cell.nextElementSibling;
+  if (!added || !added.classList.contains("jp-Cell")) return false;
+  key(document.activeElement || notebook, "Enter", "Enter", 13);
+  if (!await until(() => added.querySelector(".cm-content"))) return false;
+  const editor = added.querySelector(".cm-content");
+  await until(() => document.activeElement === editor, 1e3);
+  if (document.activeElement !== editor) editor.focus();
+  document.execCommand("insertText", false, text);
+  await pause(50);
+  const first = text.split("\n")[0];
+  return (added.querySelector(".cm-content").textContent || "").includes(first.slice(0, 40));
+}
 function render({ model, el }) {
   const root = h("div", "nvnb-w nvnb-arena");
   root.dataset.nvnbWidget = "arena";
@@ -1830,13 +1863,13 @@ function render({ model, el }) {
     bar.appendChild(title);
     const tabs = h("div", "nvnb-arena-tabs");
     tabs.setAttribute("role", "tablist");
-    for (const [key, label] of TABS) {
+    for (const [key2, label] of TABS) {
       const tab = button(label, "nvnb-arena-tab", null);
       tab.setAttribute("role", "tab");
-      tab.dataset.tab = key;
-      tab.setAttribute("aria-selected", String(key === currentTab));
+      tab.dataset.tab = key2;
+      tab.setAttribute("aria-selected", String(key2 === currentTab));
       tab.addEventListener("click", () => {
-        currentTab = key;
+        currentTab = key2;
         paintCode();
       });
       tabs.appendChild(tab);
@@ -1864,7 +1897,7 @@ function render({ model, el }) {
     insert.addEventListener("click", async () => {
       const source = currentTab === "curl" ? `%%bash
 ${text}` : currentTab === "body" ? `body = ${text}` : text;
-      if (await insertCell(source)) {
+      if (await insertCell(source) || await insertByKeys(insert, source)) {
         status.textContent = "Inserted as a new cell below.";
         return;
       }

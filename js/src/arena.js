@@ -60,6 +60,46 @@ function insertCell(text) {
     .catch(() => false);
 }
 
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(test, ms = 2000) {
+  for (let waited = 0; waited < ms; waited += 50) {
+    if (test()) return true;
+    await pause(50);
+  }
+  return test();
+}
+
+function key(target, code, keyName, keyCode) {
+  const init = { key: keyName, code, keyCode, which: keyCode, bubbles: true, cancelable: true, composed: true };
+  target.dispatchEvent(new KeyboardEvent("keydown", init));
+  target.dispatchEvent(new KeyboardEvent("keyup", init));
+}
+
+/** Without the app object, do what a person would: with this output's cell selected in command
+ * mode (clicking the button selected it), press B (new cell below), Enter (edit it), and type the
+ * text into the new cell's editor. Checked afterwards: false if no new cell holds the text. */
+async function insertByKeys(from, text) {
+  const cell = from.closest(".jp-Cell");
+  const notebook = from.closest(".jp-Notebook");
+  if (!cell || !notebook || !notebook.classList.contains("jp-mod-commandMode")) return false;
+  const count = notebook.querySelectorAll(".jp-Cell").length;
+  from.focus();
+  key(from, "KeyB", "b", 66);
+  if (!(await until(() => notebook.querySelectorAll(".jp-Cell").length === count + 1))) return false;
+  const added = cell.nextElementSibling;
+  if (!added || !added.classList.contains("jp-Cell")) return false;
+  key(document.activeElement || notebook, "Enter", "Enter", 13);
+  if (!(await until(() => added.querySelector(".cm-content")))) return false;
+  const editor = added.querySelector(".cm-content");
+  await until(() => document.activeElement === editor, 1000);
+  if (document.activeElement !== editor) editor.focus();
+  document.execCommand("insertText", false, text);
+  await pause(50);
+  const first = text.split("\n")[0];
+  return (added.querySelector(".cm-content").textContent || "").includes(first.slice(0, 40));
+}
+
 function render({ model, el }) {
   const root = h("div", "nvnb-w nvnb-arena");
   root.dataset.nvnbWidget = "arena";
@@ -213,7 +253,7 @@ function render({ model, el }) {
     });
     insert.addEventListener("click", async () => {
       const source = currentTab === "curl" ? `%%bash\n${text}` : currentTab === "body" ? `body = ${text}` : text;
-      if (await insertCell(source)) {
+      if ((await insertCell(source)) || (await insertByKeys(insert, source))) {
         status.textContent = "Inserted as a new cell below.";
         return;
       }

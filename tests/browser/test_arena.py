@@ -167,12 +167,19 @@ def test_three_models_answer_side_by_side_in_jupyterlab(
         code.locator(".nvnb-arena-insert").click()
         status = code.locator(".nvnb-arena-codestatus")
         status.wait_for()
-        assert "Inserted" in status.inner_text() or "Copied" in status.inner_text()
-        if "Copied" in status.inner_text():
-            pasted = page.evaluate("() => navigator.clipboard.readText()")
-            assert pasted.startswith("from langchain_core.messages import")
+        assert status.inner_text() == "Inserted as a new cell below."
+        added = page.locator(".jp-Cell").nth(1)
+        source_lines = added.locator(".cm-line").all_inner_texts()
+        assert source_lines[0] == "from langchain_core.messages import HumanMessage"
+        assert '    model="nvidia/nemotron-steerlm-8b",' in source_lines
         code.scroll_into_view_if_needed()
         shot(page, f"arena-code-lab-{width}", page.locator(".jp-Cell").first)
+        shot(page, f"arena-inserted-lab-{width}", added)
+        # Delete it again, so the notebook stays as written for the next tests.
+        page.keyboard.press("Escape")
+        page.keyboard.press("d")
+        page.keyboard.press("d")
+        page.wait_for_function("() => document.querySelectorAll('.jp-Cell').length === 3")
     finally:
         page.context.close()
 
@@ -236,5 +243,11 @@ def test_the_arena_works_in_notebook_7_at_800_px(
         page.locator(f"{FAST} .nvnb-arena-code").wait_for()
         assert "ChatNVIDIA(" in page.inner_text(f"{FAST} .nvnb-arena-source")
         shot(page, "arena-notebook7-800", page.locator(".jp-Cell").first)
+        page.click(f"{FAST} .nvnb-arena-insert")
+        status = page.locator(f"{FAST} .nvnb-arena-codestatus")
+        status.wait_for()
+        assert status.inner_text() == "Inserted as a new cell below."
+        lines = page.locator(".jp-Cell").nth(1).locator(".cm-line").all_inner_texts()
+        assert lines[0] == "from langchain_core.messages import HumanMessage"
     finally:
         page.context.close()
