@@ -249,5 +249,25 @@ def test_the_arena_works_in_notebook_7_at_800_px(
         assert status.inner_text() == "Inserted as a new cell below."
         lines = page.locator(".jp-Cell").nth(1).locator(".cm-line").all_inner_texts()
         assert lines[0] == "from langchain_core.messages import HumanMessage"
+
+        # The local server quotes the prompt in its answer: model text with HTML stays inert.
+        attack = '<img src=x onerror="window.__arenaXss=1"> <script>window.__arenaXss=2</script>'
+        ask(page, FAST, f"Echo {attack} and **bold**")
+        wait_columns(page, FAST, "done,done,done")
+        page.wait_for_timeout(300)
+        found = page.evaluate(
+            """(sel) => {
+              const cols = [...document.querySelectorAll(sel)];
+              return {
+                xss: window.__arenaXss || 0,
+                scripts: cols.reduce((n, c) => n + c.querySelectorAll("script").length, 0),
+                handlers: cols.reduce((n, c) => n + [...c.querySelectorAll("*")].filter(
+                  (e) => [...e.attributes].some((a) => a.name.startsWith("on"))).length, 0),
+                bold: cols.every((c) => c.querySelector("strong")),
+              };
+            }""",
+            f"{FAST} .nvnb-arena-answer",
+        )
+        assert found == {"xss": 0, "scripts": 0, "handlers": 0, "bold": True}
     finally:
         page.context.close()
