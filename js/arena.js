@@ -241,7 +241,7 @@ function Ht(l2, e) {
 function He(l2, e, t, n, r) {
   let s = e.href, o = e.title || null, i = Ht(l2[1], r), a = l2[0].charAt(0) === "!", c = n.state.inLink, u = n.state.linkEmitted, d = n.state.inRawBlock;
   n.state.inLink = true, n.state.linkEmitted = false;
-  let h2 = n.inlineTokens(i), p = n.state.linkEmitted;
+  let h3 = n.inlineTokens(i), p = n.state.linkEmitted;
   if (n.state.linkEmitted = u, n.state.inLink = c, !a) {
     if (p) {
       n.state.inRawBlock = d;
@@ -249,7 +249,7 @@ function He(l2, e, t, n, r) {
     }
     n.state.linkEmitted = true;
   }
-  return { type: a ? "image" : "link", raw: t, href: s, title: o, text: i, tokens: h2 };
+  return { type: a ? "image" : "link", raw: t, href: s, title: o, text: i, tokens: h3 };
 }
 function Zt(l2, e, t) {
   let n = l2.match(t.other.indentCodeCompensation);
@@ -349,8 +349,8 @@ var _ = class {
         r = r ? `${r}
 ${u}` : u, s = s ? `${s}
 ${d}` : d;
-        let h2 = this.lexer.state.top;
-        if (this.lexer.state.top = true, this.lexer.blockTokens(d, o, true), this.lexer.state.top = h2, n.length === 0) break;
+        let h3 = this.lexer.state.top;
+        if (this.lexer.state.top = true, this.lexer.blockTokens(d, o, true), this.lexer.state.top = h3, n.length === 0) break;
         let p = o.at(-1);
         if (p?.type === "code" || p?.type === "heading" || p?.type === "hr" || p?.type === "html" || p?.type === "table") break;
         if (p?.type === "blockquote") {
@@ -393,14 +393,14 @@ ${R}`;
       s = o ? `\\d{1,9}\\${s.slice(-1)}` : `\\${s}`, this.options.pedantic && (s = o ? s : "[*+-]");
       let a = this.rules.other.listItemRegex(s), c = false;
       for (; e; ) {
-        let h2 = false, p = "";
+        let h3 = false, p = "";
         if (!(t = a.exec(e)) || this.rules.block.hr.test(e)) break;
         let k = r();
         e = e.substring(t[0].length);
         let m = t[2].split(`
 `, 1)[0], b = t[1].length, f = this.options.pedantic ? te(m, b) : m.replace(this.rules.other.leadingSpaceTab, (H) => te(H, b)), R = e.split(`
 `, 1)[0], E = !f.trim(), T = 0;
-        if (this.options.pedantic ? (T = 2, p = f.trimStart()) : E ? T = b + 1 : (T = f.search(this.rules.other.nonSpaceChar), T = T > 4 ? 1 : T, p = f.slice(T), T += b), E && this.rules.other.blankLine.test(R) && (e = e.substring(R.length + 1), h2 = true), !h2) {
+        if (this.options.pedantic ? (T = 2, p = f.trimStart()) : E ? T = b + 1 : (T = f.search(this.rules.other.nonSpaceChar), T = T > 4 ? 1 : T, p = f.slice(T), T += b), E && this.rules.other.blankLine.test(R) && (e = e.substring(R.length + 1), h3 = true), !h3) {
           let H = this.rules.other.nextBulletRegex(T), K = this.rules.other.hrRegex(T), re = this.rules.other.fencesBeginRegex(T), B = this.options.pedantic ? this.rules.other.pedanticHeadingBeginRegex(T) : this.rules.other.headingBeginRegex(T), X = this.rules.other.htmlBeginRegex(T), se = this.rules.other.blockquoteBeginRegex(T), le = false;
           for (; e; ) {
             let we = e.split(`
@@ -438,16 +438,16 @@ ${R}`) ? `    ${Z.replace(/^ {0,3}/, "")}` : R;
       else return;
       i.raw = n.slice(0, r()).trimEnd();
       let d = [];
-      for (let h2 of i.items) if (this.lexer.state.top = false, d.push(this.lexer.inlineQueue.length), h2.tokens = this.lexer.blockTokens(h2.text, []), !i.loose) {
-        let p = h2.tokens.filter((m) => m.type === "space"), k = p.length > 0 && p.some((m) => this.rules.other.anyLine.test(m.raw));
+      for (let h3 of i.items) if (this.lexer.state.top = false, d.push(this.lexer.inlineQueue.length), h3.tokens = this.lexer.blockTokens(h3.text, []), !i.loose) {
+        let p = h3.tokens.filter((m) => m.type === "space"), k = p.length > 0 && p.some((m) => this.rules.other.anyLine.test(m.raw));
         i.loose = k;
       }
-      for (let h2 = 0; h2 < i.items.length; h2++) {
-        let p = i.items[h2], k = p.tokens[0];
+      for (let h3 = 0; h3 < i.items.length; h3++) {
+        let p = i.items[h3], k = p.tokens[0];
         if (p.task && (k?.type === "text" || k?.type === "paragraph")) {
           p.text = p.text.replace(this.rules.other.listReplaceTask, ""), k.raw = k.raw.replace(this.rules.other.listReplaceTask, ""), k.text = k.text.replace(this.rules.other.listReplaceTask, "");
           let m = this.lexer.inlineQueue;
-          for (let f = d[h2]; f < m.length; f++) if (m[f].tokens === k.tokens) {
+          for (let f = d[h3]; f < m.length; f++) if (m[f].tokens === k.tokens) {
             m[f].src = m[f].src.replace(this.rules.other.listReplaceTask, "");
             break;
           }
@@ -458,9 +458,9 @@ ${R}`) ? `    ${Z.replace(/^ {0,3}/, "")}` : R;
           }
         } else p.task && (p.task = false);
       }
-      if (i.loose) for (let h2 of i.items) {
-        h2.loose = true;
-        for (let p of h2.tokens) p.type === "text" && (p.type = "paragraph");
+      if (i.loose) for (let h3 of i.items) {
+        h3.loose = true;
+        for (let p of h3.tokens) p.type === "text" && (p.type = "paragraph");
       }
       return i;
     }
@@ -580,9 +580,9 @@ ${R}`) ? `    ${Z.replace(/^ {0,3}/, "")}` : R;
     a < i && (n = c);
     let d = a < i ? u : n === "*" || n === "_" || !!this.rules.inline.punctuation.exec(n);
     if (r[4] && n.match(this.rules.other.unicodeAlphaNumeric)) return;
-    let h2 = r[1] || r[3] || "";
-    if (!h2 || !n || d) {
-      let p = [...r[0]].length - 1, k, m, b = p, f = 0, R = i - a + p, E = !this.options.pedantic && !!c.trim() && (!!h2 || s === "*" && !u);
+    let h3 = r[1] || r[3] || "";
+    if (!h3 || !n || d) {
+      let p = [...r[0]].length - 1, k, m, b = p, f = 0, R = i - a + p, E = !this.options.pedantic && !!c.trim() && (!!h3 || s === "*" && !u);
       if (s !== "*" && s !== "_") return;
       let T = s === "*" ? this.rules.inline.emStrongRDelimAst : this.rules.inline.emStrongRDelimUnd, U = oe(this, t, s), H = t.length - e.length + p;
       if (U < H) return;
@@ -629,10 +629,10 @@ ${R}`) ? `    ${Z.replace(/^ {0,3}/, "")}` : R;
     let r = this.rules.inline.delLDelim.exec(e);
     if (!r) return;
     if (!(r[1] || "") || !n || this.rules.inline.punctuation.exec(n)) {
-      let o = [...r[0]].length - 1, i, a, c = o, u = this.rules.inline.delRDelim, d = ae(this, t), h2 = t.length - e.length + o;
-      if (d < h2) return;
+      let o = [...r[0]].length - 1, i, a, c = o, u = this.rules.inline.delRDelim, d = ae(this, t), h3 = t.length - e.length + o;
+      if (d < h3) return;
       t = t.slice(-1 * e.length + o);
-      let p = d - h2;
+      let p = d - h3;
       for (u.lastIndex = 0; (r = u.exec(t)) !== null && !(r.index > p); ) {
         if (i = r[1] || r[2] || r[3] || r[4] || r[5] || r[6], !i || (a = [...i].length, a !== o)) continue;
         if (r[3] || r[4]) {
@@ -781,9 +781,9 @@ var w = (_a = class {
       }
       let c = e;
       if (this.options.extensions?.startBlock) {
-        let u = 1 / 0, d = e.slice(1), h2;
+        let u = 1 / 0, d = e.slice(1), h3;
         this.options.extensions.startBlock.forEach((p) => {
-          h2 = p.call({ lexer: this }, d), typeof h2 == "number" && h2 >= 0 && (u = Math.min(u, h2));
+          h3 = p.call({ lexer: this }, d), typeof h3 == "number" && h3 >= 0 && (u = Math.min(u, h3));
         }), u < 1 / 0 && u >= 0 && (c = e.substring(0, u + 1));
       }
       if (this.state.top && (a = this.tokenizer.paragraph(c))) {
@@ -880,19 +880,19 @@ var w = (_a = class {
     if (a === "*" || a === "_") {
       let u = t.length - e.length;
       if (oe(this.tokenizer, t, a) <= u) {
-        let h2 = 1;
-        for (; h2 < e.length && e.charCodeAt(h2) === a.charCodeAt(0); ) h2++;
-        let p = e.substring(0, h2), k = n.at(-1);
-        k?.type === "text" && !k.escaped ? (k.raw += p, k.text += p) : n.push({ type: "text", raw: p, text: p, escaped: false }), e = e.substring(h2), s = a, r = true;
+        let h3 = 1;
+        for (; h3 < e.length && e.charCodeAt(h3) === a.charCodeAt(0); ) h3++;
+        let p = e.substring(0, h3), k = n.at(-1);
+        k?.type === "text" && !k.escaped ? (k.raw += p, k.text += p) : n.push({ type: "text", raw: p, text: p, escaped: false }), e = e.substring(h3), s = a, r = true;
         continue;
       }
     } else if (a === "~") {
       let u = t.length - e.length;
       if (ae(this.tokenizer, t) <= u) {
-        let h2 = 1;
-        for (; h2 < e.length && e.charCodeAt(h2) === 126; ) h2++;
-        let p = e.substring(0, h2), k = n.at(-1);
-        k?.type === "text" && !k.escaped ? (k.raw += p, k.text += p) : n.push({ type: "text", raw: p, text: p, escaped: false }), e = e.substring(h2), s = a, r = true;
+        let h3 = 1;
+        for (; h3 < e.length && e.charCodeAt(h3) === 126; ) h3++;
+        let p = e.substring(0, h3), k = n.at(-1);
+        k?.type === "text" && !k.escaped ? (k.raw += p, k.text += p) : n.push({ type: "text", raw: p, text: p, escaped: false }), e = e.substring(h3), s = a, r = true;
         continue;
       }
     }
@@ -922,9 +922,9 @@ var w = (_a = class {
     }
     let c = e;
     if (this.options.extensions?.startInline) {
-      let u = 1 / 0, d = e.slice(1), h2;
+      let u = 1 / 0, d = e.slice(1), h3;
       this.options.extensions.startInline.forEach((p) => {
-        h2 = p.call({ lexer: this }, d), typeof h2 == "number" && h2 >= 0 && (u = Math.min(u, h2));
+        h3 = p.call({ lexer: this }, d), typeof h3 == "number" && h3 >= 0 && (u = Math.min(u, h3));
       }), u < 1 / 0 && u >= 0 && (c = e.substring(0, u + 1));
     }
     if (i = this.tokenizer.inlineText(c)) {
@@ -1397,15 +1397,15 @@ var ne = class {
           let i = o, a = n.hooks[i], c = s[i];
           A.passThroughHooks.has(o) ? s[i] = (u) => {
             if (s.options.async && A.passThroughHooksRespectAsync.has(o)) return (async () => {
-              let h2 = await a.call(s, u);
-              return c.call(s, h2);
+              let h3 = await a.call(s, u);
+              return c.call(s, h3);
             })();
             let d = a.call(s, u);
             return c.call(s, d);
           } : s[i] = (...u) => {
             if (s.options.async) return (async () => {
-              let h2 = await a.apply(s, u);
-              return h2 === false && (h2 = await c.apply(s, u)), h2;
+              let h3 = await a.apply(s, u);
+              return h3 === false && (h3 = await c.apply(s, u)), h3;
             })();
             let d = a.apply(s, u);
             return d === false && (d = c.apply(s, u)), d;
@@ -1677,7 +1677,7 @@ async function copyText(text) {
   }
 }
 
-// js/src/arena.js
+// js/src/code_view.js
 function h(tag, className, text) {
   const el = document.createElement(tag);
   if (className) el.className = className;
@@ -1690,17 +1690,6 @@ function button(label, className, title) {
   if (title) b.title = title;
   return b;
 }
-function fmtStats(stats, requestId) {
-  const parts = [];
-  if (stats && stats.time_to_first_token != null) {
-    parts.push(`first token ${stats.time_to_first_token.toFixed(2)} s`);
-  }
-  if (stats && stats.tokens_per_second != null) parts.push(`${stats.tokens_per_second.toFixed(1)} tok/s`);
-  if (stats && stats.output_tokens) parts.push(`${stats.output_tokens} tokens`);
-  if (requestId) parts.push(`request id ${requestId}`);
-  return parts.join(" \xB7 ");
-}
-var STATUS = { idle: "", waiting: "waiting\u2026", streaming: "streaming\u2026", done: "done", stopped: "stopped", error: "failed" };
 var TABS = [
   ["python", "Python"],
   ["nvchat", "%%nvchat"],
@@ -1752,54 +1741,129 @@ async function insertByKeys(from, text) {
   const first = text.split("\n")[0];
   return (added.querySelector(".cm-content").textContent || "").includes(first.slice(0, 40));
 }
+function renderCodeView(code, view, { title: heading, fallback, onClose }) {
+  const state = code._nvnbCodeView || (code._nvnbCodeView = { tab: "python" });
+  code.replaceChildren();
+  const bar = h("div", "nvnb-code-bar");
+  const title = h("span", "nvnb-code-title", heading);
+  bar.appendChild(title);
+  const tabs = h("div", "nvnb-code-tabs");
+  tabs.setAttribute("role", "tablist");
+  for (const [key2, label] of TABS) {
+    const tab = button(label, "nvnb-code-tab", null);
+    tab.setAttribute("role", "tab");
+    tab.dataset.tab = key2;
+    tab.setAttribute("aria-selected", String(key2 === state.tab));
+    tab.addEventListener("click", () => {
+      state.tab = key2;
+      renderCodeView(code, view, { title: heading, fallback, onClose });
+    });
+    tabs.appendChild(tab);
+  }
+  const spacer = h("span", "nvnb-spacer");
+  const copy = button("Copy", "nvnb-code-copy", "Copy this form");
+  const insert = button("Insert as cell", "nvnb-code-insert", "Put this form into a new cell below");
+  const close = button("\xD7", "nvnb-code-close", "Close the Code view");
+  bar.append(tabs, spacer, copy, insert, close);
+  const text = view[state.tab] || "";
+  const pre = h("pre", "nvnb-code-source");
+  pre.dataset.tab = state.tab;
+  pre.textContent = text;
+  const notes = h("ul", "nvnb-code-notes nvnb-muted");
+  for (const note of view.notes || []) notes.appendChild(h("li", null, note));
+  notes.hidden = !(view.notes || []).length || state.tab !== "nvchat";
+  const status = h("div", "nvnb-code-status nvnb-muted");
+  status.setAttribute("role", "status");
+  code.append(bar, pre, notes, status);
+  insert.hidden = state.tab === "headers";
+  copy.addEventListener("click", async () => {
+    const ok = await copyText(text);
+    status.textContent = ok ? "Copied." : "Copy failed: select the text and copy it.";
+  });
+  insert.addEventListener("click", async () => {
+    const source = state.tab === "curl" ? `%%bash
+${text}` : state.tab === "body" ? `body = ${text}` : text;
+    if (await insertCell(source) || await insertByKeys(insert, source)) {
+      status.textContent = "Inserted as a new cell below.";
+      return;
+    }
+    const ok = await copyText(source);
+    status.textContent = ok ? "Copied: this page does not let widgets add cells, so paste it into a new cell (Esc B, then Ctrl+V)." : `This page does not let widgets add cells: run ${fallback}("${state.tab}") in a cell.`;
+  });
+  close.addEventListener("click", () => onClose && onClose());
+}
+
+// js/src/arena.js
+function h2(tag, className, text) {
+  const el = document.createElement(tag);
+  if (className) el.className = className;
+  if (text != null) el.textContent = text;
+  return el;
+}
+function button2(label, className, title) {
+  const b = h2("button", `nvnb-button ${className}`, label);
+  b.type = "button";
+  if (title) b.title = title;
+  return b;
+}
+function fmtStats(stats, requestId) {
+  const parts = [];
+  if (stats && stats.time_to_first_token != null) {
+    parts.push(`first token ${stats.time_to_first_token.toFixed(2)} s`);
+  }
+  if (stats && stats.tokens_per_second != null) parts.push(`${stats.tokens_per_second.toFixed(1)} tok/s`);
+  if (stats && stats.output_tokens) parts.push(`${stats.output_tokens} tokens`);
+  if (requestId) parts.push(`request id ${requestId}`);
+  return parts.join(" \xB7 ");
+}
+var STATUS = { idle: "", waiting: "waiting\u2026", streaming: "streaming\u2026", done: "done", stopped: "stopped", error: "failed" };
 function render({ model, el }) {
-  const root = h("div", "nvnb-w nvnb-arena");
+  const root = h2("div", "nvnb-w nvnb-arena");
   root.dataset.nvnbWidget = "arena";
-  const form = h("form", "nvnb-arena-ask");
-  const input = h("textarea", "nvnb-input nvnb-arena-prompt");
+  const form = h2("form", "nvnb-arena-ask");
+  const input = h2("textarea", "nvnb-input nvnb-arena-prompt");
   input.rows = 2;
   input.placeholder = "Ask every model the same question\u2026 (Ctrl+Enter sends)";
   input.setAttribute("aria-label", "Prompt for every model");
-  const send = button("Send", "nvnb-primary nvnb-arena-send", "Send the prompt to every model");
+  const send = button2("Send", "nvnb-primary nvnb-arena-send", "Send the prompt to every model");
   send.type = "submit";
-  const stopAll = button("\u25A0 Stop all", "nvnb-stop nvnb-arena-stop", "Stop every answer (the text so far is kept)");
-  const notice = h("div", "nvnb-arena-notice nvnb-muted");
+  const stopAll = button2("\u25A0 Stop all", "nvnb-stop nvnb-arena-stop", "Stop every answer (the text so far is kept)");
+  const notice = h2("div", "nvnb-arena-notice nvnb-muted");
   notice.setAttribute("role", "status");
   form.append(input, send, stopAll);
-  const grid = h("div", "nvnb-arena-grid");
-  const code = h("div", "nvnb-arena-code");
+  const grid = h2("div", "nvnb-arena-grid");
+  const code = h2("div", "nvnb-code nvnb-arena-codeview");
   code.hidden = true;
   root.append(form, notice, grid, code);
   el.appendChild(root);
   let live = [];
   let liveReasoning = [];
   let cols = [];
-  let currentTab = "python";
   function buildColumns() {
     const names = model.get("models") || [];
     grid.replaceChildren();
     grid.style.setProperty("--nvnb-arena-n", String(names.length));
     cols = names.map((name, i) => {
-      const col = h("section", "nvnb-arena-col");
+      const col = h2("section", "nvnb-arena-col");
       col.dataset.index = String(i);
-      const head = h("header", "nvnb-arena-head");
-      const title = h("span", "nvnb-arena-model", name);
+      const head = h2("header", "nvnb-arena-head");
+      const title = h2("span", "nvnb-arena-model", name);
       title.title = name;
-      const status = h("span", "nvnb-arena-status");
-      const spacer = h("span", "nvnb-spacer");
-      const best = button("\u2606 Best", "nvnb-arena-best", "Mark this answer as the best");
-      const codeBtn = button("Code", "nvnb-arena-codebtn", "View this request as Python, %%nvchat and curl");
+      const status = h2("span", "nvnb-arena-status");
+      const spacer = h2("span", "nvnb-spacer");
+      const best = button2("\u2606 Best", "nvnb-arena-best", "Mark this answer as the best");
+      const codeBtn = button2("Code", "nvnb-arena-codebtn", "View this request as Python, %%nvchat and curl");
       head.append(title, status, spacer);
-      const skipped = h("div", "nvnb-arena-skipped nvnb-muted");
-      const reasoningBox = h("details", "nvnb-reasoning");
-      const summary = h("summary", null, "Reasoning");
-      const reasoningBody = h("div", "nvnb-reasoning-body");
+      const skipped = h2("div", "nvnb-arena-skipped nvnb-muted");
+      const reasoningBox = h2("details", "nvnb-reasoning");
+      const summary = h2("summary", null, "Reasoning");
+      const reasoningBody = h2("div", "nvnb-reasoning-body");
       reasoningBox.append(summary, reasoningBody);
-      const answer = h("div", "nvnb-answer nvnb-md nvnb-arena-answer");
-      const error = h("div", "nvnb-error nvnb-arena-error");
+      const answer = h2("div", "nvnb-answer nvnb-md nvnb-arena-answer");
+      const error = h2("div", "nvnb-error nvnb-arena-error");
       error.setAttribute("role", "alert");
-      const stats = h("div", "nvnb-stream-stats nvnb-arena-stats");
-      const foot = h("footer", "nvnb-arena-foot");
+      const stats = h2("div", "nvnb-stream-stats nvnb-arena-stats");
+      const foot = h2("footer", "nvnb-arena-foot");
       foot.append(stats, best, codeBtn);
       col.append(head, skipped, error, reasoningBox, answer, foot);
       best.addEventListener("click", () => model.send({ type: "best", index: i }));
@@ -1852,61 +1916,15 @@ function render({ model, el }) {
   }
   function paintCode() {
     const view = model.get("code_view") || {};
-    if (!view.model) {
-      code.hidden = true;
-      return;
-    }
-    code.hidden = false;
-    code.replaceChildren();
-    const bar = h("div", "nvnb-arena-codebar");
-    const title = h("span", "nvnb-arena-codetitle", `Code \xB7 ${view.model}`);
-    bar.appendChild(title);
-    const tabs = h("div", "nvnb-arena-tabs");
-    tabs.setAttribute("role", "tablist");
-    for (const [key2, label] of TABS) {
-      const tab = button(label, "nvnb-arena-tab", null);
-      tab.setAttribute("role", "tab");
-      tab.dataset.tab = key2;
-      tab.setAttribute("aria-selected", String(key2 === currentTab));
-      tab.addEventListener("click", () => {
-        currentTab = key2;
-        paintCode();
-      });
-      tabs.appendChild(tab);
-    }
-    const spacer = h("span", "nvnb-spacer");
-    const copy = button("Copy", "nvnb-arena-copy", "Copy this form");
-    const insert = button("Insert as cell", "nvnb-arena-insert", "Put this form into a new cell below");
-    const close = button("\xD7", "nvnb-arena-close", "Close the Code view");
-    bar.append(tabs, spacer, copy, insert, close);
-    const text = view[currentTab] || "";
-    const pre = h("pre", "nvnb-arena-source");
-    pre.dataset.tab = currentTab;
-    pre.textContent = text;
-    const notes = h("ul", "nvnb-arena-notes nvnb-muted");
-    for (const note of view.notes || []) notes.appendChild(h("li", null, note));
-    notes.hidden = !(view.notes || []).length || currentTab !== "nvchat";
-    const status = h("div", "nvnb-arena-codestatus nvnb-muted");
-    status.setAttribute("role", "status");
-    code.append(bar, pre, notes, status);
-    insert.hidden = currentTab === "headers";
-    copy.addEventListener("click", async () => {
-      const ok = await copyText(text);
-      status.textContent = ok ? "Copied." : "Copy failed: select the text and copy it.";
-    });
-    insert.addEventListener("click", async () => {
-      const source = currentTab === "curl" ? `%%bash
-${text}` : currentTab === "body" ? `body = ${text}` : text;
-      if (await insertCell(source) || await insertByKeys(insert, source)) {
-        status.textContent = "Inserted as a new cell below.";
-        return;
+    code.hidden = !view.model;
+    if (!view.model) return;
+    renderCodeView(code, view, {
+      title: `Code \xB7 ${view.model}`,
+      fallback: "arena.insert_code",
+      onClose: () => {
+        model.set("code_view", {});
+        model.save_changes();
       }
-      const ok = await copyText(source);
-      status.textContent = ok ? "Copied: this page does not let widgets add cells, so paste it into a new cell (Esc B, then Ctrl+V)." : `This page does not let widgets add cells: run arena.insert_code("${currentTab}") in a cell.`;
-    });
-    close.addEventListener("click", () => {
-      model.set("code_view", {});
-      model.save_changes();
     });
   }
   function onMessage(msg) {

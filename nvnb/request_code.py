@@ -77,6 +77,17 @@ class RequestCode:
             "body": self.body,
         }
 
+    def view(self, **extra: Any) -> dict[str, Any]:
+        """What a widget's Code view trait holds (``js/src/code_view.js`` renders it): the forms,
+        the response headers as text, the notes, plus ``extra`` (e.g. ``model=``)."""
+        return {
+            **extra,
+            **self.forms(),
+            "headers": self.headers_text(),
+            "notes": list(self.notes),
+            "nvchat_setup": self.nvchat_setup,
+        }
+
     def headers_text(self) -> str:
         """The response headers, one ``name: value`` a line, request id and retries first."""
         lines = [f"request id: {self.request_id or 'none given'}", f"retries: {self.retries}"]

@@ -8,7 +8,8 @@
 // and sets each column's final text, stats and status once in the `columns` trait. A delta whose
 // offset does not match what this view holds asks for a "resync" instead of showing a gap.
 // Model output is rendered through the same sanitised Markdown path as StreamPane.
-import { copyText, renderInto, splitThink } from "./markdown.js";
+import { renderCodeView } from "./code_view.js";
+import { renderInto, splitThink } from "./markdown.js";
 
 function h(tag, className, text) {
   const el = document.createElement(tag);
@@ -36,70 +37,6 @@ function fmtStats(stats, requestId) {
 }
 
 const STATUS = { idle: "", waiting: "waiting…", streaming: "streaming…", done: "done", stopped: "stopped", error: "failed" };
-const TABS = [
-  ["python", "Python"],
-  ["nvchat", "%%nvchat"],
-  ["curl", "curl"],
-  ["body", "Request body"],
-  ["headers", "Response"],
-];
-
-/** Insert `text` as a new cell below the active one, through the app when the page exposes it. */
-function insertCell(text) {
-  const app = window.jupyterapp;
-  if (!app || !app.commands) return Promise.resolve(false);
-  return app.commands
-    .execute("notebook:insert-cell-below")
-    .then(() => {
-      const panel = app.shell.currentWidget;
-      const cell = panel && panel.content && panel.content.activeCell;
-      if (!cell) return false;
-      cell.model.sharedModel.setSource(text);
-      return true;
-    })
-    .catch(() => false);
-}
-
-const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(test, ms = 2000) {
-  for (let waited = 0; waited < ms; waited += 50) {
-    if (test()) return true;
-    await pause(50);
-  }
-  return test();
-}
-
-function key(target, code, keyName, keyCode) {
-  const init = { key: keyName, code, keyCode, which: keyCode, bubbles: true, cancelable: true, composed: true };
-  target.dispatchEvent(new KeyboardEvent("keydown", init));
-  target.dispatchEvent(new KeyboardEvent("keyup", init));
-}
-
-/** Without the app object, do what a person would: with this output's cell selected in command
- * mode (clicking the button selected it), press B (new cell below), Enter (edit it), and type the
- * text into the new cell's editor. Checked afterwards: false if no new cell holds the text. */
-async function insertByKeys(from, text) {
-  const cell = from.closest(".jp-Cell");
-  const notebook = from.closest(".jp-Notebook");
-  if (!cell || !notebook || !notebook.classList.contains("jp-mod-commandMode")) return false;
-  const count = notebook.querySelectorAll(".jp-Cell").length;
-  from.focus();
-  key(from, "KeyB", "b", 66);
-  if (!(await until(() => notebook.querySelectorAll(".jp-Cell").length === count + 1))) return false;
-  const added = cell.nextElementSibling;
-  if (!added || !added.classList.contains("jp-Cell")) return false;
-  key(document.activeElement || notebook, "Enter", "Enter", 13);
-  if (!(await until(() => added.querySelector(".cm-content")))) return false;
-  const editor = added.querySelector(".cm-content");
-  await until(() => document.activeElement === editor, 1000);
-  if (document.activeElement !== editor) editor.focus();
-  document.execCommand("insertText", false, text);
-  await pause(50);
-  const first = text.split("\n")[0];
-  return (added.querySelector(".cm-content").textContent || "").includes(first.slice(0, 40));
-}
-
 function render({ model, el }) {
   const root = h("div", "nvnb-w nvnb-arena");
   root.dataset.nvnbWidget = "arena";
@@ -118,7 +55,7 @@ function render({ model, el }) {
   form.append(input, send, stopAll);
 
   const grid = h("div", "nvnb-arena-grid");
-  const code = h("div", "nvnb-arena-code");
+  const code = h("div", "nvnb-code nvnb-arena-codeview");
   code.hidden = true;
   root.append(form, notice, grid, code);
   el.appendChild(root);
@@ -126,7 +63,6 @@ function render({ model, el }) {
   let live = [];
   let liveReasoning = [];
   let cols = [];
-  let currentTab = "python";
 
   function buildColumns() {
     const names = model.get("models") || [];
@@ -209,64 +145,18 @@ function render({ model, el }) {
 
   function paintCode() {
     const view = model.get("code_view") || {};
-    if (!view.model) {
-      code.hidden = true;
-      return;
-    }
-    code.hidden = false;
-    code.replaceChildren();
-    const bar = h("div", "nvnb-arena-codebar");
-    const title = h("span", "nvnb-arena-codetitle", `Code · ${view.model}`);
-    bar.appendChild(title);
-    const tabs = h("div", "nvnb-arena-tabs");
-    tabs.setAttribute("role", "tablist");
-    for (const [key, label] of TABS) {
-      const tab = button(label, "nvnb-arena-tab", null);
-      tab.setAttribute("role", "tab");
-      tab.dataset.tab = key;
-      tab.setAttribute("aria-selected", String(key === currentTab));
-      tab.addEventListener("click", () => {
-        currentTab = key;
-        paintCode();
-      });
-      tabs.appendChild(tab);
-    }
-    const spacer = h("span", "nvnb-spacer");
-    const copy = button("Copy", "nvnb-arena-copy", "Copy this form");
-    const insert = button("Insert as cell", "nvnb-arena-insert", "Put this form into a new cell below");
-    const close = button("×", "nvnb-arena-close", "Close the Code view");
-    bar.append(tabs, spacer, copy, insert, close);
-    const text = view[currentTab] || "";
-    const pre = h("pre", "nvnb-arena-source");
-    pre.dataset.tab = currentTab;
-    pre.textContent = text;
-    const notes = h("ul", "nvnb-arena-notes nvnb-muted");
-    for (const note of view.notes || []) notes.appendChild(h("li", null, note));
-    notes.hidden = !(view.notes || []).length || currentTab !== "nvchat";
-    const status = h("div", "nvnb-arena-codestatus nvnb-muted");
-    status.setAttribute("role", "status");
-    code.append(bar, pre, notes, status);
-    insert.hidden = currentTab === "headers";
-    copy.addEventListener("click", async () => {
-      const ok = await copyText(text);
-      status.textContent = ok ? "Copied." : "Copy failed: select the text and copy it.";
-    });
-    insert.addEventListener("click", async () => {
-      const source = currentTab === "curl" ? `%%bash\n${text}` : currentTab === "body" ? `body = ${text}` : text;
-      if ((await insertCell(source)) || (await insertByKeys(insert, source))) {
-        status.textContent = "Inserted as a new cell below.";
-        return;
-      }
-      const ok = await copyText(source);
-      status.textContent = ok
-        ? "Copied: this page does not let widgets add cells, so paste it into a new cell (Esc B, then Ctrl+V)."
-        : `This page does not let widgets add cells: run arena.insert_code("${currentTab}") in a cell.`;
-    });
-    close.addEventListener("click", () => {
-      model.set("code_view", {});
-      model.save_changes();
+    code.hidden = !view.model;
+    if (!view.model) return;
+    renderCodeView(code, view, {
+      title: `Code · ${view.model}`,
+      fallback: "arena.insert_code",
+      onClose: () => {
+        model.set("code_view", {});
+        model.save_changes();
+      },
     });
   }
+
 
   function onMessage(msg) {
     if (!msg || typeof msg !== "object") return;

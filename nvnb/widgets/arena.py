@@ -33,7 +33,7 @@ class Arena(NVWidget):
     """
 
     _esm = asset("arena.js")
-    _css = css("stream_pane.css", "arena.css")
+    _css = css("stream_pane.css", "code_view.css", "arena.css")
 
     models = traitlets.List(traitlets.Unicode()).tag(sync=True)
     columns = traitlets.List(traitlets.Dict()).tag(sync=True)
@@ -168,14 +168,7 @@ class Arena(NVWidget):
     def show_code(self, index: int = 0) -> None:
         """Open the Code view for column ``index``."""
         code = self.code_for(index)
-        self.code_view = {
-            "index": index,
-            "model": self.models[index],
-            **code.forms(),
-            "headers": code.headers_text(),
-            "notes": list(code.notes),
-            "nvchat_setup": code.nvchat_setup,
-        }
+        self.code_view = code.view(index=index, model=self.models[index])
 
     def insert_code(self, form: str = "python", index: int | None = None) -> None:
         """Put one form of the code into a new cell below (``set_next_input``; call it from a

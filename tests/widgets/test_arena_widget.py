@@ -16,16 +16,17 @@ def test_the_arena_loads_its_module_and_styles() -> None:
     state = Arena(models=MODELS, session=Session()).get_state()
     assert state["_esm"] == (REPO / "js" / "arena.js").read_text()
     assert re.search(r"export \{\s*\w+ as default\s*\}|export default", state["_esm"])
-    for name in ("nvnb.css", "stream_pane.css", "arena.css"):
+    for name in ("nvnb.css", "stream_pane.css", "code_view.css", "arena.css"):
         assert (REPO / "js" / name).read_text() in state["_css"]
 
 
 def test_the_built_module_is_current_with_its_source() -> None:
     built = (REPO / "js" / "arena.js").read_text()
-    source = (REPO / "js" / "src" / "arena.js").read_text()
-    # Every function of the source is in the bundle (rebuild with js/src/build.sh after edits).
-    for name in re.findall(r"^(?:async )?function (\w+)", source, re.M):
-        assert re.search(rf"function {name}\b", built), name
+    # Every function of the sources is in the bundle (rebuild with js/src/build.sh after edits).
+    for module in ("arena.js", "code_view.js"):
+        source = (REPO / "js" / "src" / module).read_text()
+        for name in re.findall(r"^(?:export )?(?:async )?function (\w+)", source, re.M):
+            assert re.search(rf"function {name}\b", built), (module, name)
 
 
 def test_the_static_fallback_is_inert_and_the_repr_stable() -> None:
