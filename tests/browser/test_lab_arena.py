@@ -253,6 +253,7 @@ def test_the_arena_works_in_notebook_7_at_800_px(
         # The local server quotes the prompt in its answer: model text with HTML stays inert.
         attack = '<img src=x onerror="window.__arenaXss=1"> <script>window.__arenaXss=2</script>'
         ask(page, FAST, f"Echo {attack} and **bold**")
+        page.wait_for_selector(f"{FAST} .nvnb-arena-col[data-index='0'] .nvnb-arena-answer strong")
         wait_columns(page, FAST, "done,done,done")
         page.wait_for_timeout(300)
         found = page.evaluate(
@@ -263,11 +264,12 @@ def test_the_arena_works_in_notebook_7_at_800_px(
                 scripts: cols.reduce((n, c) => n + c.querySelectorAll("script").length, 0),
                 handlers: cols.reduce((n, c) => n + [...c.querySelectorAll("*")].filter(
                   (e) => [...e.attributes].some((a) => a.name.startsWith("on"))).length, 0),
-                bold: cols.every((c) => c.querySelector("strong")),
+                bold: cols.slice(0, 2).every((c) => !!c.querySelector("strong")),
               };
             }""",
             f"{FAST} .nvnb-arena-answer",
         )
+        shot(page, "arena-inert-html-notebook7", page.locator(".jp-Cell").first)
         assert found == {"xss": 0, "scripts": 0, "handlers": 0, "bold": True}
     finally:
         page.context.close()
