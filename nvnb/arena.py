@@ -275,6 +275,7 @@ def arena_cell(
     models: Sequence[str],
     prompt: str,
     *,
+    out: str | None = None,
     images: Iterable[Any] = (),
     context: str | None = None,
     **overrides: Any,
@@ -282,7 +283,9 @@ def arena_cell(
     """``%%nvchat -m A -m B``: an Arena for this prompt.
 
     In a kernel with widgets the Arena is displayed and the cell returns while the answers
-    stream (so its Stop button works); elsewhere each answer is printed when all are done.
+    stream (so its Stop button works), the Arena kept in the variable ``out`` (default
+    ``nvchat_arena``); elsewhere each answer is printed when all are done and ``out`` gets
+    the results.
     """
     from nvnb.cell_failure import CellFailure, brief_errors
 
@@ -300,12 +303,14 @@ def arena_cell(
             arena = Arena(models=names, session=session)
             display(arena)
             arena.ask(prompt, images=images, context=context, **overrides)
-            ip.user_ns["nvchat_arena"] = arena
+            ip.user_ns[out or "nvchat_arena"] = arena
             return None
     round_ = ArenaRound(session, names, prompt, images=images, context=context, **overrides)
     with brief_errors():
         results = round_.start().wait()
     print(results_text(results))
+    if ip is not None and out is not None:
+        ip.user_ns[out] = results
     if all(r.status == "error" for r in results):
         raise CellFailure("every model failed: " + "; ".join(r.error for r in results))
     return None

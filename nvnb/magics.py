@@ -238,7 +238,9 @@ class NVChatMagics(Magics):
         if len(models) > 1:
             from nvnb.arena import arena_cell
 
-            return arena_cell(session, models, prompt, images=images, context=context, **overrides)
+            return arena_cell(
+                session, models, prompt, out=out, images=images, context=context, **overrides
+            )
         terminal = _is_terminal(self.shell)
         sink: Any = None
         if not args.no_stream:
