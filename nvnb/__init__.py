@@ -22,11 +22,14 @@ _EXPORTS = {
     "ImageDrop": "nvnb.widgets",
     "StreamPane": "nvnb.widgets",
     "ChatPanel": "nvnb.widgets",
+    "Arena": "nvnb.widgets",
+    "export_notebook": "nvnb.notebook_export",
     "NVIDIAEmbeddings": "nvnb.embeddings",
     "NVIDIARerank": "nvnb.rerank",
 }
 
 __all__ = [
+    "Arena",
     "AsyncClient",
     "ChatNVIDIA",
     "ChatPanel",
@@ -40,6 +43,7 @@ __all__ = [
     "SteerSliders",
     "StreamPane",
     "__version__",
+    "export_notebook",
     "load_ipython_extension",
     "register_model",
     "session",
@@ -50,9 +54,10 @@ if TYPE_CHECKING:
     from nvnb.chat import ChatNVIDIA
     from nvnb.client import AsyncClient, Client
     from nvnb.embeddings import NVIDIAEmbeddings
+    from nvnb.notebook_export import export_notebook
     from nvnb.rerank import NVIDIARerank
     from nvnb.session import Session
-    from nvnb.widgets import ChatPanel, ImageDrop, ModelPicker, SteerSliders, StreamPane
+    from nvnb.widgets import Arena, ChatPanel, ImageDrop, ModelPicker, SteerSliders, StreamPane
 
 
 def __getattr__(name: str) -> Any:

@@ -9,7 +9,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const deps = process.env.NVNB_JS_DEPS;
 const { build } = createRequire(path.join(deps, "package.json"))("esbuild");
 
-for (const name of ["stream_pane", "chat_history"]) {
+for (const name of ["stream_pane", "chat_history", "arena"]) {
   await build({
     entryPoints: [path.join(here, `${name}.js`)],
     outfile: path.join(here, "..", `${name}.js`),

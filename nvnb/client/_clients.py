@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from nvnb import last_exchange as exchange
 from nvnb.client._boundary import translate_errors
 from nvnb.client._core import ClientCore, PayloadFn
 from nvnb.client._exchange import ChatResponse, Request
@@ -186,6 +187,7 @@ class Client(_ClientBase):
             log.debug("%s %s -> %d", req.method, req.url, resp.status_code)
             delay = plan.after_status(resp.status_code, resp.headers)
             if delay is None:
+                exchange.note_response(resp.status_code, resp.headers, plan.retries)
                 return resp
             resp.close()
             time.sleep(delay)
@@ -326,6 +328,7 @@ class AsyncClient(_ClientBase):
             log.debug("%s %s -> %d", req.method, req.url, resp.status_code)
             delay = plan.after_status(resp.status_code, resp.headers)
             if delay is None:
+                exchange.note_response(resp.status_code, resp.headers, plan.retries)
                 return resp
             await resp.aclose()
             await asyncio.sleep(delay)

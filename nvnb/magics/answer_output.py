@@ -95,7 +95,17 @@ class ShownOnStart:
 # --- the final, plain display ----------------------------------------------------------------
 
 
-class MarkdownAnswer(str):
+class _WithProvenance:
+    """``provenance`` (model, parameters, labels, request id, time: ``nvnb.notebook_export``)
+    goes into the output's metadata under ``"nvnb"``, saved with the notebook."""
+
+    provenance: dict[str, Any] | None = None
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        return {}, ({"nvnb": self.provenance} if self.provenance else {})
+
+
+class MarkdownAnswer(_WithProvenance, str):
     """An answer (a ``str``) that displays as Markdown, with its plain text beside it.
 
     The Markdown is made inert first (``inert_markdown``): the answer is untrusted text and
@@ -123,14 +133,14 @@ class MarkdownAnswer(str):
         printer.text(str(self))
 
 
-class TextAnswer(str):
+class TextAnswer(_WithProvenance, str):
     """An answer that displays as plain text only (``-f text``)."""
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))
 
 
-class CodeAnswer(str):
+class CodeAnswer(_WithProvenance, str):
     """Code taken from an answer (``-f code``), displayed as a fenced block."""
 
     language: str = ""

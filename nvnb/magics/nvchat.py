@@ -24,7 +24,7 @@ from nvnb.magics.cell_failure import AnswerInterrupted, CellFailure, brief_error
 from nvnb.magics.kernel_errors import ErrorsByCell, last_error
 from nvnb.magics.prompt_template import interpolate, resolve_argument
 
-COMMANDS = ("fix", "models", "use", "labels", "reset", "history", "key", "config", "help")
+COMMANDS = ("fix", "models", "use", "labels", "reset", "history", "last", "key", "config", "help")
 """The line magic's commands (described in the magic's docstring, which ``%nvchat help`` shows)."""
 
 FIX_PROMPT = (
@@ -106,12 +106,19 @@ class NVChatMagics(Magics):
 
     @no_var_expand
     @magic_arguments()
-    @argument("-m", "--model", help="model id or alias (default: the session's model)")
+    @argument(
+        "-m",
+        "--model",
+        action="append",
+        help="model id or alias (default: the session's model); repeat it (2–4) to compare "
+        "models side by side in an Arena",
+    )
     @argument("-s", "--system", help="system prompt for this question")
     @argument("-t", "--temperature", type=float, help="sampling temperature")
     @argument("--max-tokens", type=int, help="maximum tokens in the answer")
     @argument("--top-p", type=float, help="nucleus sampling probability")
     @argument("--seed", type=int, help="random seed")
+    @argument("--stop", action="append", metavar="TEXT|{var}", help="stop sequence (repeatable)")
     @argument("--labels", help="SteerLM labels, e.g. creativity=9,verbosity=0")
     @argument(
         "--image",
@@ -167,6 +174,7 @@ class NVChatMagics(Magics):
             %nvchat labels k=v ...   set SteerLM labels (reset: none)
             %nvchat reset            forget the conversation
             %nvchat history          the conversation as Markdown
+            %nvchat last             the last request as Python, %%nvchat and curl
             %nvchat key              enter an API key (hidden, never stored)
             %nvchat config           the effective settings, key masked
             %nvchat help             this help
@@ -199,14 +207,17 @@ class NVChatMagics(Magics):
         if template:
             prompt = interpolate(prompt, self._lookup)
         overrides: dict[str, Any] = {}
-        if args.model:
-            overrides["model"] = interpolate(args.model, self._lookup).strip()
+        models = [interpolate(m, self._lookup).strip() for m in args.model or []]
+        if len(models) == 1:
+            overrides["model"] = models[0]
         if args.system is not None:
             overrides["system"] = interpolate(args.system, self._lookup)
         for option in ("temperature", "max_tokens", "top_p", "seed"):
             value = getattr(args, option)
             if value is not None:
                 overrides[option] = value
+        if args.stop:
+            overrides["stop"] = [resolve_argument(s, self._lookup) for s in args.stop]
         if args.labels is not None:
             overrides["labels"] = parse_labels(interpolate(args.labels, self._lookup))
         images: list[Any] = []
@@ -220,6 +231,12 @@ class NVChatMagics(Magics):
             context = context if isinstance(context, str) else str(context)
 
         session = _session()
+        if len(models) > 1:
+            from nvnb.arena import arena_cell
+
+            return arena_cell(
+                session, models, prompt, out=out, images=images, context=context, **overrides
+            )
         terminal = _is_terminal(self.shell)
         sink: Any = None
         if not args.no_stream:
@@ -258,6 +275,10 @@ class NVChatMagics(Magics):
                 f"the answer is not valid JSON ({exc})",
                 hint="ask for JSON only, or use -f text to see the raw answer",
             ) from None
+        if hasattr(shown, "provenance"):  # saved in the output's metadata
+            from nvnb.notebook_export import provenance
+
+            shown.provenance = provenance(answer)
         if out is not None:
             self.shell.user_ns[out] = shown if args.format == "json" else str(shown)
         if args.format == "code":
@@ -359,6 +380,15 @@ class NVChatMagics(Magics):
             return
         markdown = session.to_markdown()
         display({"text/markdown": markdown, "text/plain": markdown}, raw=True)
+
+    def _cmd_last(self, rest: list[str]) -> None:
+        from IPython.display import display
+
+        from nvnb.request_code import last_request_code
+
+        with brief_errors():
+            code = last_request_code(_session())
+        display({"text/markdown": code.to_markdown(), "text/plain": str(code)}, raw=True)
 
     def _cmd_key(self, rest: list[str]) -> None:
         from nvnb import settings

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nvnb.answers import Answer, Turn
+from nvnb.last_exchange import start_capture
 
 Event = tuple[str, Any]
 """``("start", answer)``, ``("delta", text)``, ``("reasoning", text)`` or ``("end", answer)``."""
@@ -116,6 +117,7 @@ async def stream_answer(
     """Stream one answer; every event goes through ``emit``; ``done(flight)`` once the stream is
     over. Never raises (but cancels)."""
     answer = Answer(model=request.model, prompt=request.prompt)
+    answer.exchange = start_capture()  # this task's request body and response headers
     flight.bind(asyncio.get_running_loop(), asyncio.current_task())
     emit(("start", answer))
     started = time.monotonic()

@@ -28,10 +28,11 @@ Heavy imports (LangChain, Pillow, the chat model) happen on first use, not at im
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ from nvnb.errors import InvalidInputError
 from nvnb.images import ImageAttachment, to_request_url
 from nvnb.session._requests import (
     Event,
+    Flight,
     Flights,
     LoopThread,
     Request,
@@ -253,11 +255,7 @@ class Session(traitlets.HasTraits):
         """
         request = self._prepare(prompt, images, context, chat, overrides)
         events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        flight = self._flights.new()
-        future = asyncio.run_coroutine_threadsafe(
-            stream_answer(request, flight, events.put_nowait, self._flights.discard),
-            self._loop_thread.loop(),
-        )
+        flight, future = self._launch(request, events.put_nowait)
         answer = drain(events, lambda event: self._handle(request, event, sink), flight, future)
         return finish(answer)
 
@@ -294,6 +292,18 @@ class Session(traitlets.HasTraits):
         return self._flights.cancel_all("stop")
 
     # ----------------------------------------------------------------------------- internals
+    def _launch(
+        self, request: Request, emit: Callable[[Event], None]
+    ) -> tuple[Flight, concurrent.futures.Future[Answer]]:
+        """Start one request on the session's event-loop thread; ``emit`` gets its events there.
+
+        :meth:`stop` reaches it from its start. Used by :meth:`ask` and by the Arena's columns."""
+        flight = self._flights.new()
+        future = asyncio.run_coroutine_threadsafe(
+            stream_answer(request, flight, emit, self._flights.discard), self._loop_thread.loop()
+        )
+        return flight, future
+
     def _prepare(
         self,
         prompt: str,

@@ -10,6 +10,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
+    "Arena": "nvnb.widgets.arena",
     "ModelPicker": "nvnb.widgets.model_picker",
     "SteerSliders": "nvnb.widgets.steer_sliders",
     "ImageDrop": "nvnb.widgets.image_drop",
@@ -17,9 +18,10 @@ _EXPORTS = {
     "ChatPanel": "nvnb.widgets.chat_panel",
 }
 
-__all__ = ["ChatPanel", "ImageDrop", "ModelPicker", "SteerSliders", "StreamPane"]
+__all__ = ["Arena", "ChatPanel", "ImageDrop", "ModelPicker", "SteerSliders", "StreamPane"]
 
 if TYPE_CHECKING:
+    from nvnb.widgets.arena import Arena
     from nvnb.widgets.chat_panel import ChatPanel
     from nvnb.widgets.image_drop import ImageDrop
     from nvnb.widgets.model_picker import ModelPicker
