@@ -1,9 +1,8 @@
 """A chat request as code you can run: ``ChatNVIDIA(...)`` Python, a ``%%nvchat`` cell, ``curl``.
 
 :func:`code_for_body` reads the exact JSON body of a request (as :mod:`nvnb.last_exchange`
-recorded it,
-or as :func:`code_for_session` builds it from the session's current settings) and writes three
-programs that send that same body again, plus the body itself::
+recorded it, or as :func:`code_for_session` builds it from the session's current settings) and
+writes three programs that send that same body again, plus the body itself::
 
     code = code_for_exchange(session.last_answer.exchange, base_url=...)
     print(code.python); print(code.nvchat); print(code.curl); print(code.body)
