@@ -106,7 +106,9 @@ class Answer:
     stopped: bool = False
     stop_reason: str | None = None  # "stop" (Session.stop) or "interrupt" (KeyboardInterrupt)
     error: BaseException | None = field(default=None, repr=False)
-    exchange: Any = field(default=None, repr=False, compare=False)  # nvnb.last_exchange.Exchange
+    exchange: Any = field(
+        default=None, repr=False, compare=False
+    )  # nvnb.client.last_exchange.Exchange
 
     def __str__(self) -> str:
         return self.text

@@ -282,7 +282,7 @@ def arena_cell(
     ``nvchat_arena``); elsewhere each answer is printed when all are done and ``out`` gets
     the results.
     """
-    from nvnb.cell_failure import CellFailure, brief_errors
+    from nvnb.magics.cell_failure import CellFailure, brief_errors
 
     with brief_errors():
         names = check_models(models)

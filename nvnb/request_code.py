@@ -1,6 +1,6 @@
 """A chat request as code you can run: ``ChatNVIDIA(...)`` Python, a ``%%nvchat`` cell, ``curl``.
 
-:func:`code_for_body` reads the exact JSON body of a request (as :mod:`nvnb.last_exchange`
+:func:`code_for_body` reads the exact JSON body of a request (as :mod:`nvnb.client.last_exchange`
 recorded it, or as :func:`code_for_session` builds it from the session's current settings) and
 writes three programs that send that same body again, plus the body itself::
 
@@ -130,8 +130,8 @@ class RequestCode:
 
 
 def code_for_exchange(exchange: Any, *, base_url: str | None = None) -> RequestCode:
-    """The code for a recorded :class:`nvnb.last_exchange.Exchange` (``base_url``: what the chat
-    model was given, ``None`` for the default)."""
+    """The code for a recorded :class:`nvnb.client.last_exchange.Exchange` (``base_url``: what
+    the chat model was given, ``None`` for the default)."""
     if exchange is None or exchange.body is None:
         raise ValueError("no request was recorded yet: ask a question first")
     return code_for_body(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nvnb.answers import Answer, Turn
-from nvnb.last_exchange import start_capture
+from nvnb.client.last_exchange import start_capture
 
 Event = tuple[str, Any]
 """``("start", answer)``, ``("delta", text)``, ``("reasoning", text)`` or ``("end", answer)``."""

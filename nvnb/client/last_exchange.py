@@ -50,7 +50,7 @@ class Exchange:
     @property
     def request_id(self) -> str | None:
         """The request id the service gave (``NVCF-REQID`` or ``x-request-id``)."""
-        from nvnb.errors import request_id_from
+        from nvnb.client._boundary import request_id_from
 
         return request_id_from(self.response_headers)
 
