@@ -100,3 +100,46 @@ def test_from_path_converts_unsupported_formats_and_fits_big_images(tmp_path) ->
 def test_from_path_names_a_missing_file() -> None:
     with pytest.raises(ImageError, match=r"no-such\.png"):
         images.from_path("/nonexistent/no-such.png")
+
+
+# --- ImageAttachment: an image ready for a request (the session's images, the ImageDrop widget)
+
+
+def test_large_images_are_shrunk_once_and_the_original_is_not_kept():
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (1600, 1200), os.urandom(1600 * 1200 * 3)).save(buf, format="PNG")
+    att = images.ImageAttachment.from_bytes(buf.getvalue(), "noise.png")
+    assert max(att.width, att.height) <= 1024
+    assert (att.original_width, att.original_height) == (1600, 1200)
+    assert len(att.data_uri) < 190_000
+    assert not any(isinstance(v, bytes) for v in vars(att).values())
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"not an image at all", "not an image"),
+        (_png((40, 30))[:60], "damaged|truncated|not an image"),
+    ],
+)
+def test_non_images_and_corrupt_files_are_refused_with_a_clear_message(data, message):
+    with pytest.raises(ValueError, match=message):
+        images.ImageAttachment.from_bytes(data, "x.png")
+
+
+def test_too_large_files_are_refused_before_decoding(monkeypatch):
+    monkeypatch.setattr("nvnb.images.MAX_FILE_BYTES", 100)
+    with pytest.raises(ValueError, match="too large"):
+        images.ImageAttachment.from_bytes(_png((100, 100)), "big.png")
+
+
+def test_an_image_given_to_ask_becomes_the_url_the_request_carries(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    png = _png((40, 30))
+    att = images.ImageAttachment.from_bytes(png, "red.png")
+    assert images.to_request_url(att) == att.data_uri
+    assert images.to_request_url("https://example.com/cat.jpg") == "https://example.com/cat.jpg"
+    assert images.to_request_url(png) == att.data_uri
+    (tmp_path / "red.png").write_bytes(png)
+    assert images.to_request_url(tmp_path / "red.png") == att.data_uri
+    with pytest.raises(ImageError, match="cannot use int as an image"):
+        images.to_request_url(3)

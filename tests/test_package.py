@@ -31,3 +31,22 @@ def test_the_package_is_typed() -> None:
     from pathlib import Path
 
     assert (Path(nvnb.__file__).parent / "py.typed").exists()
+
+
+def test_the_wheel_carries_the_catalog_data_and_every_subpackage(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import zipfile
+    from pathlib import Path
+
+    root = Path(nvnb.__file__).parent.parent
+    pip = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
+    subprocess.run(
+        [*pip, "-w", str(tmp_path), str(root)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("nvnb-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "nvnb/catalog/models.json" in names
+    for package in ("catalog", "session", "magics", "widgets", "server"):
+        assert f"nvnb/{package}/__init__.py" in names, package

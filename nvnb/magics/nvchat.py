@@ -71,7 +71,7 @@ def parse_labels(text: str) -> dict[str, int]:
     try:
         return parse(text)
     except InvalidInputError as exc:
-        raise CellFailure(str(exc), hint="e.g. --labels creativity=9,verbosity=0") from None
+        raise CellFailure(str(exc)) from None
 
 
 def _parse_options(line: str) -> Any:

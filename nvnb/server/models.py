@@ -10,8 +10,6 @@ if TYPE_CHECKING:
     from nvnb.catalog import Model
 
 CHAT_TYPES = frozenset({"chat", "code", "vlm", "nv-vlm", "steerlm", "qa"})
-# Label names a model without its own list may still be sent (the service's SteerLM family).
-DEFAULT_LABELS = ("creativity", "complexity", "verbosity", "quality")
 _NAMESPACE = uuid.UUID("5f0f7c1e-3c1a-4b8e-9a57-6e7662616e62")
 
 
@@ -61,4 +59,7 @@ def function_name(model: Model) -> str:
 
 
 def allowed_labels(model: Model) -> tuple[str, ...]:
-    return tuple(model.labels) or DEFAULT_LABELS
+    """The model's own labels, else every SteerLM label (the service's SteerLM family)."""
+    from nvnb.catalog import LABEL_NAMES
+
+    return tuple(model.labels) or LABEL_NAMES
