@@ -24,6 +24,9 @@ _EXPORTS = {
     "ChatPanel": "nvnb.widgets",
     "NVIDIAEmbeddings": "nvnb.embeddings",
     "NVIDIARerank": "nvnb.rerank",
+    "log": "nvnb.calllog",
+    "cache": "nvnb.response_cache",
+    "last_call": "nvnb.call_record",
 }
 
 __all__ = [
@@ -40,17 +43,23 @@ __all__ = [
     "SteerSliders",
     "StreamPane",
     "__version__",
+    "cache",
+    "last_call",
     "load_ipython_extension",
+    "log",
     "register_model",
     "session",
 ]
 
 if TYPE_CHECKING:
+    from nvnb.call_record import last_call
+    from nvnb.calllog import log
     from nvnb.catalog import Model, register_model
     from nvnb.chat import ChatNVIDIA
     from nvnb.client import AsyncClient, Client
     from nvnb.embeddings import NVIDIAEmbeddings
     from nvnb.rerank import NVIDIARerank
+    from nvnb.response_cache import cache
     from nvnb.session import Session
     from nvnb.widgets import ChatPanel, ImageDrop, ModelPicker, SteerSliders, StreamPane
 

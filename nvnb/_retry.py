@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from nvnb._http import Request
+from nvnb.call_record import RetryNote
 from nvnb.errors import APIError, NVNBError, RequestTimeout
 from nvnb.settings import RetryPolicy
 
@@ -61,18 +62,26 @@ class RetryPlan:
         self.url = url
         self.retries = 0
         self.started = time.monotonic()
+        # what the call log learns of this request's retries (sent in request extensions)
+        self.note = RetryNote()
 
     def after_status(self, status: int, headers: httpx.Headers) -> float | None:
         """Seconds to wait before retrying this status, or None: hand the response back."""
         if status not in self.policy.statuses:
             return None
-        return self._next(parse_retry_after(headers.get("retry-after")), f"HTTP {status}")
+        delay = self._next(parse_retry_after(headers.get("retry-after")), f"HTTP {status}")
+        if delay is not None:
+            self.note.retrying(delay, status)
+        return delay
 
     def after_error(self, err: NVNBError) -> float | None:
         """Seconds to wait before retrying after a transport error, or None: raise it."""
         if not isinstance(err.__cause__, RETRYABLE_TRANSPORT):
             return None
-        return self._next(None, type(err.__cause__).__name__)
+        delay = self._next(None, type(err.__cause__).__name__)
+        if delay is not None:
+            self.note.retrying(delay)
+        return delay
 
     def _next(self, retry_after: float | None, why: str) -> float | None:
         p = self.policy

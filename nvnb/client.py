@@ -35,6 +35,8 @@ from nvnb._pools import (
 from nvnb._retry import PollPlan, RetryPlan
 from nvnb._retry import parse_retry_after as parse_retry_after
 from nvnb._streams import AsyncChatStream, ChatStream
+from nvnb.call_record import RETRY_EXTENSION
+from nvnb.call_transport import observe_pool
 from nvnb.errors import ConfigurationError, NVNBError
 from nvnb.settings import RetryPolicy, Settings, Timeouts
 
@@ -149,12 +151,14 @@ class Client(_ClientBase):
         core = self._core
         key = pool_key(core.settings)
         if core.shared_pool:
-            return shared_sync_pool(key, lambda: httpx.Client(**pool_options(core.settings)))
+            return shared_sync_pool(
+                key, lambda: observe_pool(httpx.Client(**pool_options(core.settings)))
+            )
         with core._lock:
             if self._http is None or self._http.is_closed or self._http_key != key:
                 if self._http is not None:
                     self._http.close()
-                self._http = httpx.Client(**pool_options(core.settings))
+                self._http = observe_pool(httpx.Client(**pool_options(core.settings)))
                 self._http_key = key
             return self._http
 
@@ -187,7 +191,7 @@ class Client(_ClientBase):
             log.debug("%s %s", req.method, req.url)
             try:
                 with translate_errors(req):
-                    resp = http.send(req.build(http), stream=True)
+                    resp = http.send(req.build(http, {RETRY_EXTENSION: plan.note}), stream=True)
             except NVNBError as err:
                 delay = plan.after_error(err)
                 if delay is None:
@@ -291,7 +295,7 @@ class AsyncClient(_ClientBase):
         key = (id(loop), *pool_key(core.settings))
 
         def make() -> httpx.AsyncClient:
-            return httpx.AsyncClient(**pool_options(core.settings))
+            return observe_pool(httpx.AsyncClient(**pool_options(core.settings)))
 
         if core.shared_pool:
             return shared_async_pool(key, loop, make)
@@ -327,7 +331,9 @@ class AsyncClient(_ClientBase):
             log.debug("%s %s", req.method, req.url)
             try:
                 with translate_errors(req):
-                    resp = await http.send(req.build(http), stream=True)
+                    resp = await http.send(
+                        req.build(http, {RETRY_EXTENSION: plan.note}), stream=True
+                    )
             except NVNBError as err:
                 delay = plan.after_error(err)
                 if delay is None:
