@@ -23,7 +23,20 @@ from nvnb.cell_failure import AnswerInterrupted, CellFailure, brief_errors
 from nvnb.kernel_errors import ErrorsByCell, last_error
 from nvnb.prompt_template import interpolate, resolve_argument
 
-COMMANDS = ("fix", "models", "use", "labels", "reset", "history", "key", "config", "help")
+COMMANDS = (
+    "fix",
+    "models",
+    "use",
+    "labels",
+    "reset",
+    "history",
+    "key",
+    "config",
+    "log",
+    "last",
+    "cache",
+    "help",
+)
 """The line magic's commands (described in the magic's docstring, which ``%nvchat help`` shows)."""
 
 FIX_PROMPT = (
@@ -144,7 +157,7 @@ class NVChatMagics(Magics):
         "command",
         nargs="*",
         help="line magic only: fix, models [FILTER], use MODEL, labels k=v..., reset, "
-        "history, key, config, help",
+        "history, key, config, log, last, cache, help",
     )
     @line_cell_magic
     def nvchat(self, line: str, cell: str | None = None) -> Any:
@@ -173,6 +186,9 @@ class NVChatMagics(Magics):
             %nvchat history          the conversation as Markdown
             %nvchat key              enter an API key (hidden, never stored)
             %nvchat config           the effective settings, key masked
+            %nvchat log [N] [MODEL]  the last N calls of the call log
+            %nvchat last             the last request (its exact body) and its answer
+            %nvchat cache PATH [MODE]  answer repeats from PATH (auto|record|replay; off)
             %nvchat help             this help
         """
         args = _parse_options(line)
@@ -389,6 +405,21 @@ class NVChatMagics(Magics):
             f"| {name} | `{value}` |" for name, value in rows
         )
         display({"text/markdown": markdown, "text/plain": text}, raw=True)
+
+    def _cmd_log(self, rest: list[str]) -> None:
+        from nvnb.calllog_magics import show_log
+
+        show_log(rest)
+
+    def _cmd_last(self, rest: list[str]) -> None:
+        from nvnb.calllog_magics import show_last
+
+        show_last(rest)
+
+    def _cmd_cache(self, rest: list[str]) -> None:
+        from nvnb.calllog_magics import cache_command
+
+        cache_command(rest)
 
 
 def _resolve_model(name: str, session: Any) -> Any:
