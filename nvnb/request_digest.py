@@ -44,7 +44,7 @@ class RequestDigest:
         """A short line naming the request, e.g. for a replay-mode miss."""
         what = f"{self.method} {self.endpoint}"
         if self.model:
-            what += f" model={self.model}"
+            what += f" model={self.model!r}"
         prompt = last_user_text(self.normalised)
         if prompt:
             short = prompt if len(prompt) <= 60 else prompt[:57] + "…"
