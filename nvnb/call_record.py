@@ -13,13 +13,13 @@ attempt ends, so a request retried twice after 429s is *one* row saying so.
 
 from __future__ import annotations
 
-import codecs
 import json
+import re
 import threading
 import time
 import zlib
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from nvnb.request_digest import RequestDigest
@@ -38,6 +38,9 @@ _KEPT_HEADERS = (
     CACHE_HEADER,
 )
 _MAX_TEXT = 200_000
+_MAX_BODY = 8_000_000  # bytes of an answer kept for reading its text (a long answer is cut)
+# a streamed chunk carrying text: "content":"x… (an empty "content":"" is no token)
+_FIRST_TOKEN = re.compile(rb'"content":\s*"(?!")')
 
 
 class RetryNote:
@@ -95,6 +98,15 @@ class CallRecord:
     error: str | None = None
     cached: bool = False
     normalised_body: Any = None
+    reader: Any = field(default=None, repr=False, compare=False)
+
+    def settle(self) -> CallRecord:
+        """Fill in the answer's text and usage from the bytes kept while it streamed."""
+        reader = self.reader
+        if reader is not None:
+            reader.settle()
+            self.reader = None
+        return self
 
     @classmethod
     def start(cls, digest: RequestDigest, url: str, body: bytes) -> CallRecord:
@@ -122,14 +134,16 @@ class CallRecord:
             return None
 
     def to_row(self) -> dict[str, Any]:
-        row = asdict(self)
-        for name in ("request_body", "normalised_body", "response_headers", "url"):
+        self.settle()
+        row = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("request_body", "normalised_body", "response_headers", "url", "reader"):
             row.pop(name)
         row["image_hashes"] = list(self.image_hashes)
         return row
 
     def show(self) -> str:
         """The request and its answer as text: body, headers that matter, retries, timing."""
+        self.settle()
         body = json.dumps(self.normalised_body, indent=2, ensure_ascii=False)
         headers = "\n".join(f"{k}: {v}" for k, v in self.response_headers.items())
         timing = f"{self.total_s:.3f} s" if self.total_s is not None else "unfinished"
@@ -148,7 +162,11 @@ class CallRecord:
 
 class AnswerReader:
     """Reads an answer's bytes as they pass (JSON or SSE) into its record: text, usage,
-    first-token time. Decompresses gzip/deflate; other encodings leave the text empty."""
+    first-token time. Decompresses gzip/deflate; other encodings leave the text empty.
+
+    On the hot path it only keeps the bytes and notes when the first token arrived (a bytes
+    search); the parsing into text and usage waits for :meth:`settle`, which the log's
+    background writer (or ``last_call()``) calls."""
 
     def __init__(self, record: CallRecord, headers: Any, started: float) -> None:
         self.record = record
@@ -163,10 +181,11 @@ class AnswerReader:
         )
         self._readable = encoding in ("", "identity", "gzip", "deflate")
         self._sse = "event-stream" in (headers.get("content-type") or "")
-        self._utf8 = codecs.getincrementaldecoder("utf-8")("replace")
-        self._body: list[str] = []
-        self._line = ""
+        self._data: list[bytes] = []
+        self._size = 0
         self._texts: list[str] = []
+        self._settled = False
+        self._lock = threading.Lock()
 
     def feed(self, chunk: bytes) -> None:
         if not self._readable or not chunk:
@@ -176,28 +195,38 @@ class AnswerReader:
         except zlib.error:
             self._readable = False
             return
-        text = self._utf8.decode(data)
-        if not self._sse:
-            self._body.append(text)
-            return
-        self._line += text
-        *lines, self._line = self._line.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        for line in lines:
-            self._sse_line(line)
+        if self._size < _MAX_BODY:
+            self._data.append(data)
+            self._size += len(data)
+        if self._sse and self.record.first_token_s is None and _FIRST_TOKEN.search(data):
+            self.record.first_token_s = time.monotonic() - self.started
 
     def finish(self, outcome: str) -> CallRecord:
+        """The answer ended: total time and outcome now; text and usage at :meth:`settle`."""
         record = self.record
         record.total_s = time.monotonic() - self.started
-        if self._readable:
-            if self._sse:
-                self._sse_line(self._line)
-                record.text = "".join(self._texts)[:_MAX_TEXT]
-            else:
-                self._json("".join(self._body) + self._utf8.decode(b"", final=True))
         if record.first_token_s is None and not self._sse:
             record.first_token_s = record.total_s
         record.outcome = outcome
+        record.reader = self
         return record
+
+    def settle(self) -> None:
+        """Parse the kept bytes into the record's text, usage and error (once)."""
+        with self._lock:
+            if self._settled:
+                return
+            self._settled = True
+            data, self._data = b"".join(self._data), []
+            if not self._readable:
+                return
+            text = data.decode("utf-8", "replace")
+            if self._sse:
+                for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+                    self._sse_line(line)
+                self.record.text = "".join(self._texts)[:_MAX_TEXT]
+            else:
+                self._json(text)
 
     def _sse_line(self, line: str) -> None:
         if not line.startswith("data:"):
@@ -220,8 +249,6 @@ class AnswerReader:
             delta = choice.get("delta") or {}
             piece = delta.get("content") if isinstance(delta, dict) else None
             if piece:
-                if self.record.first_token_s is None:
-                    self.record.first_token_s = time.monotonic() - self.started
                 self._texts.append(piece)
 
     def _json(self, text: str) -> None:
@@ -284,7 +311,7 @@ def last_call(endpoint: str | None = None) -> CallRecord | None:
     with _recent_lock:
         for record in reversed(_recent):
             if endpoint is None or record.endpoint.endswith(endpoint):
-                return record
+                return record.settle()
     return None
 
 

@@ -139,7 +139,7 @@ class Call:
             record.waited_s = round(self.note.waited_s, 3)
         remember(record)
         if self.logging_on:
-            calllog.record(record.to_row())
+            calllog.record(record)
         if self.cache is not None and self.chunks is not None and complete and error is None:
             self.cache.store(self.digest, status, self.headers, self.chunks)
 

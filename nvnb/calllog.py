@@ -16,10 +16,10 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import queue
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -63,6 +63,7 @@ _SCHEMA = (
 )
 _INSERT = f"INSERT INTO calls ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 BUSY_TIMEOUT_MS = 10_000
+BATCH_WINDOW_S = 0.05
 
 _override: str | Path | None = None
 _override_set = False
@@ -81,16 +82,28 @@ def reset_path() -> None:
     _override, _override_set = None, False
 
 
+_resolved: tuple[Any, Path | None] | None = None
+
+
 def log_path() -> Path | None:
     """Where the log is written now, or None when it is off."""
+    global _resolved
     value: Any = _override if _override_set else os.environ.get("NVNB_LOG")
     if value is None and not _override_set:
-        import platformdirs
+        return _default_path()  # platformdirs reads XDG_DATA_HOME and friends each time
+    spec = (_override_set, value)
+    found = _resolved
+    if found is not None and found[0] == spec:
+        return found[1]
+    path = None if value is None or str(value).strip().lower() in _OFF else Path(value).expanduser()
+    _resolved = (spec, path)
+    return path
 
-        return Path(platformdirs.user_data_dir("nvnb", appauthor=False)) / "calls.sqlite"
-    if value is None or str(value).strip().lower() in _OFF:
-        return None
-    return Path(value).expanduser()
+
+def _default_path() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("nvnb", appauthor=False)) / "calls.sqlite"
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -127,46 +140,56 @@ def _values(row: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 class LogWriter:
-    """One background thread per log file writing rows in batches (a cheap queue put for the
-    caller). A failure turns this writer off with one notice; requests never see it."""
+    """One background thread per log file writing rows in batches. The caller only appends to
+    a deque; the thread wakes at most once per ``BATCH_WINDOW_S`` to write what gathered, so
+    it does not contend with a stream for the interpreter. A failure turns this writer off
+    with one notice; requests never see it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.failed: str | None = None
-        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._pending: deque[Any] = deque()
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
         self._thread = threading.Thread(target=self._run, name="nvnb-call-log", daemon=True)
         self._thread.start()
 
-    def write(self, row: dict[str, Any]) -> None:
+    def write(self, row: Any) -> None:
+        """Queue a row: a dict, or anything with ``to_row()`` (called on the writer thread,
+        so a ``CallRecord`` parses its answer there, off the request's path)."""
         if self.failed is None:
-            self._queue.put(row)
+            self._pending.append(row)
+            if not self._wake.is_set():
+                self._idle.clear()
+                self._wake.set()
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until the rows written so far are in the file (or ``timeout`` s passed)."""
         deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.002)
+        while (self._pending or not self._idle.is_set()) and time.monotonic() < deadline:
+            self._wake.set()
+            self._idle.wait(0.01)
 
     def _run(self) -> None:
         conn: sqlite3.Connection | None = None
         while True:
-            first = self._queue.get()
-            batch = [first]
-            while len(batch) < 500:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            rows = [row for row in batch if row is not None]
+            self._wake.wait()
+            time.sleep(BATCH_WINDOW_S)  # let a burst gather into one transaction
+            self._wake.clear()
+            batch = []
+            while self._pending:
+                batch.append(self._pending.popleft())
             try:
-                if self.failed is None and rows:
+                if self.failed is None and batch:
+                    rows = [r.to_row() if hasattr(r, "to_row") else r for r in batch]
                     conn = conn or connect(self.path)
                     insert_rows(conn, rows)
-            except (sqlite3.Error, OSError) as err:
+            except Exception as err:  # a disk, a schema, a record that will not read: one notice
                 self._fail(err)
             finally:
-                for _ in batch:
-                    self._queue.task_done()
+                if not self._pending:
+                    self._idle.set()
 
     def _fail(self, err: Exception) -> None:
         self.failed = str(err)
@@ -193,8 +216,8 @@ def writer() -> LogWriter | None:
         return found
 
 
-def record(row: dict[str, Any]) -> None:
-    """Queue one call row for the current log (nothing when it is off)."""
+def record(row: Any) -> None:
+    """Queue one call row (a dict or a ``CallRecord``) for the current log (nothing when off)."""
     target = writer()
     if target is not None:
         target.write(row)
