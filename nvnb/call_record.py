@@ -221,12 +221,15 @@ class AnswerReader:
             if not self._readable:
                 return
             text = data.decode("utf-8", "replace")
-            if self._sse:
-                for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-                    self._sse_line(line)
-                self.record.text = "".join(self._texts)[:_MAX_TEXT]
-            else:
-                self._json(text)
+            try:
+                if self._sse:
+                    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+                        self._sse_line(line)
+                    self.record.text = "".join(self._texts)[:_MAX_TEXT]
+                else:
+                    self._json(text)
+            except Exception as err:  # an answer of an unexpected shape: keep the row, say so
+                self.record.error = self.record.error or f"answer not read: {err}"[:500]
 
     def _sse_line(self, line: str) -> None:
         if not line.startswith("data:"):

@@ -48,7 +48,10 @@ class Call:
     The sync and async transports share it; it does no network I/O."""
 
     def __init__(self, request: httpx.Request, cache: ResponseCache | None, logging_on: bool):
-        body = request.content if request.method != "GET" else b""
+        try:
+            body = request.content if request.method != "GET" else b""
+        except httpx.RequestNotRead:  # a streamed upload (nvnb sends none): known by its URL
+            body = b""
         self.digest: RequestDigest = digest_request(request.method, str(request.url), body)
         self.record = CallRecord.start(self.digest, str(request.url), body)
         note = request.extensions.get(RETRY_EXTENSION)

@@ -64,6 +64,7 @@ _SCHEMA = (
 _INSERT = f"INSERT INTO calls ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 BUSY_TIMEOUT_MS = 10_000
 BATCH_WINDOW_S = 0.05
+IDLE_EXIT_S = 1.0
 
 _override: str | Path | None = None
 _override_set = False
@@ -140,56 +141,74 @@ def _values(row: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 class LogWriter:
-    """One background thread per log file writing rows in batches. The caller only appends to
-    a deque; the thread wakes at most once per ``BATCH_WINDOW_S`` to write what gathered, so
-    it does not contend with a stream for the interpreter. A failure turns this writer off
-    with one notice; requests never see it."""
+    """Writes rows to one log file in batches from a background thread. The caller only
+    appends to a deque; the thread wakes at most once per ``BATCH_WINDOW_S`` to write what
+    gathered (so it does not contend with a stream for the interpreter), and ends after
+    ``IDLE_EXIT_S`` without rows (a quiet kernel keeps no thread). A failure turns this
+    writer off with one notice; requests never see it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.failed: str | None = None
         self._pending: deque[Any] = deque()
         self._wake = threading.Event()
-        self._idle = threading.Event()
-        self._idle.set()
-        self._thread = threading.Thread(target=self._run, name="nvnb-call-log", daemon=True)
-        self._thread.start()
+        self._lock = threading.Lock()  # held while a batch is taken and written
+        self._life = threading.Lock()  # held only to start or retire the thread
+        self._thread: threading.Thread | None = None
 
     def write(self, row: Any) -> None:
         """Queue a row: a dict, or anything with ``to_row()`` (called on the writer thread,
         so a ``CallRecord`` parses its answer there, off the request's path)."""
-        if self.failed is None:
-            self._pending.append(row)
-            if not self._wake.is_set():
-                self._idle.clear()
-                self._wake.set()
+        if self.failed is not None:
+            return
+        self._pending.append(row)
+        if not self._wake.is_set():
+            self._wake.set()
+        if self._thread is None:  # rechecked under the lock; a retiring thread sees the row
+            self._start()
+
+    def _start(self) -> None:
+        with self._life:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="nvnb-call-log", daemon=True)
+                self._thread.start()
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until the rows written so far are in the file (or ``timeout`` s passed)."""
         deadline = time.monotonic() + timeout
-        while (self._pending or not self._idle.is_set()) and time.monotonic() < deadline:
+        while self._pending and self.failed is None and time.monotonic() < deadline:
+            self._start()
             self._wake.set()
-            self._idle.wait(0.01)
+            time.sleep(0.002)
+        with self._lock:  # the last batch taken may still be in its transaction
+            pass
 
     def _run(self) -> None:
         conn: sqlite3.Connection | None = None
-        while True:
-            self._wake.wait()
-            time.sleep(BATCH_WINDOW_S)  # let a burst gather into one transaction
-            self._wake.clear()
-            batch = []
-            while self._pending:
-                batch.append(self._pending.popleft())
-            try:
-                if self.failed is None and batch:
-                    rows = [r.to_row() if hasattr(r, "to_row") else r for r in batch]
-                    conn = conn or connect(self.path)
-                    insert_rows(conn, rows)
-            except Exception as err:  # a disk, a schema, a record that will not read: one notice
-                self._fail(err)
-            finally:
-                if not self._pending:
-                    self._idle.set()
+        try:
+            while True:
+                if not self._wake.wait(IDLE_EXIT_S):
+                    with self._life:
+                        if not self._pending:
+                            self._thread = None
+                            return
+                    continue
+                time.sleep(BATCH_WINDOW_S)  # let a burst gather into one transaction
+                self._wake.clear()
+                with self._lock:
+                    batch = []
+                    while self._pending:
+                        batch.append(self._pending.popleft())
+                    if self.failed is None and batch:
+                        try:
+                            rows = [r.to_row() if hasattr(r, "to_row") else r for r in batch]
+                            conn = conn or connect(self.path)
+                            insert_rows(conn, rows)
+                        except Exception as err:  # a disk, a schema: one notice, log off
+                            self._fail(err)
+        finally:
+            if conn is not None:
+                conn.close()
 
     def _fail(self, err: Exception) -> None:
         self.failed = str(err)

@@ -278,3 +278,23 @@ def _png(colour: tuple[int, int, int]) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (4, 4), colour).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def test_a_cache_file_that_cannot_be_opened_costs_one_notice_and_no_answer(
+    nvnb_server: Any, tmp_path: Path
+) -> None:
+    import io
+    from contextlib import redirect_stderr
+
+    from nvnb import notices
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    notices.reset()
+    client = Client(base_url=nvnb_server.base_url)
+    err = io.StringIO()
+    with redirect_stderr(err), nvnb.cache(blocker / "answers.sqlite"):
+        for _ in range(2):
+            assert client.chat(body("still answered"))["choices"]
+    assert len(api_requests(nvnb_server)) == 2
+    assert err.getvalue().count("could not log or cache") == 1
