@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from nvnb._http import USER_AGENT, httpx_timeout
+from nvnb.call_transport import observe_pool
 from nvnb.settings import Settings
 
 # an async pool, and the event loop it belongs to (weakly: a closed loop's pool is dropped)
@@ -42,6 +43,16 @@ def pool_options(settings: Settings) -> dict[str, Any]:
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         headers={"User-Agent": USER_AGENT},
     )
+
+
+def new_sync_pool(settings: Settings) -> httpx.Client:
+    """A new sync pool; its transport logs calls and serves the response cache."""
+    return observe_pool(httpx.Client(**pool_options(settings)))
+
+
+def new_async_pool(settings: Settings) -> httpx.AsyncClient:
+    """A new async pool; its transport logs calls and serves the response cache."""
+    return observe_pool(httpx.AsyncClient(**pool_options(settings)))
 
 
 def shared_sync_pool(key: tuple[Any, ...], make: Callable[[], httpx.Client]) -> httpx.Client:

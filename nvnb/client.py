@@ -26,8 +26,9 @@ from nvnb._pools import (
     LoopPools,
     current_loop,
     loop_pool,
+    new_async_pool,
+    new_sync_pool,
     pool_key,
-    pool_options,
     pool_stats,
     shared_async_pool,
     shared_sync_pool,
@@ -36,7 +37,6 @@ from nvnb._retry import PollPlan, RetryPlan
 from nvnb._retry import parse_retry_after as parse_retry_after
 from nvnb._streams import AsyncChatStream, ChatStream
 from nvnb.call_record import RETRY_EXTENSION
-from nvnb.call_transport import observe_pool
 from nvnb.errors import ConfigurationError, NVNBError
 from nvnb.settings import RetryPolicy, Settings, Timeouts
 
@@ -151,14 +151,12 @@ class Client(_ClientBase):
         core = self._core
         key = pool_key(core.settings)
         if core.shared_pool:
-            return shared_sync_pool(
-                key, lambda: observe_pool(httpx.Client(**pool_options(core.settings)))
-            )
+            return shared_sync_pool(key, lambda: new_sync_pool(core.settings))
         with core._lock:
             if self._http is None or self._http.is_closed or self._http_key != key:
                 if self._http is not None:
                     self._http.close()
-                self._http = observe_pool(httpx.Client(**pool_options(core.settings)))
+                self._http = new_sync_pool(core.settings)
                 self._http_key = key
             return self._http
 
@@ -295,7 +293,7 @@ class AsyncClient(_ClientBase):
         key = (id(loop), *pool_key(core.settings))
 
         def make() -> httpx.AsyncClient:
-            return observe_pool(httpx.AsyncClient(**pool_options(core.settings)))
+            return new_async_pool(core.settings)
 
         if core.shared_pool:
             return shared_async_pool(key, loop, make)
