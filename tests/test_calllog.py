@@ -426,3 +426,20 @@ def _db_bytes(path: Path) -> bytes:
     return b"".join(
         p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()
     )
+
+
+def test_a_sessions_question_is_logged_with_its_labels_and_image(
+    nvnb_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The widgets and the magics ask through the session; its rows carry what they set."""
+    from nvnb.session import Session
+
+    monkeypatch.setenv("NVIDIA_BASE_URL", nvnb_server.base_url)
+    session = Session(model=STEER)
+    session.labels = {"creativity": 2, "verbosity": 7}
+    answer = session.ask("Describe the picture", images=[png()])
+    [row] = log()
+    assert row["model"] == STEER and row["stream"] is True
+    assert row["labels"] == {"creativity": 2, "verbosity": 7}
+    assert len(row["image_hashes"]) == 1
+    assert row["text"] == answer.text and row["request_id"] == answer.request_id

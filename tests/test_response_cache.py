@@ -298,3 +298,18 @@ def test_a_cache_file_that_cannot_be_opened_costs_one_notice_and_no_answer(
             assert client.chat(body("still answered"))["choices"]
     assert len(api_requests(nvnb_server)) == 2
     assert err.getvalue().count("could not log or cache") == 1
+
+
+def test_a_session_asking_twice_sends_once(
+    nvnb_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the ChatPanel and the magics do (Session.ask, streamed on its loop thread)."""
+    from nvnb.session import Session
+
+    monkeypatch.setenv("NVIDIA_BASE_URL", nvnb_server.base_url)
+    session = Session(model=CHAT)
+    with nvnb.cache(tmp_path / "answers.sqlite"):
+        first = session.ask("same question")
+        second = session.ask("same question")
+    assert second.text == first.text and second.request_id == first.request_id
+    assert len(api_requests(nvnb_server)) == 1
