@@ -66,13 +66,10 @@ class Call:
 
     @classmethod
     def begin(cls, request: httpx.Request) -> Call | None:
-        """A Call when the log or the cache is on, else None (the request passes untouched)."""
+        """A Call for the request (None if bookkeeping failed: the request passes untouched).
+        With the log and the cache off it is still kept in memory, for ``last_call()``."""
         try:
-            cache = response_cache.active_cache()
-            logging_on = calllog.log_path() is not None
-            if cache is None and not logging_on:
-                return None
-            return cls(request, cache, logging_on)
+            return cls(request, response_cache.active_cache(), calllog.log_path() is not None)
         except Exception as err:  # never let bookkeeping break a request
             _notice(err)
             return None

@@ -443,3 +443,41 @@ def test_a_sessions_question_is_logged_with_its_labels_and_image(
     assert row["labels"] == {"creativity": 2, "verbosity": 7}
     assert len(row["image_hashes"]) == 1
     assert row["text"] == answer.text and row["request_id"] == answer.request_id
+
+
+def test_last_call_is_kept_even_with_the_log_off(
+    nvnb_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NVNB_LOG", "off")
+    Client(base_url=nvnb_server.base_url).chat(
+        {"model": CHAT, "messages": [{"role": "user", "content": "remember me"}]}
+    )
+    assert last_call().request_json["messages"][0]["content"] == "remember me"
+    assert last_call().text
+
+
+def test_a_gzip_answer_is_read_for_its_text_and_usage() -> None:
+    import gzip
+
+    import httpx
+
+    from nvnb.call_record import AnswerReader, CallRecord
+    from nvnb.request_digest import digest_request
+
+    body = json.dumps(
+        {
+            "choices": [{"message": {"content": "zipped hello"}}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2},
+        }
+    ).encode()
+    packed = gzip.compress(body)
+    record = CallRecord.start(
+        digest_request("POST", "http://h/v1/chat/completions", b"{}"), "", b""
+    )
+    record.status = 200
+    headers = httpx.Headers({"content-encoding": "gzip", "content-type": "application/json"})
+    reader = AnswerReader(record, headers, time.monotonic())
+    for i in range(0, len(packed), 7):  # in pieces, as a network would deliver it
+        reader.feed(packed[i : i + 7])
+    reader.finish("ok").settle()
+    assert record.text == "zipped hello" and (record.tokens_in, record.tokens_out) == (3, 2)
