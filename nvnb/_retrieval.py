@@ -84,7 +84,7 @@ class RetrievalEndpoint(BaseModel):
             self.api_key = SecretStr(settings.api_key.get_secret_value())
         if self.base_url is None and settings.mode != "local":
             self.base_url = settings.base_url
-        if self.model is None and settings.mode != "self-hosted":
+        if self.model is None and not settings.is_self_hosted:
             self.model = self._default_model
         if self.model is not None and catalog.find_model(self.model) is not None:
             self._record = self._checked(catalog.resolve_model(self.model))
@@ -106,25 +106,13 @@ class RetrievalEndpoint(BaseModel):
     def available_models(self) -> list[Model]:
         """Models of this kind: the catalog's and the live listing's (on a NIM, only those it
         lists; ids the catalog does not know count as this kind there)."""
-        settings = self._client.settings
-        try:
-            live = self._client.list_models()
-        except NVNBError:
-            if settings.mode == "self-hosted":
-                raise
-            live = []
-        if settings.mode == "self-hosted":  # what it lists, but not models of another kind
-            listed = [
-                catalog.find_model(item["id"]) or Model(id=item["id"], type=self._kind)
-                for item in live
-            ]
-            return [m for m in listed if m.type == self._kind]
-        records = {m.id: m for m in catalog.known_models() if m.type == self._kind}
-        for item in live:
-            found = catalog.find_model(item["id"])
-            if found is not None and found.type == self._kind:
-                records.setdefault(found.id, found)
-        return list(records.values())
+        return catalog.merge_listing(
+            self._client.list_models,
+            keep=lambda model: model.type == self._kind,
+            self_hosted=self._client.settings.is_self_hosted,
+            unknown_type=self._kind,
+            add_unknown=False,
+        )
 
     @classmethod
     def get_available_models(cls, **kwargs: Any) -> list[Model]:
@@ -145,7 +133,7 @@ class RetrievalEndpoint(BaseModel):
                 hint=f"{self._kind} models: {names}",
             )
         if record.deprecated:
-            from nvnb.notices import notify_once
+            from nvnb._notices import notify_once
 
             notify_once(
                 f"deprecated:{record.id}",
@@ -157,7 +145,7 @@ class RetrievalEndpoint(BaseModel):
         """The model's own endpoint on the hosted service (or its local stand-in), else
         ``{base}/embeddings`` / ``{base}/ranking``; a NIM always takes the latter."""
         settings = self._client.settings
-        if record is not None and record.endpoint and settings.mode != "self-hosted":
+        if record is not None and record.endpoint and not settings.is_self_hosted:
             return settings.rewrite_hosted(record.endpoint)
         return f"{settings.base_url}/{self._path}"
 
@@ -174,13 +162,13 @@ class RetrievalEndpoint(BaseModel):
         elif catalog.find_model(name) is not None:
             record = self._checked(catalog.resolve_model(name))
             name = record.id
-        elif settings.mode != "self-hosted":  # a NIM's own ids are not ours to judge
+        elif not settings.is_self_hosted:  # a NIM's own ids are not ours to judge
             try:
                 live_ids = [item["id"] for item in live()]
             except NVNBError:
                 live_ids = None
             if live_ids is not None:
-                catalog.resolve_model(name, live_ids=live_ids)  # raises with close names
+                catalog.resolve_model(name, live=live_ids)  # raises with close names
         self._record = record
         self.model = self._resolved = name
         return name
@@ -207,7 +195,7 @@ class RetrievalEndpoint(BaseModel):
         name = self.model
         needs_listing = name != self._resolved and (
             name is None
-            or (catalog.find_model(name) is None and self._client.settings.mode != "self-hosted")
+            or (catalog.find_model(name) is None and not self._client.settings.is_self_hosted)
         )
         listed = await self._client.aio.list_models() if needs_listing else []
         model = self._resolve(lambda: listed)

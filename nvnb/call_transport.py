@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from nvnb import calllog, response_cache
+from nvnb._notices import notify_once
 from nvnb.call_record import (
     CACHE_HEADER,
     RETRY_EXTENSION,
@@ -30,7 +31,6 @@ from nvnb.call_record import (
     remember,
     request_id_of,
 )
-from nvnb.notices import notify_once
 from nvnb.request_digest import RequestDigest, digest_request
 from nvnb.response_cache import CacheMiss, Recorded, ResponseCache
 
@@ -299,10 +299,3 @@ def observe(transport: Any) -> Any:
     if isinstance(transport, httpx.AsyncBaseTransport):
         return AsyncObservedTransport(transport)
     return ObservedTransport(transport)
-
-
-def observe_pool(pool: httpx.Client | httpx.AsyncClient) -> Any:
-    """Wrap a pool's transport and its proxy mounts (``trust_env`` proxies have their own)."""
-    pool._transport = observe(pool._transport)
-    pool._mounts = {pattern: observe(t) for pattern, t in pool._mounts.items()}
-    return pool

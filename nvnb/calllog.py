@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from nvnb.notices import notify_once
+from nvnb._notices import notify_once
 
 _OFF = frozenset({"off", "0", "false", "no", "none", ""})
 _COLUMNS = {

@@ -2,8 +2,8 @@
 
 A drop-in for ``langchain_nvidia_ai_endpoints.ChatNVIDIA``: the same fields, call options and wire
 format, on nvnb's client (pooled, typed errors, native async). Message conversion lives in
-:mod:`nvnb.payload`, response parsing in :mod:`nvnb.response`, structured output in
-:mod:`nvnb.structured`.
+:mod:`nvnb._payload`, response parsing in :mod:`nvnb.response`, structured output in
+:mod:`nvnb._structured`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, Literal
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.chat_models import LangSmithParams
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
@@ -26,9 +26,12 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from nvnb import catalog, payload, response, structured
-from nvnb.catalog import Model
-from nvnb.errors import InvalidInputError, NVNBError, StreamError, StreamInterrupted
+from nvnb import _payload as payload
+from nvnb import _structured as structured
+from nvnb import catalog, response
+from nvnb._chat_stream import keep_partial_text, whole_as_chunks
+from nvnb.catalog import Model, check_labels
+from nvnb.errors import InvalidInputError, NVNBError
 from nvnb.settings import Timeouts
 
 DEFAULT_MODEL = "nvidia/nemotron-3-nano-30b-a3b"
@@ -113,7 +116,7 @@ class ChatNVIDIA(BaseChatModel):
             name = self._record.id
         self.model = name
         if self.labels is not None:
-            self.labels = payload.validate_labels(self.labels, self._record)
+            self.labels = check_labels(self.labels, self._record)
         if self.base_url is None and settings.mode != "local":
             self.base_url = settings.base_url
         return self
@@ -183,7 +186,11 @@ class ChatNVIDIA(BaseChatModel):
     @property
     def available_models(self) -> list[Model]:
         """Models this endpoint offers: catalog records, merged with the live listing."""
-        return _available(self._client)
+        return catalog.merge_listing(
+            self._client.list_models,
+            keep=lambda model: model.is_chat,
+            self_hosted=self._client.settings.is_self_hosted,
+        )
 
     @classmethod
     def get_available_models(cls, **kwargs: Any) -> list[Model]:
@@ -227,7 +234,7 @@ class ChatNVIDIA(BaseChatModel):
                 f"tool_choice {chosen!r} is not one of the bound tools: {', '.join(names)}"
             )
         if self._record is not None and not self._record.supports_tools:
-            from nvnb.notices import notify_once
+            from nvnb._notices import notify_once
 
             notify_once(
                 f"tools:{self.model}",
@@ -287,13 +294,13 @@ class ChatNVIDIA(BaseChatModel):
         found = catalog.find_model(name)
         if found is not None:
             return catalog.resolve_model(name).id, found
-        if self._client.settings.mode == "self-hosted":
+        if self._client.settings.is_self_hosted:
             return name, None  # a NIM's own ids: not ours to judge
         try:
             live = [m["id"] for m in self._client.list_models()]
         except NVNBError:
             return name, None
-        record = catalog.resolve_model(name, live_ids=live)
+        record = catalog.resolve_model(name, live=live)
         return record.id, record
 
     async def _alist_models(self, options: dict[str, Any]) -> None:
@@ -302,7 +309,7 @@ class ChatNVIDIA(BaseChatModel):
         name = options.get("model") or self.model or DEFAULT_MODEL
         if self._resolved and name == self.model:
             return
-        if catalog.find_model(name) is None and self._client.settings.mode != "self-hosted":
+        if catalog.find_model(name) is None and not self._client.settings.is_self_hosted:
             with contextlib.suppress(NVNBError):
                 await self._client.aio.list_models()
 
@@ -318,7 +325,7 @@ class ChatNVIDIA(BaseChatModel):
             options["stop"] = list(stop)
         model_id, record = self._model_for(options)
         upload = self.asset_upload == "always" or (
-            self.asset_upload == "auto" and self._client.settings.mode != "self-hosted"
+            self.asset_upload == "auto" and not self._client.settings.is_self_hosted
         )
         with warnings.catch_warnings():
             warnings.simplefilter("default")  # label/context warnings show each time
@@ -390,12 +397,14 @@ class ChatNVIDIA(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         if not self._streams(kwargs.get("model") or self.model):
             # e.g. kosmos-2: the service refuses "stream", so the answer comes whole
-            yield from _whole(self._generate(messages, stop, run_manager, **kwargs), run_manager)
+            yield from whole_as_chunks(
+                self._generate(messages, stop, run_manager, **kwargs), run_manager
+            )
             return
         plan, model_id = self._plan(messages, stop, True, kwargs)
         stream = self._client.stream_chat(self._upload(plan))
         assembler = response.StreamAssembler(model_id=model_id, request_id=stream.request_id)
-        with stream, _partial(assembler):
+        with stream, keep_partial_text(assembler):
             for data in stream:
                 message = assembler.feed(data)
                 if message is not None:
@@ -414,7 +423,7 @@ class ChatNVIDIA(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         if not self._streams(kwargs.get("model") or self.model):
             result = await self._agenerate(messages, stop, run_manager, **kwargs)
-            for chunk in _whole(result, None):
+            for chunk in whole_as_chunks(result, None):
                 if run_manager:
                     await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
@@ -424,7 +433,7 @@ class ChatNVIDIA(BaseChatModel):
         stream = await self._client.aio.stream_chat(await self._aupload(plan))
         assembler = response.StreamAssembler(model_id=model_id, request_id=stream.request_id)
         try:
-            with _partial(assembler):
+            with keep_partial_text(assembler):
                 async for data in stream:
                     message = assembler.feed(data)
                     if message is not None:
@@ -435,78 +444,3 @@ class ChatNVIDIA(BaseChatModel):
                 yield ChatGenerationChunk(message=assembler.finish())
         finally:
             await stream.aclose()
-
-
-class _partial:
-    """Context manager: stream errors get the answer text received so far."""
-
-    def __init__(self, assembler: response.StreamAssembler) -> None:
-        self.assembler = assembler
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
-        if isinstance(error, StreamError | StreamInterrupted) and not error.partial_text:
-            error.partial_text = self.assembler.text
-
-
-def _whole(
-    result: ChatResult, run_manager: CallbackManagerForLLMRun | None
-) -> Iterator[ChatGenerationChunk]:
-    """A non-streamed result as one closing stream chunk."""
-    message = result.generations[0].message
-    assert isinstance(message, AIMessage)
-    chunk = ChatGenerationChunk(
-        message=AIMessageChunk(
-            content=message.content,
-            additional_kwargs=message.additional_kwargs,
-            tool_call_chunks=[
-                {
-                    "name": c["name"],
-                    "args": _json(c["args"]),
-                    "id": c["id"],
-                    "index": i,
-                    "type": "tool_call_chunk",
-                }
-                for i, c in enumerate(message.tool_calls)
-            ],
-            usage_metadata=message.usage_metadata,
-            response_metadata=message.response_metadata,
-            chunk_position="last",
-        )
-    )
-    if run_manager:
-        run_manager.on_llm_new_token(chunk.text, chunk=chunk)
-    yield chunk
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value)
-
-
-def _available(client: Any) -> list[Model]:
-    """Catalog chat records plus live ids; on a self-hosted NIM, only what it lists."""
-    settings = client.settings
-    try:
-        live = client.list_models()
-    except NVNBError:
-        if settings.mode == "self-hosted":
-            raise
-        live = []
-    if settings.mode == "self-hosted":
-        out = []
-        for item in live:
-            found = catalog.find_model(item["id"])
-            if found is None:
-                out.append(Model(id=item["id"], type="chat", base_model=item.get("root")))
-            elif found.is_chat:
-                out.append(found)
-        return out
-    records = {m.id: m for m in catalog.known_models() if m.is_chat}
-    for item in live:
-        if catalog.find_model(item["id"]) is None:
-            records.setdefault(item["id"], Model(id=item["id"], type="chat"))
-    return list(records.values())

@@ -32,7 +32,7 @@ def _cmd_serve(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def _cmd_models(args: argparse.Namespace, rest: list[str]) -> int:
-    from nvnb.model_table import format_table, matching_models
+    from nvnb.catalog.table import format_table, matching_models
 
     models = matching_models(args.filter, include_all=args.all)
     if args.json:
@@ -65,15 +65,15 @@ def _cmd_chat(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def _parse_labels(text: str | None) -> dict[str, int] | None:
-    if not text:
-        return None
-    labels: dict[str, int] = {}
-    for part in text.split(","):
-        name, sep, value = part.partition("=")
-        if not sep or not value.strip().lstrip("-").isdigit():
-            raise SystemExit(f"nvnb: --labels takes name=integer pairs, got {part!r}")
-        labels[name.strip()] = int(value)
-    return labels
+    """``--labels creativity=9,verbosity=0`` (:func:`nvnb.catalog.parse_labels`); ``None`` when
+    not given. A malformed pair exits with a one-line message."""
+    from nvnb.catalog import parse_labels
+    from nvnb.errors import InvalidInputError
+
+    try:
+        return parse_labels(text) or None
+    except InvalidInputError as exc:
+        raise SystemExit(f"nvnb: --labels takes name=integer pairs: {exc}") from None
 
 
 def _cmd_tutorials(args: argparse.Namespace, rest: list[str]) -> int:

@@ -22,14 +22,12 @@
 ``str(error)`` is one readable line (with the request id when known), then a hint line.
 No error ever carries the API key: HTTP errors are built from response bodies and the URL only.
 
-``error_from_response`` is the one place an HTTP error response becomes an exception.
+This module is only the hierarchy. Where httpx exceptions, HTTP statuses and in-stream error
+objects become these classes is one boundary: :mod:`nvnb.client._boundary`.
 """
 
 from __future__ import annotations
 
-import html
-import json
-import re
 from typing import Any
 
 __all__ = [
@@ -49,7 +47,6 @@ __all__ = [
     "StreamInterrupted",
     "TransportError",
     "UnknownModelError",
-    "error_from_response",
 ]
 
 
@@ -246,179 +243,3 @@ class StreamInterrupted(_KeepsPartialText, TransportError):
     """The stream broke off or turned malformed; ``.partial_text`` is what had arrived."""
 
     default_hint = "the text received so far is in .partial_text"
-
-
-# --- HTTP error responses → exceptions (the one place) -------------------------------------
-
-_STATUS_CLASSES: dict[int, type[APIError]] = {
-    400: InvalidRequestError,
-    401: AuthenticationError,
-    403: AuthenticationError,
-    404: NotFoundError,
-    413: InvalidRequestError,
-    422: InvalidRequestError,
-    429: RateLimitError,
-}
-
-_REASONS = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    408: "Request Timeout",
-    413: "Payload Too Large",
-    422: "Unprocessable Entity",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-
-_MAX_DETAIL = 300
-
-
-def error_class_for(status: int) -> type[APIError]:
-    """The APIError subclass for an HTTP status."""
-    if status in _STATUS_CLASSES:
-        return _STATUS_CLASSES[status]
-    if status >= 500:
-        return ServerError
-    if 400 <= status < 500:
-        return InvalidRequestError
-    return APIError
-
-
-def error_from_response(
-    status: int,
-    body: bytes | str,
-    *,
-    headers: Any = None,
-    url: str | None = None,
-    model: str | None = None,
-    retry_after: float | None = None,
-    content_type: str | None = None,
-) -> APIError:
-    """Turn an HTTP error response (NVCF, OpenAI, HTML or plain-text body) into one typed error."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    headers = headers or {}
-    ctype = content_type or headers.get("content-type", "") or ""
-    title, detail, body_request_id = _parse_error_body(text, ctype)
-    title = title or _REASONS.get(status)
-    request_id = request_id_from(headers) or body_request_id
-    cls = error_class_for(status)
-    fields: dict[str, Any] = dict(
-        status=status, title=title, detail=detail, request_id=request_id, model=model, url=url
-    )
-    hint = _hint_for(status, detail)
-    if hint:
-        fields["hint"] = hint
-    if cls is RateLimitError:
-        return RateLimitError(retry_after=retry_after, **fields)
-    return cls(**fields)
-
-
-def request_id_from(headers: Any, body: Any = None) -> str | None:
-    """The request id: header ``NVCF-REQID`` or ``x-request-id``, else body ``requestId``."""
-    if headers:
-        for name in ("nvcf-reqid", "x-request-id"):
-            value = headers.get(name)
-            if value:
-                return str(value)
-    if isinstance(body, dict):
-        value = body.get("requestId") or body.get("request_id")
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def _parse_error_body(text: str, content_type: str) -> tuple[str | None, str | None, str | None]:
-    """(title, detail, requestId) from an error body of any known shape."""
-    stripped = text.strip()
-    if not stripped:
-        return None, None, None
-    if stripped[:1] in "{[":
-        try:
-            data = json.loads(stripped)
-        except ValueError:
-            data = None
-        if data is not None:
-            return _parse_json_error(data)
-    if "html" in content_type.lower() or re.match(r"(?is)\s*<(!doctype|html|head|body)", stripped):
-        return _parse_html_error(stripped), None, None
-    first = next((line.strip() for line in stripped.splitlines() if line.strip()), "")
-    return None, _clip(first), None
-
-
-def _parse_json_error(data: Any) -> tuple[str | None, str | None, str | None]:
-    if not isinstance(data, dict):
-        return None, _clip(json.dumps(data)), None
-    request_id = data.get("requestId") if isinstance(data.get("requestId"), str) else None
-    err = data.get("error")
-    if isinstance(err, dict):  # OpenAI style
-        message = err.get("message") or err.get("detail") or err.get("type")
-        return None, _clip(_detail_text(message)), request_id
-    if isinstance(err, str) and "detail" not in data:
-        return None, _clip(err), request_id
-    title = data.get("title") if isinstance(data.get("title"), str) else None
-    detail = data.get("detail", data.get("message", err))
-    return title, _clip(_detail_text(detail)), request_id
-
-
-def _detail_text(detail: Any) -> str | None:
-    """Validation lists become one line: ``body -> stream: extra inputs are not permitted``."""
-    if detail is None:
-        return None
-    if isinstance(detail, str):
-        return detail
-    if isinstance(detail, list):
-        parts = [_detail_text(item) or "" for item in detail]
-        return "; ".join(p for p in parts if p)
-    if isinstance(detail, dict):
-        msg = detail.get("msg") or detail.get("message")
-        loc = detail.get("loc")
-        if msg and isinstance(loc, list | tuple):
-            return f"{' -> '.join(str(p) for p in loc)}: {msg}"
-        if msg:
-            return str(msg)
-    return json.dumps(detail)
-
-
-def _parse_html_error(text: str) -> str | None:
-    for pattern in (r"(?is)<title[^>]*>(.*?)</title>", r"(?is)<h1[^>]*>(.*?)</h1>"):
-        match = re.search(pattern, text)
-        if match:
-            inner = re.sub(r"(?s)<[^>]+>", " ", match.group(1))
-            inner = " ".join(html.unescape(inner).split())
-            inner = re.sub(r"^\d{3}\s*[-:]?\s*", "", inner)  # "503 Bad Gateway" → title
-            if inner:
-                return _clip(inner, 120)
-    return None
-
-
-def _clip(text: str | None, limit: int = _MAX_DETAIL) -> str | None:
-    if text is None:
-        return None
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-_EXTRA_FIELD = re.compile(
-    r"body\s*->\s*([\w.]+)\s*:\s*extra (?:inputs|fields) (?:are )?not permitted", re.I
-)
-
-
-def _hint_for(status: int, detail: str | None) -> str | None:
-    if detail and (match := _EXTRA_FIELD.search(detail)):
-        field = match.group(1)
-        drop = f"{{k: v for k, v in p.items() if k != {field!r}}}"
-        return (
-            f"this model does not accept {field!r}; drop it from every request, e.g. "
-            f"llm.client.payload_fn = lambda p: {drop}"
-        )
-    if status == 413:
-        return (
-            "the request is too large; inline images over ~180 000 base64 characters need "
-            "the assets API (Client.upload_asset)"
-        )
-    return None

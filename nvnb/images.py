@@ -19,6 +19,7 @@ import os
 import re
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from nvnb.errors import ImageError
@@ -39,6 +40,9 @@ FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif"
 """Formats the service reads, by Pillow's lower-case format name."""
 
 DETAILS = ("auto", "low", "high")
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+"""Image files larger than this are refused before decoding (the ImageDrop widget says so)."""
 
 AssetUpload = Literal["auto", "never", "always"]
 
@@ -232,3 +236,82 @@ def from_path(source: str | os.PathLike[str] | bytes | PILImage, *, fit: bool = 
     if fit and len(uri) - uri.index(",") - 1 > INLINE_LIMIT:
         return shrink(upload, what=what)
     return uri
+
+
+@dataclass(frozen=True)
+class ImageAttachment:
+    """An image ready for a request: already shrunk and encoded, the original not kept.
+
+    ``data_uri`` is what the request carries; ``width``/``height``/``nbytes`` describe it and
+    ``original_*`` the file it came from.
+    """
+
+    name: str
+    mime: str
+    data_uri: str
+    width: int
+    height: int
+    nbytes: int
+    original_width: int
+    original_height: int
+    original_nbytes: int
+
+    @classmethod
+    def from_bytes(cls, data: bytes, name: str = "image") -> ImageAttachment:
+        """Validate and shrink image bytes; raises :class:`nvnb.errors.ImageError`."""
+        data = bytes(data)
+        if len(data) > MAX_FILE_BYTES:
+            raise ImageError(
+                f"{name} is too large ({len(data) / 1e6:.1f} MB; the limit is "
+                f"{MAX_FILE_BYTES / 1e6:.0f} MB)"
+            )
+        with open_image(data, what=name) as original:
+            orig_w, orig_h = original.size
+        uri = from_path(data)  # shrunk exactly as ChatNVIDIA shrinks an inline image
+        mime, payload = split_data_uri(uri)
+        raw = base64.b64decode(payload)
+        if raw == data:
+            width, height = orig_w, orig_h
+        else:
+            with open_image(raw, what=name) as small:
+                width, height = small.size
+        return cls(
+            name=name,
+            mime=mime,
+            data_uri=uri,
+            width=width,
+            height=height,
+            nbytes=len(raw),
+            original_width=orig_w,
+            original_height=orig_h,
+            original_nbytes=len(data),
+        )
+
+    @classmethod
+    def from_path(cls, path: str | Path) -> ImageAttachment:
+        p = Path(path).expanduser()
+        try:
+            data = p.read_bytes()
+        except OSError as exc:
+            raise ImageError(f"cannot read image {p}: {exc.strerror or exc}") from None
+        return cls.from_bytes(data, p.name)
+
+    def summary(self) -> str:
+        kib = self.nbytes / 1024
+        return f"{self.name} ({self.width}×{self.height}, {kib:.0f} KiB)"
+
+
+def to_request_url(image: Any) -> str:
+    """An image given to ``Session.ask(images=…)`` as the URL a request carries: an
+    :class:`ImageAttachment`, a URL or data URI, image bytes, a path or a PIL image."""
+    if isinstance(image, ImageAttachment):
+        return image.data_uri
+    if isinstance(image, str) and image.startswith(("http://", "https://", "data:")):
+        return image
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return ImageAttachment.from_bytes(bytes(image)).data_uri
+    if isinstance(image, (str, Path)):
+        return ImageAttachment.from_path(image).data_uri
+    if hasattr(image, "save") and hasattr(image, "size"):  # a PIL image
+        return from_path(image)
+    raise ImageError(f"cannot use {type(image).__name__} as an image")

@@ -174,10 +174,17 @@ class Settings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     models_ttl: float = 300.0
     trust_env: bool = True
+    max_connections: int = 100  # per pool (one pool per client, per event loop for async)
 
     @property
     def is_hosted(self) -> bool:
         return self.mode == "hosted"
+
+    @property
+    def is_self_hosted(self) -> bool:
+        """A NIM of one's own: what it lists is what it serves, its model ids are its own (not
+        judged against the catalog), and it takes no NVCF asset uploads."""
+        return self.mode == "self-hosted"
 
     def rewrite_hosted(self, url: str) -> str:
         """Move a hosted URL (integrate/ai/nvcf hosts) onto ``hosted_origin`` when set."""
@@ -467,9 +474,6 @@ def _start_embedded_server() -> str:
 
 
 def _notify_once(key: str, text: str) -> None:
-    try:
-        from nvnb.notices import notify_once
-    except ImportError:  # pragma: no cover - only while the notices module is missing
-        print(text, file=sys.stderr)
-        return
+    from nvnb._notices import notify_once
+
     notify_once(key, text)

@@ -4,7 +4,9 @@ Fixtures:
 
 ``nvnb_server``          a :class:`~nvnb.server.LocalServer` on a free loopback port, auth off.
                          One server per test session; its recordings and ``times=`` fault counts
-                         are cleared before each test. ``str(nvnb_server)`` is its base URL.
+                         are cleared before each test, once requests still arriving from the
+                         test before (a cancelled one, say) have landed (up to 2 s).
+                         ``str(nvnb_server)`` is its base URL.
 ``nvnb_auth_server``     the same with auth on: only ``Authorization: Bearer`` +
                          :data:`AUTH_KEY` passes.
 ``nvnb_server_session``  the session-scoped server itself (not cleared between tests).
@@ -45,12 +47,18 @@ def nvnb_auth_server_session() -> Iterator[LocalServer]:
 @pytest.fixture
 def nvnb_server(nvnb_server_session: LocalServer) -> LocalServer:
     """The session's local server, with recordings and fault counts cleared for this test."""
-    nvnb_server_session.clear()
-    return nvnb_server_session
+    return fresh(nvnb_server_session)
 
 
 @pytest.fixture
 def nvnb_auth_server(nvnb_auth_server_session: LocalServer) -> LocalServer:
     """The session's auth-on local server (key :data:`AUTH_KEY`), cleared for this test."""
-    nvnb_auth_server_session.clear()
-    return nvnb_auth_server_session
+    return fresh(nvnb_auth_server_session)
+
+
+def fresh(server: LocalServer) -> LocalServer:
+    """``server`` with no recordings and no ``times=`` counts, after what was still arriving
+    (from an earlier test) has landed: otherwise it would land in this test's recordings."""
+    server.drain()
+    server.clear()
+    return server

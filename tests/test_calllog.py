@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from nvnb import ChatNVIDIA, NVIDIAEmbeddings, NVIDIARerank, calllog, images, notices
+from nvnb import ChatNVIDIA, NVIDIAEmbeddings, NVIDIARerank, _notices, calllog, images
 from nvnb.call_record import last_call
 from nvnb.calllog import log, log_path
 from nvnb.client import AsyncClient, Client
@@ -237,7 +237,7 @@ def test_a_log_that_cannot_be_written_costs_one_notice_and_no_request(
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("NVNB_LOG", str(blocker / "calls.sqlite"))
-    notices.reset()
+    _notices.reset()
     client = Client(base_url=nvnb_server.base_url)
     err = io.StringIO()
     with redirect_stderr(err):

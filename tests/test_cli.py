@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from nvnb import cli
-from nvnb.model_table import format_table, markdown_table, matching_models
+from nvnb.catalog.table import format_table, markdown_table, matching_models
 
 
 def test_models_filter_by_text_and_by_type() -> None:

@@ -304,6 +304,24 @@ def test_the_tutorials_kosmos_case_needs_payload_fn_and_then_works(srv: LocalSer
     assert "stream" not in chat_requests(srv)[-1].json
 
 
+def test_stream_chat_streams_when_the_body_does_not_say_stream(
+    client: Client, srv: LocalServer
+) -> None:
+    chunks = list(client.stream_chat(body()))  # no "stream" key at all
+    assert chat_requests(srv)[-1].json["stream"] is True
+    assert len(chunks) > 1  # an SSE stream, not one whole JSON answer
+
+
+def test_stream_chat_sets_stream_before_payload_fn_runs(client: Client, srv: LocalServer) -> None:
+    seen: list[object] = []
+    client.payload_fn = lambda p: seen.append(p.get("stream")) or p
+    list(client.stream_chat(body(stream=False)))
+    assert seen == [True]
+    client.payload_fn = drop_streaming_key  # kosmos-2's case: the function may still drop it
+    list(client.stream_chat(body()))
+    assert "stream" not in chat_requests(srv)[-1].json
+
+
 def test_a_payload_fn_that_returns_nothing_uses_the_mutated_body(
     client: Client, srv: LocalServer
 ) -> None:
@@ -610,7 +628,7 @@ def test_with_no_key_and_no_base_url_answers_come_from_the_embedded_server() -> 
 def test_the_embedded_server_is_announced_once_and_plays_the_hosted_endpoints(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from nvnb import notices
+    from nvnb import _notices as notices
     from nvnb.server import embedded_url
 
     notices.reset("nvnb.embedded-server")

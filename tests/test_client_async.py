@@ -88,6 +88,13 @@ async def test_a_stream_iterates_with_async_for(aclient: AsyncClient, srv: Local
     assert aclient.pool_stats()["active"] == 0
 
 
+async def test_stream_chat_streams_when_the_body_does_not_say_stream(
+    aclient: AsyncClient, srv: LocalServer
+) -> None:
+    chunks = [c async for c in aclient.stream_chat(body())]
+    assert srv.requests[-1].json["stream"] is True and len(chunks) > 1
+
+
 async def test_awaiting_a_stream_starts_it_and_raises_errors_early(aclient: AsyncClient) -> None:
     stream = await aclient.stream_chat(body(stream=True))
     assert stream.request_id

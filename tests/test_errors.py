@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from nvnb import errors as E
-from nvnb.errors import error_from_response
+from nvnb.client._boundary import error_from_response
 
 
 def test_the_hierarchy_is_the_documented_one() -> None:

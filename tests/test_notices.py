@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from nvnb import notices
+from nvnb import _notices as notices
 
 
 def test_a_notice_is_shown_once(capsys: pytest.CaptureFixture[str]) -> None:

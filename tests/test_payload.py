@@ -1,4 +1,4 @@
-"""nvnb.payload: LangChain messages and call options → the request body."""
+"""nvnb._payload: LangChain messages and call options → the request body."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from langchain_core.messages import (
 from PIL import Image
 
 from nvnb import catalog, images
+from nvnb._payload import build_request
 from nvnb.errors import ImageError, InvalidInputError
-from nvnb.payload import build_request, validate_labels
 
 DEFAULTS = {"temperature": None, "max_tokens": 1024, "top_p": None, "seed": None, "stop": None}
 STEER = catalog.find_model("nemotron_steerlm_8b")
@@ -125,31 +125,6 @@ def test_labels_are_checked_and_sent_as_a_trailing_assistant_message() -> None:
     assert per_call["messages"][-1]["labels"]["verbosity"] == 1
 
 
-@pytest.mark.parametrize(
-    ("labels", "message"),
-    [
-        ({"creativity": 10}, "0 to 9"),
-        ({"creativity": -1}, "0 to 9"),
-        ({"creativity": 2.5}, "integer"),
-        ({"creativity": True}, "integer"),
-        ({"humour": 3}, "unknown label"),
-        ({"quality": 3}, "unknown label"),
-        ([1], "dict"),
-    ],
-)
-def test_bad_labels_are_refused_before_any_request(labels, message) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(InvalidInputError, match=message):
-        validate_labels(labels, STEER)
-
-
-def test_an_unknown_label_message_names_what_the_model_takes() -> None:
-    with pytest.raises(InvalidInputError) as info:
-        validate_labels({"humour": 3}, STEER)
-    assert f"model {STEER.id!r} takes creativity, " in str(info.value)
-    with pytest.raises(InvalidInputError, match="SteerLM models take creativity, complexity"):
-        validate_labels({"humour": 3})
-
-
 def test_labels_to_a_qa_model_are_refused_before_sending() -> None:
     qa = catalog.find_model("nvidia/llama3-chatqa-1.5-8b")
     assert qa is not None and qa.is_qa
@@ -173,10 +148,6 @@ def test_an_unknown_chat_message_role_is_refused_before_sending() -> None:
         body([ChatMessage(role="human", content="hm")])
     sent = body([ChatMessage(role="system", content="s"), ChatMessage(role="user", content="u")])
     assert [m["role"] for m in sent["messages"]] == ["system", "user"]
-
-
-def test_vision_steerlm_models_take_quality() -> None:
-    assert validate_labels({"quality": 9}, NEVA) == {"quality": 9}
 
 
 def test_labels_to_a_model_not_marked_steerlm_warn_but_are_sent() -> None:

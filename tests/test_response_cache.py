@@ -286,7 +286,7 @@ def test_a_cache_file_that_cannot_be_opened_costs_one_notice_and_no_answer(
     import io
     from contextlib import redirect_stderr
 
-    from nvnb import notices
+    from nvnb import _notices as notices
 
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

@@ -317,3 +317,10 @@ def test_describe_says_where_requests_go_in_one_line_without_the_key() -> None:
     assert "http://127.0.0.1:5/v1" in played
     for line in (hosted, nim, local, played):
         assert "\n" not in line and KEY not in line and "nvapi" not in line
+
+
+def test_only_a_nim_of_ones_own_is_self_hosted() -> None:
+    nim = resolve_settings(base_url="http://127.0.0.1:9/v1", start_local=False)
+    assert nim.mode == "self-hosted" and nim.is_self_hosted and not nim.is_hosted
+    hosted = resolve_settings(api_key=KEY, start_local=False)
+    assert hosted.is_hosted and not hosted.is_self_hosted

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nvnb.client.sse import ChatStreamDecoder, ServerSentEvent, SSEParser, chunk_text
 from nvnb.errors import NVNBError, StreamError, StreamInterrupted
-from nvnb.sse import ChatStreamDecoder, ServerSentEvent, SSEParser, chunk_text
 
 
 def parse_all(data: bytes, cuts: list[int] | None = None) -> list[ServerSentEvent]:

@@ -143,6 +143,21 @@ class Front:
         # uvicorn's send is a bound method of the request cycle, which owns the transport;
         # faults that cut the connection need it.
         scope["nvnb.cycle"] = getattr(send, "__self__", None)
+        in_flight, left = self.state.in_flight, False
+
+        def answering() -> None:  # the recording and fault counts are final from here on
+            nonlocal left
+            if not left:
+                left = True
+                in_flight.leave()
+
+        in_flight.enter()
+        try:
+            await self._handle(scope, receive, send, answering)
+        finally:
+            answering()
+
+    async def _handle(self, scope: dict, receive: Any, send: Any, answering: Any) -> None:
         request_id = str(uuid.uuid4())
         scope["nvnb.request_id"] = request_id
         parts, more = [], True
@@ -166,6 +181,7 @@ class Front:
 
         async def send_with_id(message: dict) -> None:
             if message["type"] == "http.response.start":
+                answering()
                 headers = list(message.get("headers", []))
                 if not any(k.lower() == b"nvcf-reqid" for k, _ in headers):
                     headers.append((b"nvcf-reqid", request_id.encode()))

@@ -87,6 +87,12 @@ class LocalServer:
         """Forget recorded requests and the ``times=`` fault counts."""
         self._state.clear()
 
+    def drain(self, timeout: float = 2.0) -> bool:
+        """Wait (at most ``timeout`` s) until no request is still arriving: one whose body is
+        still coming in, or that has not been answered yet, may yet be recorded or counted.
+        False if some were still arriving at the timeout."""
+        return self._state.in_flight.wait_idle(timeout)
+
     # -- lifecycle --------------------------------------------------------------------------
 
     @property

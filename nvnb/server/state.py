@@ -33,6 +33,30 @@ class Job:
     body: bytes
 
 
+class InFlight:
+    """Requests the server has begun to receive and not yet begun to answer: until a
+    request's response starts, its recording and ``times=`` counts may still change."""
+
+    def __init__(self) -> None:
+        self._idle = threading.Condition()
+        self._count = 0
+
+    def enter(self) -> None:
+        with self._idle:
+            self._count += 1
+
+    def leave(self) -> None:
+        with self._idle:
+            self._count -= 1
+            if self._count <= 0:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is arriving; False if some still were after ``timeout`` s."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count <= 0, timeout)
+
+
 class ServerState:
     def __init__(self, options: Options) -> None:
         self.options = options
@@ -42,6 +66,7 @@ class ServerState:
         self.assets: dict[str, Asset] = {}
         self.jobs: dict[str, Job] = {}
         self.stopping = threading.Event()
+        self.in_flight = InFlight()
 
     def clear(self) -> None:
         """Forget recorded requests and ``times=`` counts (assets and jobs stay)."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import traitlets
 
-from nvnb.session import MAX_IMAGE_BYTES, ImageAttachment
+from nvnb.images import MAX_FILE_BYTES, ImageAttachment
 from nvnb.widgets._base import NVWidget, asset, css, resolve_session
 
 THUMB_SIDE = 128
@@ -30,7 +30,7 @@ class ImageDrop(NVWidget):
     error = traitlets.Unicode("").tag(sync=True)
     note = traitlets.Unicode("").tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
-    max_bytes = traitlets.Int(MAX_IMAGE_BYTES).tag(sync=True)
+    max_bytes = traitlets.Int(MAX_FILE_BYTES).tag(sync=True)
 
     def __init__(self, session: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

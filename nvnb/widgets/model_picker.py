@@ -72,11 +72,10 @@ class ModelPicker(NVWidget):
 
     def _load_live(self) -> None:
         try:
-            client = getattr(self.session.llm_for(), "client", None)
-            if client is None or not hasattr(client, "list_models"):
+            listed = self.session.available_models()
+            if listed is None:
                 self.status = "offline"
                 return
-            listed = [str(item.get("id")) for item in client.list_models() if item.get("id")]
         except Exception as exc:
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             self.error = f"Could not load the live model list: {text}"

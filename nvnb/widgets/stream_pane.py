@@ -15,6 +15,7 @@ from typing import Any
 
 import traitlets
 
+from nvnb.answers import partial_text
 from nvnb.widgets._base import NVWidget, asset, css, resolve_session
 
 
@@ -116,8 +117,7 @@ class StreamPane(NVWidget):
         """Show a short banner (first line of the error, with its request id)."""
         with self._lock:
             self._cancel_timer()
-            partial = getattr(exc, "answer", None)
-            text = getattr(partial, "text", None) or getattr(exc, "partial_text", None)
+            text = partial_text(exc)
             with self.hold_sync():
                 self.text = text or self._text.value()
                 self.reasoning = self._reasoning.value()

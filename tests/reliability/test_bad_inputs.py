@@ -17,7 +17,8 @@ from rel_helpers import MODEL, PROMPT, chat_posts
 
 from nvnb import errors as E
 from nvnb.chat import ChatNVIDIA
-from nvnb.session import ImageAttachment, Session
+from nvnb.images import ImageAttachment
+from nvnb.session import Session
 from nvnb.settings import KeyFormatWarning
 
 STEERLM = "nvidia/nemotron-steerlm-8b"

@@ -23,12 +23,13 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from nvnb import catalog, payload
+from nvnb import _payload as payload
+from nvnb import catalog
+from nvnb.client.sse import ChatStreamDecoder
 from nvnb.errors import InvalidInputError, NVNBError
 from nvnb.server import models as server_models
 from nvnb.server.problems import Problem
 from nvnb.server.validation import check_chat
-from nvnb.sse import ChatStreamDecoder
 
 texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 

@@ -24,7 +24,7 @@ from IPython.utils.capture import capture_output
 from rel_helpers import MODEL
 
 import nvnb.session as session_module
-from nvnb.answer_output import final_display
+from nvnb.magics.answer_output import final_display
 from nvnb.session import Session
 
 HOSTILE = (

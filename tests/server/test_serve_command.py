@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -84,3 +85,37 @@ def test_serve_refuses_a_bad_fault_spec_with_a_message():
     )
     assert result.returncode == 2
     assert "unknown fault 'boom'" in result.stderr
+
+
+def test_serve_fault_long_sets_the_answer_length_streamed_and_not():
+    # through the console entry point (`nvnb serve ...`), as a user types it
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nvnb", "serve", "--port", "0", "--fault", "long=1234"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        match = re.search(r"http://\S+/v1", process.stdout.readline())
+        assert match
+        url = f"{match.group(0)}/chat/completions"
+        # max_tokens would cut the answer short; long=N overrides it
+        body = chat_body("Hi", max_tokens=3)
+        answer = httpx.post(url, json=body, timeout=10).json()
+        assert len(answer["choices"][0]["message"]["content"]) == 1234
+        text = []
+        # a request carrying a fault header of its own keeps the server's long=N too
+        headers = {"Accept": "text/event-stream", "X-NVNB-Fault": "chunk-delay-ms=0"}
+        with httpx.stream(
+            "POST", url, json={**body, "stream": True}, headers=headers, timeout=10
+        ) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: {"):
+                    delta = json.loads(line[6:])["choices"][0]["delta"]
+                    text.append(delta.get("content") or "")
+        assert len("".join(text)) == 1234
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
+        process.stdout.close()
+        process.stderr.close()

@@ -13,7 +13,7 @@ import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.messages import (
     AIMessage,
@@ -26,13 +26,8 @@ from langchain_core.messages import (
 )
 
 from nvnb import images
+from nvnb.catalog import Model, check_labels
 from nvnb.errors import InvalidInputError
-
-if TYPE_CHECKING:
-    from nvnb.catalog import Model
-
-LABEL_NAMES = ("creativity", "complexity", "verbosity", "quality")
-"""Every SteerLM label nvnb knows; a model's catalog record may allow fewer."""
 
 QA_ROLES = ("user", "context")
 ROLES = ("system", "user", "assistant", "tool", "context")
@@ -68,35 +63,6 @@ class RequestPlan:
         for upload, asset_id in zip(self.uploads, asset_ids, strict=True):
             text = text.replace(upload.token, asset_id)
         return json.loads(text)
-
-
-# --------------------------------------------------------------------------- labels
-
-
-def validate_labels(labels: Any, model: Model | None = None) -> dict[str, int]:
-    """Check SteerLM labels: known names, integers 0–9, none for QA models. Returns a dict."""
-    if not isinstance(labels, Mapping):
-        raise InvalidInputError(
-            f"labels must be a dict such as {{'creativity': 5}}, not {type(labels).__name__}"
-        )
-    if labels and model is not None and model.is_qa:
-        raise InvalidInputError(
-            f"model {model.id!r} answers questions from context and takes no labels "
-            "(labels steer SteerLM models); leave them out for it"
-        )
-    own = model is not None and bool(model.labels)
-    allowed = tuple(model.labels) if own else LABEL_NAMES  # type: ignore[union-attr]
-    who = f"model {model.id!r} takes" if own else "SteerLM models take"  # type: ignore[union-attr]
-    out: dict[str, int] = {}
-    for name, value in labels.items():
-        if name not in allowed:
-            raise InvalidInputError(f"unknown label {name!r}: {who} {', '.join(allowed)}")
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidInputError(f"label {name!r} must be an integer from 0 to 9, not {value!r}")
-        if not 0 <= value <= 9:
-            raise InvalidInputError(f"label {name!r} must be from 0 to 9, not {value}")
-        out[name] = value
-    return out
 
 
 # --------------------------------------------------------------------------- messages
@@ -314,7 +280,7 @@ def _apply_thinking(
 ) -> dict[str, Any]:
     spec = model.thinking if model is not None else None
     if not spec:
-        from nvnb.notices import notify_once
+        from nvnb._notices import notify_once
 
         notify_once(
             f"thinking:{model_id}",
@@ -372,7 +338,7 @@ def build_request(
         _process_images(message, ctx, i)
 
     if labels:
-        checked = validate_labels(labels, model)
+        checked = check_labels(labels, model)
         if model is None or not (model.labels or model.type == "steerlm"):
             warnings.warn(
                 f"the catalog does not mark {model_id!r} as a SteerLM model; sending "

@@ -1,7 +1,7 @@
 """What a client does that is not I/O, shared by ``Client`` and ``AsyncClient`` (and by a Client
 and its ``.aio``): settings that follow the process key, endpoint routing, request building
-(headers, ``payload_fn``, the asset reference header), answers into ``ChatResponse`` or errors,
-and the ``list_models`` cache."""
+(headers, ``payload_fn``, the asset reference header), answers into ``ChatResponse`` (errors come
+from ``nvnb.client._boundary``), and the ``list_models`` cache."""
 
 from __future__ import annotations
 
@@ -18,50 +18,34 @@ from typing import Any
 import httpx
 
 from nvnb import catalog
-from nvnb._http import USER_AGENT, ChatResponse, Request, httpx_timeout
-from nvnb._retry import parse_retry_after
-from nvnb.errors import (
-    APIError,
-    InvalidInputError,
-    NVNBError,
-    error_from_response,
+from nvnb.client._boundary import (
+    error_for_response,
+    malformed_answer,
+    queued_stream,
     request_id_from,
+    without_key,
 )
+from nvnb.client._exchange import USER_AGENT, ChatResponse, Request, httpx_timeout
+from nvnb.errors import APIError, ConfigurationError, InvalidInputError, NVNBError
 from nvnb.settings import KEY_ENV, RetryPolicy, Secret, Settings, Timeouts, resolve_settings
 
 # The client's logger: where requests go is part of the client's story in a debug log.
 log = logging.getLogger("nvnb.client")
 
 PayloadFn = Callable[[dict[str, Any]], dict[str, Any]]
+# Client(...) arguments that become Settings fields (the rest are the key, the URL and the core's)
+_SETTING_OPTIONS = ("timeout", "max_retries", "retry", "verify_ssl", "hosted_origin")
 _ASSET_REF = re.compile(r"data:image/[\w.+-]+;asset_id,([\w-]+)")
 
 
 class ClientCore:
     """Everything a client does that is not I/O; shared by a Client and its ``.aio``."""
 
-    def __init__(
-        self,
-        api_key: Any = None,
-        base_url: str | None = None,
-        *,
-        nvidia_api_key: Any = None,
-        timeout: Timeouts | float | None = None,
-        max_retries: int | None = None,
-        retry: RetryPolicy | None = None,
-        verify_ssl: bool | str | None = None,
-        hosted_origin: str | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        payload_fn: PayloadFn | None = None,
-        settings: Settings | None = None,
-        shared_pool: bool = False,
-    ) -> None:
-        options: dict[str, Any] = dict(
-            timeout=timeout,
-            max_retries=max_retries,
-            retry=retry,
-            verify_ssl=verify_ssl,
-            hosted_origin=hosted_origin,
-        )
+    def __init__(self, arguments: Mapping[str, Any]) -> None:
+        """``arguments``: the keyword arguments of ``Client(...)``, documented there."""
+        settings: Settings | None = arguments.get("settings")
+        api_key, nvidia_api_key = arguments.get("api_key"), arguments.get("nvidia_api_key")
+        options = {name: arguments.get(name) for name in _SETTING_OPTIONS}
         if settings is not None:
             overrides = {k: v for k, v in options.items() if v is not None}
             settings = _apply(settings, overrides)
@@ -72,16 +56,17 @@ class ClientCore:
             self._follow_env = not key_given
             self._resolve_args: dict[str, Any] = dict(
                 api_key=_secret(api_key),
-                base_url=base_url,
+                base_url=arguments.get("base_url"),
                 nvidia_api_key=_secret(nvidia_api_key),
                 **options,
             )
             self._key_seen = _key_fingerprint(_env_key())
             settings = resolve_settings(**self._resolve_args)
-        self._settings = settings
-        self.payload_fn = payload_fn
-        self.default_headers = dict(default_headers or {})
-        self.shared_pool = shared_pool
+        self._pool_size = _pool_size(arguments.get("max_connections"))
+        self._settings = self._sized(settings)
+        self.payload_fn: PayloadFn | None = arguments.get("payload_fn")
+        self.default_headers = dict(arguments.get("default_headers") or {})
+        self.shared_pool = bool(arguments.get("shared_pool"))
         self._lock = threading.RLock()
         self._models: tuple[str, float, list[dict[str, Any]]] | None = None
 
@@ -95,12 +80,17 @@ class ClientCore:
             if seen != self._key_seen:
                 with self._lock:
                     if seen != self._key_seen:
-                        self._settings = resolve_settings(**self._resolve_args)
+                        self._settings = self._sized(resolve_settings(**self._resolve_args))
                         self._key_seen = seen
                         log.debug(
                             "the API key changed: requests now go to %s", self._settings.base_url
                         )
         return self._settings
+
+    def _sized(self, settings: Settings) -> Settings:
+        if self._pool_size is None:
+            return settings
+        return settings.replace(max_connections=self._pool_size)
 
     def endpoint_for(self, model: str | None) -> str:
         """Chat-completions URL for ``model``: the catalog's endpoint on the hosted service
@@ -164,8 +154,11 @@ class ClientCore:
         stream: bool = False,
         headers: Mapping[str, str] | None = None,
     ) -> Request:
-        """A POST of a chat body (after ``payload_fn``) to ``url`` or the model's endpoint."""
+        """A POST of a chat body (after ``payload_fn``) to ``url`` or the model's endpoint.
+        ``stream`` sets ``"stream": true`` before ``payload_fn`` runs (which may drop it)."""
         settings = self.settings
+        if stream and isinstance(payload, Mapping):
+            payload = {**payload, "stream": True}
         body = self.apply_payload_fn(payload)
         model = body.get("model") if isinstance(body.get("model"), str) else None
         content = _dumps(body)
@@ -259,28 +252,12 @@ class ClientCore:
     # answers ---------------------------------------------------------------------------
 
     def error_for(self, resp: httpx.Response, body: bytes, req: Request) -> NVNBError:
-        retry_after = parse_retry_after(resp.headers.get("retry-after"))
-        err = error_from_response(
-            resp.status_code,
-            body,
-            headers=resp.headers,
-            url=req.url,
-            model=req.model,
-            retry_after=retry_after,
-        )
-        return self.scrub(err)
+        """The typed error for an error response (``nvnb.client._boundary``), key masked."""
+        return self.scrub(error_for_response(resp, body, req))
 
     def scrub(self, err: NVNBError) -> NVNBError:
         """Belt and braces: a server that echoes the key back does not get it into an error."""
-        key = self._settings.api_key
-        if key:
-            secret = key.get_secret_value()
-            for name in ("title", "detail", "hint", "url"):
-                value = getattr(err, name, None)
-                if isinstance(value, str) and secret in value:
-                    setattr(err, name, value.replace(secret, "***"))
-            err.args = (err.message,)
-        return err
+        return without_key(err, self._settings.api_key)
 
     def json_response(
         self, resp: httpx.Response, body: bytes, req: Request, request_id: str | None = None
@@ -290,16 +267,7 @@ class ClientCore:
         try:
             data = json.loads(body)
         except ValueError:
-            preview = body[:80].decode("utf-8", "replace")
-            raise APIError(
-                f"the answer is not JSON: {preview!r}",
-                status=resp.status_code,
-                title="Malformed answer",
-                url=req.url,
-                model=req.model,
-                request_id=request_id_from(resp.headers),
-                hint="the server sent something that is not JSON; try again",
-            ) from None
+            raise self.scrub(malformed_answer(resp, body, req)) from None
         rid = request_id_from(resp.headers, data) or request_id
         if not isinstance(data, dict):
             data = {"data": data}
@@ -308,15 +276,7 @@ class ClientCore:
     def stream_refused(self, resp: httpx.Response, body: bytes, req: Request) -> NVNBError:
         """Why a stream could not start (an error status, or 202 which streams never poll)."""
         if resp.status_code == 202:
-            return APIError(
-                "the service queued this streamed request (202); streams do not poll",
-                status=202,
-                title="Accepted",
-                url=req.url,
-                model=req.model,
-                request_id=request_id_from(resp.headers),
-                hint="call without streaming (chat) to wait for the result",
-            )
+            return queued_stream(resp, req)
         return self.error_for(resp, body, req)
 
     # the list_models cache ---------------------------------------------------------------
@@ -359,6 +319,14 @@ def _apply(settings: Settings, overrides: dict[str, Any]) -> Settings:
     if "hosted_origin" in overrides:
         changes["hosted_origin"] = overrides["hosted_origin"].rstrip("/")
     return settings.replace(**changes) if changes else settings
+
+
+def _pool_size(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"max_connections must be a positive whole number, not {value!r}")
+    return value
 
 
 def _secret(value: Any) -> Secret | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nvnb.catalog import MODEL_TYPES, Model, known_models
+from nvnb.catalog.records import MODEL_TYPES, Model, known_models
 
 _TYPE_WORDS = {"vision": ("vlm", "nv-vlm"), "steer": ("steerlm",), **{t: (t,) for t in MODEL_TYPES}}
 

@@ -18,10 +18,11 @@ from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from nvnb.answer_output import FORMATS, ShownOnStart, TextStream, final_display
-from nvnb.cell_failure import AnswerInterrupted, CellFailure, brief_errors
-from nvnb.kernel_errors import ErrorsByCell, last_error
-from nvnb.prompt_template import interpolate, resolve_argument
+from nvnb.answers import partial_text
+from nvnb.magics.answer_output import FORMATS, ShownOnStart, TextStream, final_display
+from nvnb.magics.cell_failure import AnswerInterrupted, CellFailure, brief_errors
+from nvnb.magics.kernel_errors import ErrorsByCell, last_error
+from nvnb.magics.prompt_template import interpolate, resolve_argument
 
 COMMANDS = (
     "fix",
@@ -75,20 +76,15 @@ def _stream_pane(session: Any) -> Any:
 
 
 def parse_labels(text: str) -> dict[str, int]:
-    """``"creativity=9,verbosity=0"`` (commas or spaces) → ``{"creativity": 9, "verbosity": 0}``."""
-    labels: dict[str, int] = {}
-    for item in text.replace(",", " ").split():
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise CellFailure(
-                f"labels are name=value pairs, not {item!r}",
-                hint="e.g. --labels creativity=9,verbosity=0",
-            )
-        try:
-            labels[name.strip()] = int(value)
-        except ValueError:
-            raise CellFailure(f"label {name}={value!r} is not a whole number (0–9)") from None
-    return labels
+    """``--labels`` / ``%nvchat labels`` text → a dict (:func:`nvnb.catalog.parse_labels`); a
+    malformed pair fails the cell in one line."""
+    from nvnb.catalog import parse_labels as parse
+    from nvnb.errors import InvalidInputError
+
+    try:
+        return parse(text)
+    except InvalidInputError as exc:
+        raise CellFailure(str(exc), hint="e.g. --labels creativity=9,verbosity=0") from None
 
 
 def _parse_options(line: str) -> Any:
@@ -254,7 +250,7 @@ class NVChatMagics(Magics):
 
         def hint_for(exc: BaseException) -> str | None:
             # ".partial_text" means nothing to a notebook user: say where the text is.
-            if getattr(exc, "partial_text", "") and sink is not None:
+            if partial_text(exc) and sink is not None:
                 return "the text received before the error is shown above"
             return None
 
@@ -330,7 +326,7 @@ class NVChatMagics(Magics):
     def _cmd_models(self, rest: list[str]) -> None:
         from IPython.display import display
 
-        from nvnb.model_table import format_table, markdown_table, matching_models
+        from nvnb.catalog.table import format_table, markdown_table, matching_models
 
         models = matching_models(" ".join(rest))
         current = _session().model
@@ -424,18 +420,15 @@ class NVChatMagics(Magics):
 
 def _resolve_model(name: str, session: Any) -> Any:
     """The catalog record for ``name``; an id only the live listing knows becomes a chat record."""
-    from nvnb.catalog import find_model, resolve_model
+    from nvnb.catalog import resolve_model
 
-    name = name.strip()
-    if find_model(name) is not None:
-        return resolve_model(name)
-    live: list[str] = []
-    try:
-        client = session.llm_for(session.model).client
-        live = [str(item.get("id")) for item in client.list_models() if item.get("id")]
-    except Exception:  # no listing (offline, no key): the catalog's suggestions will do
-        live = []
-    return resolve_model(name, live_ids=live)
+    def listed() -> list[str]:
+        try:
+            return session.available_models() or []
+        except Exception:  # no listing (offline, no key): the catalog's suggestions will do
+            return []
+
+    return resolve_model(name, live=listed)
 
 
 def _mask(secret: Any) -> str:

@@ -15,7 +15,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from nvnb.session import Answer, ImageAttachment, Session, Turn
+from nvnb.images import ImageAttachment
+from nvnb.session import Answer, Session, Turn
 
 
 class ScriptedChat(BaseChatModel):
@@ -186,7 +187,7 @@ def test_labels_are_sent_only_to_models_that_take_them():
 
 def test_labels_out_of_range_or_unknown_are_refused():
     s, _ = make()
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match="from 0 to 9"):
         s.labels = {"creativity": 10}
     with pytest.raises(ValueError, match="unknown label"):
         s.ask("hi", labels={"humour": 3})
@@ -339,7 +340,7 @@ def test_non_images_and_corrupt_files_are_refused_with_a_clear_message(data, mes
 
 
 def test_too_large_files_are_refused_before_decoding(monkeypatch):
-    monkeypatch.setattr("nvnb.session.MAX_IMAGE_BYTES", 100)
+    monkeypatch.setattr("nvnb.images.MAX_FILE_BYTES", 100)
     with pytest.raises(ValueError, match="too large"):
         ImageAttachment.from_bytes(png_bytes((100, 100)), "big.png")
 
@@ -565,3 +566,12 @@ def test_a_request_that_fails_before_any_answer_leaves_no_unanswered_turn(nvnb_s
     s.ask("Third question", chat=True)
     sent = [m["content"] for m in nvnb_server.requests[-1].json["messages"] if m["role"] == "user"]
     assert sent == ["First question", "Second question", "Third question"]
+
+
+def test_the_session_lists_the_models_its_service_serves(nvnb_server):
+    s = Session(base_url=nvnb_server.base_url)
+    listed = s.available_models()
+    assert listed is not None and s.model in listed
+    assert all(isinstance(model_id, str) for model_id in listed)
+    offline, _ = make()  # a chat model with no /v1/models listing
+    assert offline.available_models() is None

@@ -1,12 +1,11 @@
-"""Connection pools: how an httpx pool is made from settings, the process-wide shared pools
-(``shared_pool=True``; async ones per event loop) and what a pool has open (``pool_stats``)."""
+"""Connection pools: an httpx client made from settings over the transport of
+``nvnb.client._transport``, the process-wide shared pools (``shared_pool=True``; async ones per
+event loop) and what a pool has open (``pool_stats``)."""
 
 from __future__ import annotations
 
 import asyncio
 import atexit
-import os
-import ssl
 import threading
 import weakref
 from collections.abc import Callable
@@ -14,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from nvnb._http import USER_AGENT, httpx_timeout
-from nvnb.call_transport import observe_pool
+from nvnb.client._exchange import USER_AGENT, httpx_timeout
+from nvnb.client._transport import make_mounts, make_transport
 from nvnb.settings import Settings
 
 # an async pool, and the event loop it belongs to (weakly: a closed loop's pool is dropped)
@@ -28,31 +27,36 @@ _shared_lock = threading.Lock()
 
 def pool_key(settings: Settings) -> tuple[Any, ...]:
     """What makes two pools different: settings that change how connections are opened."""
-    return (settings.verify_ssl, settings.trust_env)
+    return (settings.verify_ssl, settings.trust_env, settings.max_connections)
 
 
-def pool_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for ``httpx.Client``/``httpx.AsyncClient``."""
+def _client_options(settings: Settings) -> dict[str, Any]:
     # Redirects are followed (NVCF answers large results with a redirect to storage);
     # httpx drops Authorization when a redirect leaves the origin.
     return dict(
-        verify=_ssl_verify(settings),
         trust_env=settings.trust_env,
         timeout=httpx_timeout(settings.timeout),
         follow_redirects=True,
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         headers={"User-Agent": USER_AGENT},
     )
 
 
-def new_sync_pool(settings: Settings) -> httpx.Client:
-    """A new sync pool; its transport logs calls and serves the response cache."""
-    return observe_pool(httpx.Client(**pool_options(settings)))
+def make_sync_pool(settings: Settings) -> httpx.Client:
+    """A sync pool: ``httpx.Client`` over :func:`make_transport`."""
+    return httpx.Client(
+        transport=make_transport(settings, asynchronous=False),  # type: ignore[arg-type]
+        mounts=make_mounts(settings, asynchronous=False),  # type: ignore[arg-type]
+        **_client_options(settings),
+    )
 
 
-def new_async_pool(settings: Settings) -> httpx.AsyncClient:
-    """A new async pool; its transport logs calls and serves the response cache."""
-    return observe_pool(httpx.AsyncClient(**pool_options(settings)))
+def make_async_pool(settings: Settings) -> httpx.AsyncClient:
+    """An async pool: ``httpx.AsyncClient`` over :func:`make_transport`."""
+    return httpx.AsyncClient(
+        transport=make_transport(settings, asynchronous=True),  # type: ignore[arg-type]
+        mounts=make_mounts(settings, asynchronous=True),  # type: ignore[arg-type]
+        **_client_options(settings),
+    )
 
 
 def shared_sync_pool(key: tuple[Any, ...], make: Callable[[], httpx.Client]) -> httpx.Client:
@@ -114,25 +118,3 @@ def pool_stats(http: httpx.Client | httpx.AsyncClient) -> dict[str, int]:
         stats["connections"] += 1
         stats["idle" if conn.is_idle() else "active"] += 1
     return stats
-
-
-def _ssl_verify(settings: Settings) -> bool | ssl.SSLContext:
-    verify = settings.verify_ssl
-    if verify is False:
-        return False
-    if isinstance(verify, str):
-        return _ca_context(verify)
-    if settings.trust_env and not (
-        os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")
-    ):
-        for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-            path = os.environ.get(name)
-            if path and os.path.exists(path):
-                return _ca_context(path)
-    return True  # httpx: SSL_CERT_FILE / SSL_CERT_DIR when trust_env, else certifi
-
-
-def _ca_context(path: str) -> ssl.SSLContext:
-    if os.path.isdir(path):
-        return ssl.create_default_context(capath=path)
-    return ssl.create_default_context(cafile=path)

@@ -9,7 +9,7 @@ from IPython.core.formatters import DisplayFormatter
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-from nvnb.answer_output import (
+from nvnb.magics.answer_output import (
     CodeAnswer,
     MarkdownAnswer,
     ShownOnStart,
@@ -19,8 +19,8 @@ from nvnb.answer_output import (
     final_display,
     parse_json,
 )
-from nvnb.cell_failure import AnswerInterrupted, CellFailure, short_lines, shortened
-from nvnb.kernel_errors import ErrorsByCell, last_error, plain
+from nvnb.magics.cell_failure import AnswerInterrupted, CellFailure, short_lines, shortened
+from nvnb.magics.kernel_errors import ErrorsByCell, last_error, plain
 
 
 def bundle(obj: object) -> dict[str, str]:

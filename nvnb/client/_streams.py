@@ -1,6 +1,9 @@
 """Streamed chat completions: ``ChatStream`` and ``AsyncChatStream`` only send, read and close;
-``StreamState`` does the rest for both (status checks, SSE decoding with ``nvnb.sse``, the retry
-allowed before output starts, errors that carry the partial text)."""
+``StreamState`` does the rest for both (status checks, SSE decoding with ``nvnb.client.sse``, the
+retry allowed before output starts, errors that carry the partial text).
+
+A stream is given the ``send`` and ``read`` functions of the client that opened it (``Sender`` /
+``Reader``), so this module knows no client class."""
 
 from __future__ import annotations
 
@@ -9,19 +12,23 @@ import contextlib
 import json
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
 
 import httpx
 
-from nvnb._client_core import ClientCore
-from nvnb._http import Request, translate_errors
-from nvnb._retry import RetryPlan
-from nvnb.errors import NVNBError, StreamInterrupted, request_id_from
-from nvnb.sse import ChatStreamDecoder, stream_error
+from nvnb.client._boundary import request_id_from, stream_error, translate_errors
+from nvnb.client._core import ClientCore
+from nvnb.client._exchange import Request
+from nvnb.client._retry import RetryPlan
+from nvnb.client.sse import ChatStreamDecoder
+from nvnb.errors import NVNBError, StreamInterrupted
 
-if TYPE_CHECKING:
-    from nvnb.client import AsyncClient, Client
+# What a stream needs of its client: send with retries (body unread), and read a whole body.
+Sender = Callable[[Request, RetryPlan], httpx.Response]
+Reader = Callable[[httpx.Response, Request], bytes]
+AsyncSender = Callable[[Request, RetryPlan], Awaitable[httpx.Response]]
+AsyncReader = Callable[[httpx.Response, Request], Awaitable[bytes]]
 
 _END = object()
 _NEED = object()
@@ -160,21 +167,21 @@ class ChatStream(_Stream):
     """Chunk dicts of a streamed completion. ``close()`` closes the connection; errors after
     output started carry ``.partial_text``. Never retried once a chunk reached the caller."""
 
-    def __init__(self, client: Client, req: Request) -> None:
-        super().__init__(client._core, req)
-        self._client = client
+    def __init__(self, core: ClientCore, req: Request, send: Sender, read: Reader) -> None:
+        super().__init__(core, req)
+        self._send, self._read = send, read
         self._bytes: Iterator[bytes] | None = None
 
     def open(self) -> None:
         """Send the request and check the status (done by ``stream_chat``)."""
         if self._resp is not None or self.closed:
             return
-        resp = self._client._send(self._req, self._state.plan)
+        resp = self._send(self._req, self._state.plan)
         self._resp = resp
         if not self._state.accept(resp):
-            raise self._state.refused(resp, self._client._read(resp, self._req))
+            raise self._state.refused(resp, self._read(resp, self._req))
         if self._state.whole_answer(resp):
-            self._state.take_whole(self._client._read(resp, self._req))
+            self._state.take_whole(self._read(resp, self._req))
             return
         self._bytes = resp.iter_bytes()
 
@@ -241,20 +248,22 @@ class ChatStream(_Stream):
 class AsyncChatStream(_Stream):
     """Async iterator of chunk dicts; ``await`` it to start, ``aclose()`` closes the connection."""
 
-    def __init__(self, client: AsyncClient, req: Request) -> None:
-        super().__init__(client._core, req)
-        self._client = client
+    def __init__(
+        self, core: ClientCore, req: Request, send: AsyncSender, read: AsyncReader
+    ) -> None:
+        super().__init__(core, req)
+        self._send, self._read = send, read
         self._bytes: AsyncIterator[bytes] | None = None
 
     async def open(self) -> AsyncChatStream:
         if self._resp is not None or self.closed:
             return self
-        resp = await self._client._send(self._req, self._state.plan)
+        resp = await self._send(self._req, self._state.plan)
         self._resp = resp
         if not self._state.accept(resp):
-            raise self._state.refused(resp, await self._client._read(resp, self._req))
+            raise self._state.refused(resp, await self._read(resp, self._req))
         if self._state.whole_answer(resp):
-            self._state.take_whole(await self._client._read(resp, self._req))
+            self._state.take_whole(await self._read(resp, self._req))
             return self
         self._bytes = resp.aiter_bytes()
         return self

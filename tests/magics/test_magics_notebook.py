@@ -23,8 +23,8 @@ import pytest
 
 from nvnb.testing import AUTH_KEY
 
-NOTEBOOK = Path(__file__).parent / "notebooks" / "magics.ipynb"
-ROOT = Path(__file__).parent.parent
+NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "magics.ipynb"
+ROOT = Path(__file__).parent.parent.parent
 
 
 def kernel_env(server: Any) -> dict[str, str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +20,10 @@ from typing import Any
 MODEL_TYPES = ("chat", "code", "vlm", "nv-vlm", "steerlm", "qa", "embedding", "ranking")
 CAPABILITIES = ("tools", "structured_output", "images")
 STEERLM_LABELS = ("creativity", "complexity", "verbosity")
+"""The labels of the text SteerLM models."""
+LABEL_NAMES = (*STEERLM_LABELS, "quality")
+"""Every SteerLM label nvnb knows (vision SteerLM models also take ``quality``); a model's record
+may allow fewer."""
 PLAYGROUND_PREFIX = "playground_"
 
 _DATA = Path(__file__).with_name("models.json")
@@ -90,6 +94,10 @@ class Model:
             return "nv-vlm"
         return "custom" if self.endpoint else "chat"
 
+    def check_labels(self, labels: Any) -> dict[str, int]:
+        """``labels`` checked for this model (see :func:`check_labels`)."""
+        return check_labels(labels, self)
+
     def to_dict(self) -> dict[str, Any]:
         """A plain, JSON-ready description (for tables, widgets and ``--json`` output)."""
         return {
@@ -103,6 +111,63 @@ class Model:
             "thinking": self.supports_thinking,
             "deprecated": self.deprecated,
         }
+
+
+def check_labels(labels: Any, model: Model | None = None) -> dict[str, int]:
+    """SteerLM labels checked before anything is sent: known names (those ``model`` takes, or
+    :data:`LABEL_NAMES` when no record says), integers 0–9, none for QA models. ``None`` is no
+    labels. Returns a plain dict; raises :class:`nvnb.errors.InvalidInputError`."""
+    from nvnb.errors import InvalidInputError
+
+    if labels is None:
+        return {}
+    if not isinstance(labels, Mapping):
+        raise InvalidInputError(
+            f"labels must be a dict such as {{'creativity': 5}}, not {type(labels).__name__}"
+        )
+    if labels and model is not None and model.is_qa:
+        raise InvalidInputError(
+            f"model {model.id!r} answers questions from context and takes no labels "
+            "(labels steer SteerLM models); leave them out for it"
+        )
+    if model is not None and model.labels:
+        allowed, who = model.labels, f"model {model.id!r} takes"
+    else:
+        allowed, who = LABEL_NAMES, "SteerLM models take"
+    out: dict[str, int] = {}
+    for name, value in labels.items():
+        if name not in allowed:
+            raise InvalidInputError(f"unknown label {name!r}: {who} {', '.join(allowed)}")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInputError(f"label {name!r} must be an integer from 0 to 9, not {value!r}")
+        if not 0 <= value <= 9:
+            raise InvalidInputError(f"label {name!r} must be from 0 to 9, not {value}")
+        out[name] = value
+    return out
+
+
+def parse_labels(text: str | None) -> dict[str, int]:
+    """``"creativity=9,verbosity=0"`` (commas or spaces) → ``{"creativity": 9, "verbosity": 0}``.
+
+    Only the form is checked here (``name=integer`` pairs); :func:`check_labels` checks names and
+    ranges. Raises :class:`nvnb.errors.InvalidInputError`.
+    """
+    from nvnb.errors import InvalidInputError
+
+    labels: dict[str, int] = {}
+    for item in (text or "").replace(",", " ").split():
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise InvalidInputError(
+                f"labels are name=value pairs such as creativity=9,verbosity=0, not {item!r}"
+            )
+        try:
+            labels[name] = int(value)
+        except ValueError:
+            raise InvalidInputError(
+                f"label {name!r} must be an integer from 0 to 9, not {value!r}"
+            ) from None
+    return labels
 
 
 def _record(raw: dict[str, Any]) -> Model:
@@ -197,26 +262,32 @@ def suggest(name: str, n: int = 3) -> list[str]:
     return out[:n]
 
 
-def resolve_model(name: str, *, live_ids: Iterable[str] | None = None) -> Model:
-    """The record to use for ``name``.
+def resolve_model(
+    name: str, *, live: Iterable[str] | Callable[[], Iterable[str]] | None = None
+) -> Model:
+    """The record to use for ``name``: the catalog merged with a live ``/v1/models`` listing.
 
     An id resolves to itself; an alias resolves to today's id, with a one-time notice naming it;
     an id the live listing offers but the catalog lacks becomes a plain chat record; anything
-    else raises :class:`nvnb.errors.UnknownModelError` with the closest known names.
+    else raises :class:`nvnb.errors.UnknownModelError` with the closest known names. ``live``
+    is the listed ids, or a function returning them, called only for a name the catalog lacks
+    (what it raises goes through).
     """
     name = name.strip()
     found = _lookup(name)
     if found is not None:
         model, is_alias = found
         if is_alias or name != model.id:
-            from nvnb.notices import notify_once
+            from nvnb._notices import notify_once
 
             notify_once(
                 f"alias:{name}",
                 f"model {name!r} is a legacy name; using {model.id!r}.",
             )
         return model
-    live = list(live_ids) if live_ids is not None else []
+    if callable(live):
+        live = live()
+    live = list(live) if live is not None else []
     if name in live:
         return Model(id=name, type="chat")
     from nvnb.errors import UnknownModelError
@@ -226,3 +297,44 @@ def resolve_model(name: str, *, live_ids: Iterable[str] | None = None) -> Model:
         if len(suggestions) < 3 and difflib.SequenceMatcher(None, name, model_id).ratio() > 0.6:
             suggestions.append(model_id)
     raise UnknownModelError(name, suggestions=suggestions)
+
+
+def merge_listing(
+    list_models: Callable[[], Iterable[Mapping[str, Any]]],
+    *,
+    keep: Callable[[Model], bool],
+    self_hosted: bool,
+    unknown_type: str = "chat",
+    add_unknown: bool = True,
+) -> list[Model]:
+    """The records ``keep`` accepts, merged with the live ``/v1/models`` listing that
+    ``list_models()`` returns.
+
+    On a self-hosted NIM only what it lists counts (ids the catalog lacks become records of
+    ``unknown_type``, ``root`` as their base model), and a failed listing raises. On the hosted
+    service every known record counts, plus (``add_unknown``) listed ids the catalog lacks as
+    ``unknown_type`` records; a failed listing leaves the catalog alone.
+    """
+    from nvnb.errors import NVNBError
+
+    try:
+        listed = [item for item in list_models() if item.get("id")]
+    except NVNBError:
+        if self_hosted:
+            raise
+        listed = []
+    if self_hosted:
+        out = []
+        for item in listed:
+            found = find_model(item["id"]) or Model(
+                id=item["id"], type=unknown_type, base_model=item.get("root")
+            )
+            if keep(found):
+                out.append(found)
+        return out
+    records = {m.id: m for m in known_models() if keep(m)}
+    if add_unknown:
+        for item in listed:
+            if find_model(item["id"]) is None:
+                records.setdefault(item["id"], Model(id=item["id"], type=unknown_type))
+    return list(records.values())

@@ -6,52 +6,24 @@ The clients do the sending and the sleeping; these plans only say whether and ho
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import random
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import httpx
 
-from nvnb._http import Request
 from nvnb.call_record import RetryNote
+from nvnb.client._boundary import retryable_cause
+from nvnb.client._exchange import Request, parse_retry_after
 from nvnb.errors import APIError, NVNBError, RequestTimeout
-from nvnb.settings import RetryPolicy
-
-if TYPE_CHECKING:
-    from nvnb._client_core import ClientCore
+from nvnb.settings import RetryPolicy, Timeouts
 
 # The client's logger: retry decisions are part of the client's story in a debug log.
 log = logging.getLogger("nvnb.client")
 
-RETRYABLE_TRANSPORT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.RemoteProtocolError,
-    httpx.ReadError,
-    httpx.WriteError,
-    httpx.ProxyError,
-)
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
+# (request id, the original request, seconds left) → the status request to send
+PollRequestFn = Callable[[str, Request, float], Request]
 
 
 class RetryPlan:
@@ -76,9 +48,8 @@ class RetryPlan:
 
     def after_error(self, err: NVNBError) -> float | None:
         """Seconds to wait before retrying after a transport error, or None: raise it."""
-        if not isinstance(err.__cause__, RETRYABLE_TRANSPORT):
-            return None
-        delay = self._next(None, type(err.__cause__).__name__)
+        why = retryable_cause(err)
+        delay = None if why is None else self._next(None, why)
         if delay is not None:
             self.note.retrying(delay)
         return delay
@@ -115,10 +86,10 @@ class RetryPlan:
 class PollPlan:
     """NVCF 202 polling: ``GET {nvcf}/pexec/status/{id}`` until not 202, within a deadline."""
 
-    def __init__(self, core: ClientCore, original: Request) -> None:
-        self.core = core
+    def __init__(self, timeouts: Timeouts, original: Request, poll_request: PollRequestFn) -> None:
+        self.poll_request = poll_request
         self.original = original
-        self.timeouts = core.settings.timeout
+        self.timeouts = timeouts
         self.deadline = time.monotonic() + self.timeouts.poll_deadline
         self.polls = 0
         self.request_id: str | None = None
@@ -147,4 +118,4 @@ class PollPlan:
             )
         self.polls += 1
         pause = min(self.timeouts.poll_interval, remaining)
-        return self.core.poll_request(reqid, self.original, remaining), pause
+        return self.poll_request(reqid, self.original, remaining), pause

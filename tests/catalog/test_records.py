@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from nvnb import catalog
 from nvnb.catalog import MODEL_TYPES, Model, find_model, known_models, resolve_model, suggest
+from nvnb.catalog import records as catalog
 
 
 def test_every_packaged_record_has_a_known_type_and_unique_id() -> None:
@@ -47,7 +47,7 @@ def test_the_playground_prefix_is_optional_both_ways() -> None:
 
 
 def test_an_alias_is_announced_once_with_the_new_id(capsys: pytest.CaptureFixture[str]) -> None:
-    from nvnb import notices
+    from nvnb import _notices as notices
 
     notices.reset("alias:neva_22b")
     resolve_model("neva_22b")
@@ -87,7 +87,7 @@ def test_an_unknown_name_raises_with_suggestions() -> None:
 
 
 def test_a_live_listed_id_unknown_to_the_catalog_becomes_a_chat_model() -> None:
-    model = resolve_model("acme/house-model", live_ids=["acme/house-model"])
+    model = resolve_model("acme/house-model", live=["acme/house-model"])
     assert model == Model(id="acme/house-model", type="chat")
 
 
@@ -106,3 +106,39 @@ def test_registered_models_are_found_and_listed() -> None:
 def test_a_record_with_an_unknown_type_is_refused() -> None:
     with pytest.raises(ValueError, match="not one of"):
         Model(id="x", type="diffusion")
+
+
+def test_a_live_listing_given_as_a_function_is_asked_only_for_names_the_catalog_lacks() -> None:
+    asked: list[str] = []
+
+    def listing() -> list[str]:
+        asked.append("listed")
+        return ["acme/house-model"]
+
+    assert resolve_model("meta/llama-3.1-8b-instruct", live=listing).id == (
+        "meta/llama-3.1-8b-instruct"
+    )
+    assert asked == []
+    assert resolve_model("acme/house-model", live=listing).type == "chat"
+    assert asked == ["listed"]
+
+
+def test_a_listing_merges_with_the_catalog_by_where_it_comes_from() -> None:
+    from nvnb.catalog import merge_listing
+    from nvnb.errors import ConnectError
+
+    listed = [{"id": "meta/llama-3.1-8b-instruct"}, {"id": "acme/own", "root": "meta/base"}]
+    hosted = merge_listing(lambda: listed, keep=lambda m: m.is_chat, self_hosted=False)
+    assert Model(id="acme/own", type="chat") in hosted
+    assert {m.id for m in known_models() if m.is_chat} < {m.id for m in hosted}
+    nim = merge_listing(lambda: listed, keep=lambda m: m.is_chat, self_hosted=True)
+    assert [m.id for m in nim] == ["meta/llama-3.1-8b-instruct", "acme/own"]
+    assert nim[1].base_model == "meta/base"
+
+    def offline() -> list[dict[str, str]]:
+        raise ConnectError("no route")
+
+    fallback = merge_listing(offline, keep=lambda m: m.is_chat, self_hosted=False)
+    assert {m.id for m in fallback} == {m.id for m in known_models() if m.is_chat}
+    with pytest.raises(ConnectError):
+        merge_listing(offline, keep=lambda m: m.is_chat, self_hosted=True)

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from nvnb.client._boundary import stream_error
 from nvnb.errors import NVNBError, RequestTimeout, StreamError, StreamInterrupted
 
 __all__ = ["ChatStreamDecoder", "SSEParser", "ServerSentEvent"]
@@ -244,21 +245,6 @@ def decode_chat_event(event: ServerSentEvent) -> dict[str, Any] | None:
     if event.event == "error" or (obj.get("error") and not obj.get("choices")):
         raise stream_error(obj.get("error", obj))
     return obj
-
-
-def stream_error(error: Any) -> StreamError:
-    """The StreamError for an ``{"error": …}`` object (a dict or a bare message)."""
-    if isinstance(error, dict):
-        message = error.get("message") or error.get("detail") or json.dumps(error)
-        kind = error.get("type") or error.get("code")
-        status = error.get("status") if isinstance(error.get("status"), int) else None
-        return StreamError(
-            str(message),
-            title=str(kind) if kind else "error in stream",
-            status=status,
-            request_id=error.get("requestId") if isinstance(error.get("requestId"), str) else None,
-        )
-    return StreamError(str(error), title="error in stream")
 
 
 def chunk_text(chunk: dict[str, Any]) -> str:

@@ -1,12 +1,9 @@
-"""The HTTP client: chat completions (JSON and SSE), model listing, NVCF polling and assets.
+"""``Client`` and ``AsyncClient``: one constructor, then only sending, sleeping and reading.
 
-``Client`` and ``AsyncClient`` share one ``ClientCore`` (``nvnb._client_core``) that does
-everything except I/O: settings, request building (headers, ``payload_fn``, asset references),
-answers into ``ChatResponse`` or errors. Retry and polling decisions are in ``nvnb._retry``,
-pools in ``nvnb._pools``, streams in ``nvnb._streams``. The two classes only send, sleep and read.
-
-httpx exceptions become ``nvnb.errors`` in one place (``nvnb._http.translate_errors``); HTTP error
-statuses in another (``nvnb.errors.error_from_response`` via ``ClientCore.error_for``).
+Everything else is beside them in this package: request building and answers in ``_core``
+(``ClientCore``, shared by a Client and its ``.aio``), the error boundary in ``_boundary``,
+retry and NVCF polling decisions in ``_retry``, pools in ``_pools`` (transports in
+``_transport``), streams in ``_streams`` and the SSE parser in ``sse``.
 """
 
 from __future__ import annotations
@@ -19,24 +16,23 @@ from typing import Any
 
 import httpx
 
-from nvnb._client_core import ClientCore, PayloadFn
-from nvnb._http import USER_AGENT as USER_AGENT
-from nvnb._http import ChatResponse, Request, translate_errors
-from nvnb._pools import (
+from nvnb.call_record import RETRY_EXTENSION
+from nvnb.client._boundary import translate_errors
+from nvnb.client._core import ClientCore, PayloadFn
+from nvnb.client._exchange import ChatResponse, Request
+from nvnb.client._pools import (
     LoopPools,
     current_loop,
     loop_pool,
-    new_async_pool,
-    new_sync_pool,
+    make_async_pool,
+    make_sync_pool,
     pool_key,
     pool_stats,
     shared_async_pool,
     shared_sync_pool,
 )
-from nvnb._retry import PollPlan, RetryPlan
-from nvnb._retry import parse_retry_after as parse_retry_after
-from nvnb._streams import AsyncChatStream, ChatStream
-from nvnb.call_record import RETRY_EXTENSION
+from nvnb.client._retry import PollPlan, RetryPlan
+from nvnb.client._streams import AsyncChatStream, ChatStream
 from nvnb.errors import ConfigurationError, NVNBError
 from nvnb.settings import RetryPolicy, Settings, Timeouts
 
@@ -65,26 +61,18 @@ class _ClientBase:
         payload_fn: PayloadFn | None = None,
         settings: Settings | None = None,
         shared_pool: bool = False,
+        max_connections: int | None = None,
     ) -> None:
         """``api_key``/``base_url`` as in :func:`nvnb.settings.resolve_settings` (left out: the
         process key and the embedded default, followed when the key changes). ``timeout`` is
         seconds or :class:`Timeouts`; ``retry`` a :class:`RetryPolicy`; ``verify_ssl`` a bool or
         a CA bundle path; ``hosted_origin`` moves hosted URLs onto another server (testing);
-        ``shared_pool`` uses one process-wide pool (per event loop for async)."""
-        self._core = ClientCore(
-            api_key,
-            base_url,
-            nvidia_api_key=nvidia_api_key,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry=retry,
-            verify_ssl=verify_ssl,
-            hosted_origin=hosted_origin,
-            default_headers=default_headers,
-            payload_fn=payload_fn,
-            settings=settings,
-            shared_pool=shared_pool,
-        )
+        ``shared_pool`` uses one process-wide pool (per event loop for async);
+        ``max_connections`` bounds the connections a pool opens (default
+        ``Settings.max_connections``, 100: more requests than that wait for a free one)."""
+        arguments = dict(locals())
+        del arguments["self"]
+        self._core = ClientCore(arguments)
         self._attach(self._core)
 
     def _attach(self, core: ClientCore) -> None:
@@ -151,12 +139,12 @@ class Client(_ClientBase):
         core = self._core
         key = pool_key(core.settings)
         if core.shared_pool:
-            return shared_sync_pool(key, lambda: new_sync_pool(core.settings))
+            return shared_sync_pool(key, lambda: make_sync_pool(core.settings))
         with core._lock:
             if self._http is None or self._http.is_closed or self._http_key != key:
                 if self._http is not None:
                     self._http.close()
-                self._http = new_sync_pool(core.settings)
+                self._http = make_sync_pool(core.settings)
                 self._http_key = key
             return self._http
 
@@ -213,7 +201,7 @@ class Client(_ClientBase):
     def _request_json(self, req: Request) -> ChatResponse:
         resp = self._send(req)
         if resp.status_code == 202:
-            plan = PollPlan(self._core, req)
+            plan = PollPlan(self._core.settings.timeout, req, self._core.poll_request)
             while resp.status_code == 202:
                 self._read(resp, req)
                 poll, pause = plan.next(resp.headers)
@@ -236,7 +224,7 @@ class Client(_ClientBase):
         """Start a streamed chat completion: an iterator of chunk dicts. Errors before the
         first chunk raise here; ``close()`` (or leaving ``with``) closes the connection."""
         req = self._core.chat_request(payload, stream=True, headers=headers)
-        stream = ChatStream(self, req)
+        stream = ChatStream(self._core, req, self._send, self._read)
         stream.open()
         return stream
 
@@ -293,7 +281,7 @@ class AsyncClient(_ClientBase):
         key = (id(loop), *pool_key(core.settings))
 
         def make() -> httpx.AsyncClient:
-            return new_async_pool(core.settings)
+            return make_async_pool(core.settings)
 
         if core.shared_pool:
             return shared_async_pool(key, loop, make)
@@ -355,7 +343,7 @@ class AsyncClient(_ClientBase):
     async def _request_json(self, req: Request) -> ChatResponse:
         resp = await self._send(req)
         if resp.status_code == 202:
-            plan = PollPlan(self._core, req)
+            plan = PollPlan(self._core.settings.timeout, req, self._core.poll_request)
             while resp.status_code == 202:
                 await self._read(resp, req)
                 poll, pause = plan.next(resp.headers)
@@ -378,7 +366,7 @@ class AsyncClient(_ClientBase):
         """A streamed chat completion: ``async for chunk in client.stream_chat(p)``, or
         ``stream = await client.stream_chat(p)`` to start it (and see errors) first."""
         req = self._core.chat_request(payload, stream=True, headers=headers)
-        return AsyncChatStream(self, req)
+        return AsyncChatStream(self._core, req, self._send, self._read)
 
     async def nvcf_chat(
         self,

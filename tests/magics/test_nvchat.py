@@ -16,10 +16,10 @@ import pytest
 from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 from IPython.utils.capture import CapturedIO, capture_output
 
-import nvnb.magics as magics
+import nvnb.magics.nvchat as magics
 import nvnb.session as session_module
-from nvnb.answer_output import CodeAnswer, MarkdownAnswer, TextAnswer
-from nvnb.kernel_errors import plain
+from nvnb.magics.answer_output import CodeAnswer, MarkdownAnswer, TextAnswer
+from nvnb.magics.kernel_errors import plain
 from nvnb.session import Session
 from nvnb.testing import AUTH_KEY
 
@@ -366,7 +366,7 @@ def test_labels_out_of_range_are_refused_before_sending(
 ) -> None:
     result, captured = run(shell, f"%%nvchat -m {STEERLM} --labels creativity=12\nHello")
     text = assert_one_line_failure(result, captured, "InvalidInputError")
-    assert "creativity" in text and "0–9" in text
+    assert "creativity" in text and "0 to 9" in text
     result, captured = run(shell, "%%nvchat --labels creativity=high\nHello")
     assert_one_line_failure(result, captured, "CellFailure")
     assert chats(server) == []

@@ -12,21 +12,11 @@ import json
 import re
 import sys
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from nvnb.markdown_safety import inert_markdown
 
 FORMATS = ("markdown", "code", "text", "json")
-
-
-class Sink(Protocol):
-    """What ``Session.ask`` streams into."""
-
-    def on_delta(self, text: str) -> None: ...
-
-    def on_end(self, answer: Any) -> None: ...
-
-    def on_error(self, exc: BaseException) -> None: ...
 
 
 class TextStream:

@@ -1,0 +1,358 @@
+"""The one boundary where what goes wrong below nvnb becomes :mod:`nvnb.errors`.
+
+Three kinds of failure cross it, each in one function:
+
+- transport exceptions (httpx's, and aiohttp's as the ``httpx-aiohttp`` transport re-raises them
+  as httpx's): :func:`translate_errors`, a context manager around every send and read;
+  :func:`retryable_cause` says which of them a retry may cure;
+- HTTP error statuses with any body (NVCF problem JSON, OpenAI error objects, HTML, text):
+  :func:`error_from_response` (status → class, title/detail/request id, hints), and
+  :func:`error_for_response` for a response the client received;
+- ``{"error": …}`` objects inside a stream: :func:`stream_error`.
+
+Errors built here never carry the API key: :func:`without_key` masks a server that echoes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from nvnb.client._exchange import Request, parse_retry_after
+from nvnb.errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    ConnectError,
+    InvalidRequestError,
+    NotFoundError,
+    NVNBError,
+    RateLimitError,
+    RequestTimeout,
+    ServerError,
+    StreamError,
+    StreamInterrupted,
+    TransportError,
+)
+from nvnb.settings import Secret
+
+__all__ = [
+    "error_class_for",
+    "error_for_response",
+    "error_from_response",
+    "request_id_from",
+    "retryable_cause",
+    "stream_error",
+    "translate_errors",
+    "without_key",
+]
+
+# --- transport exceptions ------------------------------------------------------------------
+
+_RETRYABLE_TRANSPORT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.RemoteProtocolError,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.ProxyError,
+)
+
+
+@contextlib.contextmanager
+def translate_errors(req: Request, *, reading: bool = False) -> Iterator[None]:
+    """httpx exceptions → ``nvnb.errors`` (``reading``: inside a body already started)."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        what = {
+            httpx.ConnectTimeout: "connecting to",
+            httpx.WriteTimeout: "sending to",
+            httpx.PoolTimeout: "waiting for a free connection to",
+        }.get(type(exc), "waiting for data from")
+        raise RequestTimeout(f"timed out {what} {req.url}", url=req.url, model=req.model) from exc
+    except (httpx.ConnectError, httpx.ProxyError) as exc:
+        raise ConnectError(
+            f"could not connect to {req.url}: {_reason(exc)}", url=req.url, model=req.model
+        ) from exc
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        raise ConfigurationError(f"cannot send to {req.url}: {exc}", url=req.url) from exc
+    except httpx.TransportError as exc:  # ReadError, RemoteProtocolError, WriteError, …
+        if reading:
+            raise StreamInterrupted(
+                f"the connection to {req.url} broke off: {_reason(exc)}",
+                url=req.url,
+                model=req.model,
+            ) from exc
+        raise TransportError(
+            f"the connection to {req.url} failed: {_reason(exc)}", url=req.url, model=req.model
+        ) from exc
+    except (httpx.DecodingError, httpx.StreamError) as exc:
+        raise StreamInterrupted(
+            f"the answer from {req.url} could not be read: {exc}", url=req.url, model=req.model
+        ) from exc
+
+
+def retryable_cause(err: NVNBError) -> str | None:
+    """The name of the transport failure behind ``err`` if sending again may cure it, else None."""
+    cause = err.__cause__
+    return type(cause).__name__ if isinstance(cause, _RETRYABLE_TRANSPORT) else None
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+# --- HTTP error statuses -------------------------------------------------------------------
+
+_STATUS_CLASSES: dict[int, type[APIError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: AuthenticationError,
+    404: NotFoundError,
+    413: InvalidRequestError,
+    422: InvalidRequestError,
+    429: RateLimitError,
+}
+
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    408: "Request Timeout",
+    413: "Payload Too Large",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+_MAX_DETAIL = 300
+
+
+def error_class_for(status: int) -> type[APIError]:
+    """The APIError subclass for an HTTP status."""
+    if status in _STATUS_CLASSES:
+        return _STATUS_CLASSES[status]
+    if status >= 500:
+        return ServerError
+    if 400 <= status < 500:
+        return InvalidRequestError
+    return APIError
+
+
+def error_from_response(
+    status: int,
+    body: bytes | str,
+    *,
+    headers: Any = None,
+    url: str | None = None,
+    model: str | None = None,
+    retry_after: float | None = None,
+    content_type: str | None = None,
+) -> APIError:
+    """Turn an HTTP error response (NVCF, OpenAI, HTML or plain-text body) into one typed error."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    headers = headers or {}
+    ctype = content_type or headers.get("content-type", "") or ""
+    title, detail, body_request_id = _parse_error_body(text, ctype)
+    title = title or _REASONS.get(status)
+    request_id = request_id_from(headers) or body_request_id
+    cls = error_class_for(status)
+    fields: dict[str, Any] = dict(
+        status=status, title=title, detail=detail, request_id=request_id, model=model, url=url
+    )
+    hint = _hint_for(status, detail)
+    if hint:
+        fields["hint"] = hint
+    if cls is RateLimitError:
+        return RateLimitError(retry_after=retry_after, **fields)
+    return cls(**fields)
+
+
+def error_for_response(resp: httpx.Response, body: bytes, req: Request) -> APIError:
+    """The typed error for a response the client received (its ``Retry-After`` included)."""
+    return error_from_response(
+        resp.status_code,
+        body,
+        headers=resp.headers,
+        url=req.url,
+        model=req.model,
+        retry_after=parse_retry_after(resp.headers.get("retry-after")),
+    )
+
+
+def malformed_answer(resp: httpx.Response, body: bytes, req: Request) -> APIError:
+    """A success status whose body is not the JSON it should be."""
+    preview = body[:80].decode("utf-8", "replace")
+    return APIError(
+        f"the answer is not JSON: {preview!r}",
+        status=resp.status_code,
+        title="Malformed answer",
+        url=req.url,
+        model=req.model,
+        request_id=request_id_from(resp.headers),
+        hint="the server sent something that is not JSON; try again",
+    )
+
+
+def queued_stream(resp: httpx.Response, req: Request) -> APIError:
+    """A 202 (queued) answer to a stream request, which streams never poll."""
+    return APIError(
+        "the service queued this streamed request (202); streams do not poll",
+        status=202,
+        title="Accepted",
+        url=req.url,
+        model=req.model,
+        request_id=request_id_from(resp.headers),
+        hint="call without streaming (chat) to wait for the result",
+    )
+
+
+def request_id_from(headers: Any, body: Any = None) -> str | None:
+    """The request id: header ``NVCF-REQID`` or ``x-request-id``, else body ``requestId``."""
+    if headers:
+        for name in ("nvcf-reqid", "x-request-id"):
+            value = headers.get(name)
+            if value:
+                return str(value)
+    if isinstance(body, dict):
+        value = body.get("requestId") or body.get("request_id")
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _parse_error_body(text: str, content_type: str) -> tuple[str | None, str | None, str | None]:
+    """(title, detail, requestId) from an error body of any known shape."""
+    stripped = text.strip()
+    if not stripped:
+        return None, None, None
+    if stripped[:1] in "{[":
+        try:
+            data = json.loads(stripped)
+        except ValueError:
+            data = None
+        if data is not None:
+            return _parse_json_error(data)
+    if "html" in content_type.lower() or re.match(r"(?is)\s*<(!doctype|html|head|body)", stripped):
+        return _parse_html_error(stripped), None, None
+    first = next((line.strip() for line in stripped.splitlines() if line.strip()), "")
+    return None, _clip(first), None
+
+
+def _parse_json_error(data: Any) -> tuple[str | None, str | None, str | None]:
+    if not isinstance(data, dict):
+        return None, _clip(json.dumps(data)), None
+    request_id = data.get("requestId") if isinstance(data.get("requestId"), str) else None
+    err = data.get("error")
+    if isinstance(err, dict):  # OpenAI style
+        message = err.get("message") or err.get("detail") or err.get("type")
+        return None, _clip(_detail_text(message)), request_id
+    if isinstance(err, str) and "detail" not in data:
+        return None, _clip(err), request_id
+    title = data.get("title") if isinstance(data.get("title"), str) else None
+    detail = data.get("detail", data.get("message", err))
+    return title, _clip(_detail_text(detail)), request_id
+
+
+def _detail_text(detail: Any) -> str | None:
+    """Validation lists become one line: ``body -> stream: extra inputs are not permitted``."""
+    if detail is None:
+        return None
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        parts = [_detail_text(item) or "" for item in detail]
+        return "; ".join(p for p in parts if p)
+    if isinstance(detail, dict):
+        msg = detail.get("msg") or detail.get("message")
+        loc = detail.get("loc")
+        if msg and isinstance(loc, list | tuple):
+            return f"{' -> '.join(str(p) for p in loc)}: {msg}"
+        if msg:
+            return str(msg)
+    return json.dumps(detail)
+
+
+def _parse_html_error(text: str) -> str | None:
+    for pattern in (r"(?is)<title[^>]*>(.*?)</title>", r"(?is)<h1[^>]*>(.*?)</h1>"):
+        match = re.search(pattern, text)
+        if match:
+            inner = re.sub(r"(?s)<[^>]+>", " ", match.group(1))
+            inner = " ".join(html.unescape(inner).split())
+            inner = re.sub(r"^\d{3}\s*[-:]?\s*", "", inner)  # "503 Bad Gateway" → title
+            if inner:
+                return _clip(inner, 120)
+    return None
+
+
+def _clip(text: str | None, limit: int = _MAX_DETAIL) -> str | None:
+    if text is None:
+        return None
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_EXTRA_FIELD = re.compile(
+    r"body\s*->\s*([\w.]+)\s*:\s*extra (?:inputs|fields) (?:are )?not permitted", re.I
+)
+
+
+def _hint_for(status: int, detail: str | None) -> str | None:
+    if detail and (match := _EXTRA_FIELD.search(detail)):
+        field = match.group(1)
+        drop = f"{{k: v for k, v in p.items() if k != {field!r}}}"
+        return (
+            f"this model does not accept {field!r}; drop it from every request, e.g. "
+            f"llm.client.payload_fn = lambda p: {drop}"
+        )
+    if status == 413:
+        return (
+            "the request is too large; inline images over ~180 000 base64 characters need "
+            "the assets API (Client.upload_asset)"
+        )
+    return None
+
+
+# --- error objects inside a stream ---------------------------------------------------------
+
+
+def stream_error(error: Any) -> StreamError:
+    """The StreamError for an ``{"error": …}`` object (a dict or a bare message)."""
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("detail") or json.dumps(error)
+        kind = error.get("type") or error.get("code")
+        status = error.get("status") if isinstance(error.get("status"), int) else None
+        return StreamError(
+            str(message),
+            title=str(kind) if kind else "error in stream",
+            status=status,
+            request_id=error.get("requestId") if isinstance(error.get("requestId"), str) else None,
+        )
+    return StreamError(str(error), title="error in stream")
+
+
+# --- no key in any error -------------------------------------------------------------------
+
+
+def without_key(err: NVNBError, key: Secret | None) -> NVNBError:
+    """Belt and braces: a server that echoes the key back does not get it into an error."""
+    if key:
+        secret = key.get_secret_value()
+        for name in ("title", "detail", "hint", "url"):
+            value = getattr(err, name, None)
+            if isinstance(value, str) and secret in value:
+                setattr(err, name, value.replace(secret, "***"))
+        err.args = (err.message,)
+    return err

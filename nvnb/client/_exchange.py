@@ -1,0 +1,91 @@
+"""One HTTP exchange as both clients see it: the request we build (``Request``), the answer we
+hand back (``ChatResponse``), and the facts read off headers (``parse_retry_after``)."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from nvnb._version import __version__
+from nvnb.settings import Timeouts
+
+USER_AGENT = f"nvnb/{__version__}"
+
+
+class ChatResponse(dict):
+    """A chat completion (the JSON body) with ``.request_id``, ``.headers`` and ``.status``."""
+
+    request_id: str | None
+    headers: httpx.Headers
+    status: int
+
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        *,
+        request_id: str | None = None,
+        headers: httpx.Headers | None = None,
+        status: int = 200,
+    ) -> None:
+        super().__init__(data)
+        self.request_id = request_id
+        self.headers = headers if headers is not None else httpx.Headers()
+        self.status = status
+
+
+@dataclass
+class Request:
+    """One HTTP request, built once, sent (and re-sent on retry) by either client."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    content: bytes | None = None
+    model: str | None = None
+    timeout: httpx.Timeout | None = None
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    def build(
+        self, http: httpx.Client | httpx.AsyncClient, extensions: dict[str, Any] | None = None
+    ) -> httpx.Request:
+        """The httpx request; ``extensions`` reach the transport (the call log's retry note)."""
+        return http.build_request(
+            self.method,
+            self.url,
+            headers=self.headers,
+            content=self.content,
+            timeout=self.timeout,
+            extensions=extensions,
+        )
+
+
+def httpx_timeout(timeouts: Timeouts, *, read: float | None = None) -> httpx.Timeout:
+    """Our ``Timeouts`` as httpx's (``read`` replaces the read timeout, e.g. for a poll)."""
+    t = timeouts
+    return httpx.Timeout(
+        connect=t.connect, read=t.read if read is None else read, write=t.write, pool=t.pool
+    )
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)

@@ -1,0 +1,74 @@
+"""Where the transport under every nvnb pool is made: :func:`make_transport`, the one place.
+
+A hook for what wraps the transport (a call log, a response cache): wrap the value
+``make_transport`` returns (an ``httpx.BaseTransport`` or ``httpx.AsyncBaseTransport``); every
+sync and async pool, shared or not, is built on it, so a wrapper sees every request nvnb sends
+(retries, NVCF polls and asset uploads included) and may answer one itself.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+
+import httpx
+
+from nvnb.call_transport import observe
+from nvnb.settings import Settings
+
+
+def make_transport(
+    settings: Settings, *, asynchronous: bool, proxy: str | None = None
+) -> httpx.BaseTransport | httpx.AsyncBaseTransport:
+    """The transport for one pool (or, with ``proxy``, for the URLs that go through that
+    proxy): TLS verification as settings say, at most ``settings.max_connections`` open."""
+    limits = httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=min(20, settings.max_connections),
+    )
+    options = dict(verify=_ssl_verify(settings), trust_env=settings.trust_env, limits=limits)
+    # the call log and the response cache see every request through this wrapper
+    if asynchronous:
+        return observe(httpx.AsyncHTTPTransport(proxy=proxy, **options))  # type: ignore[arg-type]
+    return observe(httpx.HTTPTransport(proxy=proxy, **options))  # type: ignore[arg-type]
+
+
+def make_mounts(
+    settings: Settings, *, asynchronous: bool
+) -> dict[str, httpx.BaseTransport | httpx.AsyncBaseTransport | None]:
+    """Per-URL-pattern transports for the proxies in the environment (``HTTP_PROXY``,
+    ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``) when ``trust_env``: httpx reads them only
+    for a client without a transport of its own, so a pool on ours mounts them itself."""
+    if not settings.trust_env:
+        return {}
+    # httpx's own reading of the environment, so nvnb's proxies are exactly httpx's
+    from httpx._utils import get_environment_proxies
+
+    return {
+        pattern: None
+        if url is None
+        else make_transport(settings, asynchronous=asynchronous, proxy=url)
+        for pattern, url in get_environment_proxies().items()
+    }
+
+
+def _ssl_verify(settings: Settings) -> bool | ssl.SSLContext:
+    verify = settings.verify_ssl
+    if verify is False:
+        return False
+    if isinstance(verify, str):
+        return _ca_context(verify)
+    if settings.trust_env and not (
+        os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")
+    ):
+        for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+            path = os.environ.get(name)
+            if path and os.path.exists(path):
+                return _ca_context(path)
+    return True  # httpx: SSL_CERT_FILE / SSL_CERT_DIR when trust_env, else certifi
+
+
+def _ca_context(path: str) -> ssl.SSLContext:
+    if os.path.isdir(path):
+        return ssl.create_default_context(capath=path)
+    return ssl.create_default_context(cafile=path)
