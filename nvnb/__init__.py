@@ -26,6 +26,9 @@ _EXPORTS = {
     "export_notebook": "nvnb.notebook_export",
     "NVIDIAEmbeddings": "nvnb.embeddings",
     "NVIDIARerank": "nvnb.rerank",
+    "log": "nvnb.calllog",
+    "cache": "nvnb.response_cache",
+    "last_call": "nvnb.call_record",
 }
 
 __all__ = [
@@ -43,19 +46,25 @@ __all__ = [
     "SteerSliders",
     "StreamPane",
     "__version__",
+    "cache",
     "export_notebook",
+    "last_call",
     "load_ipython_extension",
+    "log",
     "register_model",
     "session",
 ]
 
 if TYPE_CHECKING:
+    from nvnb.call_record import last_call
+    from nvnb.calllog import log
     from nvnb.catalog import Model, register_model
     from nvnb.chat import ChatNVIDIA
     from nvnb.client import AsyncClient, Client
     from nvnb.embeddings import NVIDIAEmbeddings
     from nvnb.notebook_export import export_notebook
     from nvnb.rerank import NVIDIARerank
+    from nvnb.response_cache import cache
     from nvnb.session import Session
     from nvnb.widgets import Arena, ChatPanel, ImageDrop, ModelPicker, SteerSliders, StreamPane
 

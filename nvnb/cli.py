@@ -1,4 +1,5 @@
-"""The ``nvnb`` command: ``serve``, ``lab``, ``models``, ``chat``, ``tutorials``."""
+"""The ``nvnb`` command: ``serve``, ``lab``, ``models``, ``chat``, ``tutorials``, ``log``,
+``cache``."""
 
 from __future__ import annotations
 
@@ -140,6 +141,18 @@ def _cmd_lab(args: argparse.Namespace, rest: list[str]) -> int:
     return 0  # pragma: no cover
 
 
+def _cmd_log(args: argparse.Namespace, rest: list[str]) -> int:
+    from nvnb.calllog_cli import run_log
+
+    return run_log(args)
+
+
+def _cmd_cache(args: argparse.Namespace, rest: list[str]) -> int:
+    from nvnb.calllog_cli import run_cache
+
+    return run_cache(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nvnb", description="NVIDIA's model catalog in Jupyter, and a local server."
@@ -177,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     tutorials.add_argument("directory")
     tutorials.add_argument("--overwrite", action="store_true")
     tutorials.set_defaults(run=_cmd_tutorials)
+
+    from nvnb.calllog_cli import add_cache_parser, add_log_parser
+
+    add_log_parser(sub).set_defaults(run=_cmd_log)
+    add_cache_parser(sub).set_defaults(run=_cmd_cache)
     return parser
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from nvnb.call_record import RETRY_EXTENSION
 from nvnb.client import last_exchange as exchange
 from nvnb.client._boundary import translate_errors
 from nvnb.client._core import ClientCore, PayloadFn
@@ -177,7 +178,7 @@ class Client(_ClientBase):
             log.debug("%s %s", req.method, req.url)
             try:
                 with translate_errors(req):
-                    resp = http.send(req.build(http), stream=True)
+                    resp = http.send(req.build(http, {RETRY_EXTENSION: plan.note}), stream=True)
             except NVNBError as err:
                 delay = plan.after_error(err)
                 if delay is None:
@@ -318,7 +319,9 @@ class AsyncClient(_ClientBase):
             log.debug("%s %s", req.method, req.url)
             try:
                 with translate_errors(req):
-                    resp = await http.send(req.build(http), stream=True)
+                    resp = await http.send(
+                        req.build(http, {RETRY_EXTENSION: plan.note}), stream=True
+                    )
             except NVNBError as err:
                 delay = plan.after_error(err)
                 if delay is None:

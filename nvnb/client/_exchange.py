@@ -50,9 +50,17 @@ class Request:
     timeout: httpx.Timeout | None = None
     extensions: dict[str, Any] = field(default_factory=dict)
 
-    def build(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+    def build(
+        self, http: httpx.Client | httpx.AsyncClient, extensions: dict[str, Any] | None = None
+    ) -> httpx.Request:
+        """The httpx request; ``extensions`` reach the transport (the call log's retry note)."""
         return http.build_request(
-            self.method, self.url, headers=self.headers, content=self.content, timeout=self.timeout
+            self.method,
+            self.url,
+            headers=self.headers,
+            content=self.content,
+            timeout=self.timeout,
+            extensions=extensions,
         )
 
 

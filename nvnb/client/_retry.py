@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import httpx
 
+from nvnb.call_record import RetryNote
 from nvnb.client._boundary import retryable_cause
 from nvnb.client._exchange import Request, parse_retry_after
 from nvnb.errors import APIError, NVNBError, RequestTimeout
@@ -33,17 +34,25 @@ class RetryPlan:
         self.url = url
         self.retries = 0
         self.started = time.monotonic()
+        # what the call log learns of this request's retries (sent in request extensions)
+        self.note = RetryNote()
 
     def after_status(self, status: int, headers: httpx.Headers) -> float | None:
         """Seconds to wait before retrying this status, or None: hand the response back."""
         if status not in self.policy.statuses:
             return None
-        return self._next(parse_retry_after(headers.get("retry-after")), f"HTTP {status}")
+        delay = self._next(parse_retry_after(headers.get("retry-after")), f"HTTP {status}")
+        if delay is not None:
+            self.note.retrying(delay, status)
+        return delay
 
     def after_error(self, err: NVNBError) -> float | None:
         """Seconds to wait before retrying after a transport error, or None: raise it."""
         why = retryable_cause(err)
-        return None if why is None else self._next(None, why)
+        delay = None if why is None else self._next(None, why)
+        if delay is not None:
+            self.note.retrying(delay)
+        return delay
 
     def _next(self, retry_after: float | None, why: str) -> float | None:
         p = self.policy

@@ -13,6 +13,7 @@ import ssl
 
 import httpx
 
+from nvnb.call_transport import observe
 from nvnb.settings import Settings
 
 
@@ -26,9 +27,10 @@ def make_transport(
         max_keepalive_connections=min(20, settings.max_connections),
     )
     options = dict(verify=_ssl_verify(settings), trust_env=settings.trust_env, limits=limits)
+    # the call log and the response cache see every request through this wrapper
     if asynchronous:
-        return httpx.AsyncHTTPTransport(proxy=proxy, **options)  # type: ignore[arg-type]
-    return httpx.HTTPTransport(proxy=proxy, **options)  # type: ignore[arg-type]
+        return observe(httpx.AsyncHTTPTransport(proxy=proxy, **options))  # type: ignore[arg-type]
+    return observe(httpx.HTTPTransport(proxy=proxy, **options))  # type: ignore[arg-type]
 
 
 def make_mounts(

@@ -24,7 +24,20 @@ from nvnb.magics.cell_failure import AnswerInterrupted, CellFailure, brief_error
 from nvnb.magics.kernel_errors import ErrorsByCell, last_error
 from nvnb.magics.prompt_template import interpolate, resolve_argument
 
-COMMANDS = ("fix", "models", "use", "labels", "reset", "history", "last", "key", "config", "help")
+COMMANDS = (
+    "fix",
+    "models",
+    "use",
+    "labels",
+    "reset",
+    "history",
+    "key",
+    "config",
+    "log",
+    "last",
+    "cache",
+    "help",
+)
 """The line magic's commands (described in the magic's docstring, which ``%nvchat help`` shows)."""
 
 FIX_PROMPT = (
@@ -147,7 +160,7 @@ class NVChatMagics(Magics):
         "command",
         nargs="*",
         help="line magic only: fix, models [FILTER], use MODEL, labels k=v..., reset, "
-        "history, key, config, help",
+        "history, key, config, log, last, cache, help",
     )
     @line_cell_magic
     def nvchat(self, line: str, cell: str | None = None) -> Any:
@@ -174,9 +187,12 @@ class NVChatMagics(Magics):
             %nvchat labels k=v ...   set SteerLM labels (reset: none)
             %nvchat reset            forget the conversation
             %nvchat history          the conversation as Markdown
-            %nvchat last             the last request as Python, %%nvchat and curl
+            %nvchat last             the last request as Python, %%nvchat and curl, its body
+                                     and how it went (status, request id, retries)
             %nvchat key              enter an API key (hidden, never stored)
             %nvchat config           the effective settings, key masked
+            %nvchat log [N] [MODEL]  the last N calls of the call log
+            %nvchat cache PATH [MODE]  answer repeats from PATH (auto|record|replay; off)
             %nvchat help             this help
         """
         args = _parse_options(line)
@@ -384,11 +400,20 @@ class NVChatMagics(Magics):
     def _cmd_last(self, rest: list[str]) -> None:
         from IPython.display import display
 
+        from nvnb.call_record import last_call
         from nvnb.request_code import last_request_code
 
+        if rest:
+            raise UsageError("usage: %nvchat last")
         with brief_errors():
             code = last_request_code(_session())
-        display({"text/markdown": code.to_markdown(), "text/plain": str(code)}, raw=True)
+        text, markdown = str(code), code.to_markdown()
+        record = last_call()  # how it went, from the call log's record of the same request
+        if record is not None:
+            outcome = record.outcome_lines()
+            text += "\n\n" + outcome
+            markdown += "\n\n```text\n" + outcome + "\n```"
+        display({"text/markdown": markdown, "text/plain": text}, raw=True)
 
     def _cmd_key(self, rest: list[str]) -> None:
         from nvnb import settings
@@ -415,6 +440,16 @@ class NVChatMagics(Magics):
             f"| {name} | `{value}` |" for name, value in rows
         )
         display({"text/markdown": markdown, "text/plain": text}, raw=True)
+
+    def _cmd_log(self, rest: list[str]) -> None:
+        from nvnb.calllog_magics import show_log
+
+        show_log(rest)
+
+    def _cmd_cache(self, rest: list[str]) -> None:
+        from nvnb.calllog_magics import cache_command
+
+        cache_command(rest)
 
 
 def _resolve_model(name: str, session: Any) -> Any:

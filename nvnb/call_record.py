@@ -1,0 +1,336 @@
+"""One request as nvnb saw it: a ``CallRecord`` filled while the answer streams past, the
+``RetryNote`` the retry loop keeps for it, and the last few records in memory (``last_call``).
+
+The record is what the call log stores (one row) and what a Code view shows: the exact JSON body
+sent, the response headers worth showing (request id, cache hit), retries and 429 waits. It never
+holds request headers, so the API key cannot reach it.
+
+``RetryNote`` is the hook between the retry loop (which knows about retries and waits) and the
+transport (which sees each attempt): the client puts one note per logical request in the httpx
+request's ``extensions["nvnb.retry"]``; ``RetryPlan`` updates it; the transport reads it when an
+attempt ends, so a request retried twice after 429s is *one* row saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import zlib
+from collections import deque
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from nvnb.request_digest import RequestDigest
+
+RETRY_EXTENSION = "nvnb.retry"
+CACHE_HEADER = "x-nvnb-cache"  # set on replayed responses: "hit"
+# response headers kept in a record: those that say which request this was and how it went
+_KEPT_HEADERS = (
+    "content-type",
+    "x-request-id",
+    "nvcf-reqid",
+    "nvcf-status",
+    "retry-after",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-remaining-tokens",
+    CACHE_HEADER,
+)
+_MAX_TEXT = 200_000
+_MAX_BODY = 8_000_000  # bytes of an answer kept for reading its text (a long answer is cut)
+# a streamed chunk carrying text: "content":"x… (an empty "content":"" is no token)
+_FIRST_TOKEN = re.compile(rb'"content":\s*"(?!")')
+
+
+class RetryNote:
+    """What the retry loop did for one logical request (updated by ``nvnb._retry.RetryPlan``)."""
+
+    __slots__ = ("pending", "rate_limited", "retries", "waited_s")
+
+    def __init__(self) -> None:
+        self.retries = 0
+        self.rate_limited = 0  # how many 429 answers were waited out
+        self.waited_s = 0.0  # seconds slept before retries
+        self.pending = False  # the attempt now ending will be retried: it is no row of its own
+
+    def retrying(self, delay: float, status: int | None = None) -> None:
+        """The loop will sleep ``delay`` s and send again (after ``status``, or an error)."""
+        self.retries += 1
+        self.waited_s += delay
+        if status == 429:
+            self.rate_limited += 1
+        if status is not None:
+            self.pending = True
+
+    def take_pending(self) -> bool:
+        pending, self.pending = self.pending, False
+        return pending
+
+
+@dataclass
+class CallRecord:
+    """One request and its answer; ``to_row()`` is what the call log stores."""
+
+    time: float
+    method: str
+    url: str
+    endpoint: str
+    model: str | None
+    stream: bool
+    parameters: dict[str, Any]
+    labels: dict[str, Any] | None
+    message_count: int
+    image_hashes: tuple[str, ...]
+    request_body: bytes = b""  # exactly as sent (in memory only; the log keeps images hashed)
+    status: int | None = None
+    outcome: str = "pending"  # ok | http error | interrupted | error | cached
+    request_id: str | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    first_token_s: float | None = None
+    total_s: float | None = None
+    retries: int = 0
+    rate_limited: int = 0
+    waited_s: float = 0.0
+    text: str = ""
+    error: str | None = None
+    cached: bool = False
+    normalised_body: Any = None
+    reader: Any = field(default=None, repr=False, compare=False)
+
+    def settle(self) -> CallRecord:
+        """Fill in the answer's text and usage from the bytes kept while it streamed."""
+        reader = self.reader
+        if reader is not None:
+            reader.settle()
+            self.reader = None
+        return self
+
+    @classmethod
+    def start(cls, digest: RequestDigest, url: str, body: bytes) -> CallRecord:
+        return cls(
+            time=time.time(),
+            method=digest.method,
+            url=_without_query_secrets(url),
+            endpoint=digest.endpoint,
+            model=digest.model,
+            stream=digest.stream,
+            parameters=digest.parameters,
+            labels=digest.labels,
+            message_count=digest.message_count,
+            image_hashes=digest.image_hashes,
+            request_body=body,
+            normalised_body=digest.normalised,
+        )
+
+    @property
+    def request_json(self) -> Any:
+        """The request body as sent, parsed (None if it was not JSON)."""
+        try:
+            return json.loads(self.request_body) if self.request_body else None
+        except ValueError:
+            return None
+
+    def to_row(self) -> dict[str, Any]:
+        self.settle()
+        row = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("request_body", "normalised_body", "response_headers", "url", "reader"):
+            row.pop(name)
+        row["image_hashes"] = list(self.image_hashes)
+        return row
+
+    def show(self) -> str:
+        """The request and its answer as text: body, headers that matter, retries, timing."""
+        self.settle()
+        body = json.dumps(self.normalised_body, indent=2, ensure_ascii=False)
+        return "\n".join([f"{self.method} {self.url}", body, self.outcome_lines()])
+
+    def outcome_lines(self) -> str:
+        """How the request went: status, timing, request id, retries, the headers that matter."""
+        self.settle()
+        headers = "\n".join(f"{k}: {v}" for k, v in self.response_headers.items())
+        timing = f"{self.total_s:.3f} s" if self.total_s is not None else "unfinished"
+        if self.first_token_s is not None:
+            timing += f", first token {self.first_token_s:.3f} s"
+        lines = [
+            f"→ {self.status} {self.outcome} ({timing}); request id: {self.request_id or '-'}",
+            f"retries: {self.retries} ({self.rate_limited} × 429, {self.waited_s:.2f} s waited)",
+        ]
+        if headers:
+            lines.append(headers)
+        return "\n".join(lines)
+
+
+class AnswerReader:
+    """Reads an answer's bytes as they pass (JSON or SSE) into its record: text, usage,
+    first-token time. Decompresses gzip/deflate; other encodings leave the text empty.
+
+    On the hot path it only keeps the bytes and notes when the first token arrived (a bytes
+    search); the parsing into text and usage waits for :meth:`settle`, which the log's
+    background writer (or ``last_call()``) calls."""
+
+    def __init__(self, record: CallRecord, headers: Any, started: float) -> None:
+        self.record = record
+        self.started = started
+        encoding = (headers.get("content-encoding") or "").lower().strip()
+        self._inflate = (
+            zlib.decompressobj(16 + zlib.MAX_WBITS)
+            if encoding == "gzip"
+            else zlib.decompressobj()
+            if encoding == "deflate"
+            else None
+        )
+        self._readable = encoding in ("", "identity", "gzip", "deflate")
+        self._sse = "event-stream" in (headers.get("content-type") or "")
+        self._data: list[bytes] = []
+        self._size = 0
+        self._texts: list[str] = []
+        self._settled = False
+        self._lock = threading.Lock()
+
+    def feed(self, chunk: bytes) -> None:
+        if not self._readable or not chunk:
+            return
+        try:
+            data = self._inflate.decompress(chunk) if self._inflate else chunk
+        except zlib.error:
+            self._readable = False
+            return
+        if self._size < _MAX_BODY:
+            self._data.append(data)
+            self._size += len(data)
+        if self._sse and self.record.first_token_s is None and _FIRST_TOKEN.search(data):
+            self.record.first_token_s = time.monotonic() - self.started
+
+    def finish(self, outcome: str) -> CallRecord:
+        """The answer ended: total time and outcome now; text and usage at :meth:`settle`."""
+        record = self.record
+        record.total_s = time.monotonic() - self.started
+        if record.first_token_s is None and not self._sse:
+            record.first_token_s = record.total_s
+        record.outcome = outcome
+        record.reader = self
+        return record
+
+    def settle(self) -> None:
+        """Parse the kept bytes into the record's text, usage and error (once)."""
+        with self._lock:
+            if self._settled:
+                return
+            self._settled = True
+            data, self._data = b"".join(self._data), []
+            if not self._readable:
+                return
+            text = data.decode("utf-8", "replace")
+            try:
+                if self._sse:
+                    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+                        self._sse_line(line)
+                    self.record.text = "".join(self._texts)[:_MAX_TEXT]
+                else:
+                    self._json(text)
+            except Exception as err:  # an answer of an unexpected shape: keep the row, say so
+                self.record.error = self.record.error or f"answer not read: {err}"[:500]
+
+    def _sse_line(self, line: str) -> None:
+        if not line.startswith("data:"):
+            return
+        data = line[5:].strip()
+        if not data or data == "[DONE]":
+            return
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            return
+        if not isinstance(chunk, dict):
+            return
+        if "error" in chunk:
+            self.record.error = _error_text(chunk)
+        self._usage(chunk.get("usage"))
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            piece = delta.get("content") if isinstance(delta, dict) else None
+            if piece:
+                self._texts.append(piece)
+
+    def _json(self, text: str) -> None:
+        record = self.record
+        try:
+            data = json.loads(text) if text else None
+        except ValueError:
+            return
+        if not isinstance(data, dict):
+            return
+        if (record.status or 0) >= 400:
+            record.error = _error_text(data)
+            return
+        self._usage(data.get("usage"))
+        choices = data.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            message = choices[0].get("message") or {}
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, str):
+                record.text = content[:_MAX_TEXT]
+            elif message.get("tool_calls"):
+                record.text = json.dumps(message["tool_calls"], ensure_ascii=False)[:_MAX_TEXT]
+        elif isinstance(data.get("data"), list):  # embeddings
+            record.text = f"{len(data['data'])} embedding(s)"
+        elif isinstance(data.get("rankings"), list):
+            ranks = [r.get("index") for r in data["rankings"] if isinstance(r, dict)]
+            record.text = f"rankings: {ranks}"
+
+    def _usage(self, usage: Any) -> None:
+        if isinstance(usage, dict):
+            if isinstance(usage.get("prompt_tokens"), int):
+                self.record.tokens_in = usage["prompt_tokens"]
+            if isinstance(usage.get("completion_tokens"), int):
+                self.record.tokens_out = usage["completion_tokens"]
+
+
+def kept_headers(headers: Any) -> dict[str, str]:
+    """The response headers a record keeps (request id, rate limits, cache hit)."""
+    return {name: headers[name] for name in _KEPT_HEADERS if name in headers}
+
+
+def request_id_of(headers: Any) -> str | None:
+    return headers.get("x-request-id") or headers.get("nvcf-reqid")
+
+
+# --- the last few records, in memory ------------------------------------------------------
+
+_recent: deque[CallRecord] = deque(maxlen=50)
+_recent_lock = threading.Lock()
+
+
+def remember(record: CallRecord) -> None:
+    with _recent_lock:
+        _recent.append(record)
+
+
+def last_call(endpoint: str | None = None) -> CallRecord | None:
+    """The last finished request of this process (optionally to a path ending in ``endpoint``,
+    e.g. ``"chat/completions"``), with its exact body and response headers; None if none."""
+    with _recent_lock:
+        for record in reversed(_recent):
+            if endpoint is None or record.endpoint.endswith(endpoint):
+                return record.settle()
+    return None
+
+
+def _error_text(data: dict[str, Any]) -> str:
+    err = data.get("error", data)
+    if isinstance(err, dict):
+        parts = [err.get(k) for k in ("title", "detail", "message") if err.get(k)]
+        text = ": ".join(str(p) for p in parts) or json.dumps(err)[:300]
+    else:
+        text = str(err)
+    return text[:500]
+
+
+def _without_query_secrets(url: str) -> str:
+    # nvnb puts no secret in URLs; a signed asset URL's query is dropped all the same
+    return url.split("?", 1)[0]
