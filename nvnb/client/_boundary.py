@@ -118,14 +118,25 @@ _TIMEOUT_WHAT = {
 }
 
 
+# what translate_errors catches (for a hot loop that catches them itself: translated_error)
+TRANSPORT_ERRORS = (httpx.HTTPError, httpx.StreamError)
+
+
 @contextlib.contextmanager
 def translate_errors(req: Request, *, reading: bool = False) -> Iterator[None]:
     """httpx exceptions (and aiohttp's beneath them) → ``nvnb.errors`` (``reading``: inside a
     body already started, where a broken connection is an interrupted stream)."""
     try:
         yield
-    except (httpx.HTTPError, httpx.StreamError) as exc:
-        raise _translated(exc, req, reading) from exc
+    except TRANSPORT_ERRORS as exc:
+        raise translated_error(exc, req, reading=reading) from exc
+
+
+def translated_error(exc: Exception, req: Request, *, reading: bool = False) -> NVNBError:
+    """The nvnb error for one of ``TRANSPORT_ERRORS`` (its ``__cause__`` set to ``exc``)."""
+    err = _translated(exc, req, reading)
+    err.__cause__ = exc
+    return err
 
 
 def _translated(exc: Exception, req: Request, reading: bool) -> NVNBError:

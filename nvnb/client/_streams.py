@@ -17,7 +17,12 @@ from typing import Any
 
 import httpx
 
-from nvnb.client._boundary import request_id_from, stream_error, translate_errors
+from nvnb.client._boundary import (
+    TRANSPORT_ERRORS,
+    request_id_from,
+    stream_error,
+    translated_error,
+)
 from nvnb.client._core import ClientCore
 from nvnb.client._exchange import Request
 from nvnb.client._retry import RetryPlan
@@ -205,10 +210,10 @@ class ChatStream(_Stream):
             if self._resp is None:
                 self.open()
                 continue
-            try:
-                with translate_errors(self._req, reading=True):
-                    data = next(self._bytes, None) if self._bytes is not None else None
-            except NVNBError as err:
+            try:  # (no context manager here: this runs once per network read)
+                data = next(self._bytes, None) if self._bytes is not None else None
+            except TRANSPORT_ERRORS as exc:
+                err = translated_error(exc, self._req, reading=True)
                 delay = state.after_read_error(err)
                 if delay is not None:
                     self._resp.close()
@@ -291,10 +296,10 @@ class AsyncChatStream(_Stream):
             if self._resp is None:
                 await self.open()
                 continue
-            try:
-                with translate_errors(self._req, reading=True):
-                    data = await anext(self._bytes, None) if self._bytes is not None else None
-            except NVNBError as err:
+            try:  # (no context manager here: this runs once per network read)
+                data = await anext(self._bytes, None) if self._bytes is not None else None
+            except TRANSPORT_ERRORS as exc:
+                err = translated_error(exc, self._req, reading=True)
                 delay = state.after_read_error(err)
                 if delay is not None:
                     await self._resp.aclose()
