@@ -158,6 +158,12 @@ def run(ctx: Context) -> list[Table]:
             c = httpx.AsyncClient(headers=clients.AUTH, timeout=120)
             return _Wrapped(c, lambda i: _bare_stream(c, url, body), c.aclose)
 
+        def bare_over_aiohttp() -> Any:
+            from httpx_aiohttp import AiohttpTransport
+
+            c = httpx.AsyncClient(headers=clients.AUTH, timeout=120, transport=AiohttpTransport())
+            return _Wrapped(c, lambda i: _bare_stream(c, url, body), c.aclose)
+
         def bare_gated() -> Any:
             c = httpx.AsyncClient(headers=clients.AUTH, timeout=120)
             gate = asyncio.Semaphore(100)  # httpx's default pool size
@@ -179,6 +185,7 @@ def run(ctx: Context) -> list[Table]:
             "raw aiohttp ClientSession": (raw_aiohttp, "floor"),
             "bare httpx.AsyncClient (default pool)": (bare, "peer"),
             "bare httpx.AsyncClient gated to 100 in flight": (bare_gated, "peer"),
+            "bare httpx.AsyncClient over httpx-aiohttp": (bare_over_aiohttp, "peer"),
             "nvnb AsyncClient.stream_chat": (nvnb_async, "nvnb"),
             "nvnb ChatNVIDIA.astream": (nvnb_chat, "nvnb"),
             "official ChatNVIDIA.astream": (official, "official"),

@@ -38,6 +38,7 @@ AsyncReader = Callable[[httpx.Response, Request], Awaitable[bytes]]
 _END = object()
 _NEED = object()
 _DRAIN_TIMEOUT = 1.0  # async: how long the rest of a body after [DONE] may take
+_timeout = getattr(asyncio, "timeout", None)  # Python 3.11+
 
 
 class StreamState:
@@ -312,10 +313,16 @@ class AsyncChatStream(_Stream):
         if self._bytes is None:
             return
         with contextlib.suppress(httpx.HTTPError, httpx.StreamError, asyncio.TimeoutError):
-            for _ in range(16):
-                # a server that keeps the body open after [DONE] costs at most this long
-                if await asyncio.wait_for(anext(self._bytes, None), _DRAIN_TIMEOUT) is None:
-                    break
+            # a server that keeps the body open after [DONE] costs at most _DRAIN_TIMEOUT
+            if _timeout is None:  # Python 3.10
+                for _ in range(16):
+                    if await asyncio.wait_for(anext(self._bytes, None), _DRAIN_TIMEOUT) is None:
+                        break
+                return
+            async with _timeout(_DRAIN_TIMEOUT):  # one timer for the whole drain, no task
+                for _ in range(16):
+                    if await anext(self._bytes, None) is None:
+                        break
 
     async def aclose(self) -> None:
         """Stop: close the connection (an unfinished response is not reused)."""
