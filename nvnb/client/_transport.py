@@ -1,7 +1,9 @@
 """Where the transport under every nvnb pool is made: :func:`make_transport`, the one place.
 
-Sync pools use httpx's own ``HTTPTransport`` (httpcore). Async pools use aiohttp underneath,
-through the ``httpx-aiohttp`` transport (the route OpenAI's SDK offers for the same reason):
+Sync pools use urllib3 underneath (``nvnb.client._urllib3``: per network read, httpcore's sync
+path measured about twice urllib3's, and a stream is one small read per token). Async pools
+use aiohttp underneath, through the ``httpx-aiohttp`` transport (the route OpenAI's SDK offers
+for the same reason):
 measured in ``bench/`` (load), httpcore's async pool does work quadratic in the number of queued
 requests once more are waiting than it has connections (500 streams over 100 connections: 5-10×
 slower than raw aiohttp), while aiohttp's connector queues them in order at no extra cost. httpx
@@ -40,11 +42,24 @@ def make_transport(
         return AiohttpTransport(  # type: ignore[arg-type]
             proxy=httpx.Proxy(proxy) if proxy else None, **options
         )
-    return httpx.HTTPTransport(proxy=proxy, **options)  # type: ignore[arg-type]
+    from nvnb.client._urllib3 import Urllib3Transport
+
+    verify = options["verify"]
+    if verify is True:  # httpx's default trust store (certifi, or SSL_CERT_FILE/DIR)
+        verify = httpx.create_ssl_context(verify=True, trust_env=settings.trust_env)
+    return Urllib3Transport(
+        ssl_context=verify if isinstance(verify, ssl.SSLContext) else None,
+        verify=verify is not False,
+        max_connections=settings.max_connections,
+        proxy=proxy,
+    )
 
 
 def transport_stats(transport: object) -> dict[str, int]:
     """Open connections under a transport: ``connections``, ``active``, ``idle``."""
+    own = getattr(transport, "stats", None)  # nvnb's urllib3 transport counts its own
+    if callable(own):
+        return own()
     stats = {"connections": 0, "active": 0, "idle": 0}
     session = getattr(transport, "client", None)  # httpx-aiohttp: an aiohttp ClientSession
     connector = getattr(session, "connector", None)
