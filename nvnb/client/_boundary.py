@@ -2,8 +2,9 @@
 
 Three kinds of failure cross it, each in one function:
 
-- transport exceptions (httpx's, and aiohttp's as the ``httpx-aiohttp`` transport re-raises them
-  as httpx's): :func:`translate_errors`, a context manager around every send and read;
+- transport exceptions (httpx's; urllib3's and aiohttp's arrive as httpx's from the transports
+  under httpx, the aiohttp one kept as ``__cause__`` and read here): :func:`translate_errors`,
+  a context manager around every send and read;
   :func:`retryable_cause` says which of them a retry may cure;
 - HTTP error statuses with any body (NVCF problem JSON, OpenAI error objects, HTML, text):
   :func:`error_from_response` (status → class, title/detail/request id, hints), and
