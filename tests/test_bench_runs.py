@@ -24,6 +24,7 @@ SECTIONS = {
     "widgets": ("6",),
     "memory": ("7",),
     "load": ("8",),
+    "chunk-cost": ("9",),
 }
 
 

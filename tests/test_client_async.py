@@ -11,6 +11,7 @@ import pytest
 
 from nvnb import errors as E
 from nvnb.client import AsyncChatStream, AsyncClient, ChatResponse, Client
+from nvnb.client._pools import pool_stats
 from nvnb.server import LocalServer
 from nvnb.settings import RetryPolicy, Timeouts
 from nvnb.testing import AUTH_KEY
@@ -309,6 +310,41 @@ def test_one_async_client_works_across_event_loops_without_reusing_connections(
     second = asyncio.run(use())
     assert first == second
     assert pools[0] is not pools[1]
+
+
+def test_a_pool_nobody_closed_is_closed_with_its_event_loop(srv: LocalServer) -> None:
+    client = AsyncClient(base_url=srv.base_url)
+    shared = AsyncClient(base_url=srv.base_url, shared_pool=True)
+    pools = []
+
+    async def use() -> None:
+        await client.chat(body())
+        await shared.chat(body())
+        pools.extend([client._pool(), shared._pool()])
+        assert not any(p.is_closed for p in pools)
+
+    asyncio.run(use())  # no aclose(): the loop's end closes both pools
+    assert all(p.is_closed for p in pools)
+    assert all(p._transport.client.closed for p in pools)  # the aiohttp sessions too
+
+
+async def test_max_connections_bounds_the_pool(srv: LocalServer) -> None:
+    async with AsyncClient(base_url=srv.base_url, max_connections=3) as client:
+        peak = 0
+
+        async def one(i: int) -> None:
+            nonlocal peak
+            async with client.stream_chat(body(f"q{i}", stream=True)) as stream:
+                peak = max(peak, client.pool_stats()["connections"])
+                [c async for c in stream]
+
+        await asyncio.gather(*(one(i) for i in range(12)))
+        assert 1 <= peak <= 3
+        pool = client._pool()
+        assert pool_stats(pool)["connections"] >= 1  # idle keep-alive connections
+    assert pool.is_closed and pool_stats(pool)["connections"] == 0  # none left after aclose()
+    with pytest.raises(E.ConfigurationError, match="max_connections"):
+        AsyncClient(base_url=srv.base_url, max_connections=0)
 
 
 async def test_shared_pool_async_clients_share_the_loops_pool(srv: LocalServer) -> None:

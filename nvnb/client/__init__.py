@@ -7,7 +7,9 @@ One concept per module, imported in this order (no module imports one below it):
                  become nvnb.errors
     _retry       when to send again: retries (backoff, Retry-After, budget), NVCF 202 polling
     sse          the WHATWG event-stream parser and the chat chunk decoder above it
-    _transport   make_transport(): the transport under every pool (the hook for wrappers)
+    _urllib3     the sync transport: httpx over urllib3's pool (urllib3 errors as httpx's)
+    _transport   make_transport(): the transport under every pool (the hook for wrappers);
+                 async pools are httpx over aiohttp (httpx-aiohttp)
     _pools       pools over that transport, process-wide shared pools, pool_stats
     _core        ClientCore: settings, request building, answers (everything but I/O)
     _streams     ChatStream / AsyncChatStream, given their client's send and read functions

@@ -2,8 +2,9 @@
 
 Three kinds of failure cross it, each in one function:
 
-- transport exceptions (httpx's, and aiohttp's as the ``httpx-aiohttp`` transport re-raises them
-  as httpx's): :func:`translate_errors`, a context manager around every send and read;
+- transport exceptions (httpx's; urllib3's and aiohttp's arrive as httpx's from the transports
+  under httpx, the aiohttp one kept as ``__cause__`` and read here): :func:`translate_errors`,
+  a context manager around every send and read;
   :func:`retryable_cause` says which of them a retry may cure;
 - HTTP error statuses with any body (NVCF problem JSON, OpenAI error objects, HTML, text):
   :func:`error_from_response` (status → class, title/detail/request id, hints), and
@@ -55,54 +56,113 @@ __all__ = [
 
 # --- transport exceptions ------------------------------------------------------------------
 
-_RETRYABLE_TRANSPORT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.RemoteProtocolError,
-    httpx.ReadError,
-    httpx.WriteError,
-    httpx.ProxyError,
+# What went wrong below, in nvnb's words; the kinds a retry may cure
+_RETRYABLE = frozenset({"connect", "connect-timeout", "broken"})
+_HTTPX_KINDS: tuple[tuple[type[Exception], str], ...] = (
+    (httpx.ConnectTimeout, "connect-timeout"),
+    (httpx.WriteTimeout, "write-timeout"),
+    (httpx.PoolTimeout, "pool-timeout"),
+    (httpx.TimeoutException, "read-timeout"),
+    (httpx.ConnectError, "connect"),
+    (httpx.ProxyError, "connect"),
+    (httpx.UnsupportedProtocol, "config"),
+    (httpx.InvalidURL, "config"),
+    (httpx.RemoteProtocolError, "broken"),
+    (httpx.ReadError, "broken"),
+    (httpx.WriteError, "broken"),
+    (httpx.TransportError, "failed"),
+    (httpx.DecodingError, "unreadable"),
+    (httpx.StreamError, "unreadable"),
 )
+
+
+def _aiohttp_kind(cause: BaseException) -> str | None:
+    """The kind of an aiohttp exception (the ``httpx-aiohttp`` transport maps them coarsely:
+    a server that hangs up mid-answer arrives as httpx's ``ConnectTimeout``)."""
+    import aiohttp  # already imported: the exception came from it
+
+    if isinstance(cause, aiohttp.ConnectionTimeoutError):
+        return "connect-timeout"
+    if isinstance(cause, aiohttp.ServerTimeoutError):
+        return "read-timeout"
+    if isinstance(cause, aiohttp.ClientConnectorError | aiohttp.ClientHttpProxyError):
+        return "connect"
+    if isinstance(cause, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        return "config"
+    if isinstance(
+        cause, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError | aiohttp.ClientPayloadError
+    ):
+        return "broken"
+    if isinstance(cause, aiohttp.ClientError):
+        return "failed"
+    return None
+
+
+def _kind(exc: BaseException) -> tuple[str, str]:
+    """(kind, the name of the exception that says so) for an httpx exception."""
+    cause = exc.__cause__
+    if cause is not None and type(cause).__module__.startswith("aiohttp"):
+        kind = _aiohttp_kind(cause)
+        if kind is not None:
+            return kind, type(cause).__name__
+    for cls, kind in _HTTPX_KINDS:
+        if isinstance(exc, cls):
+            return kind, type(exc).__name__
+    return "failed", type(exc).__name__
+
+
+_TIMEOUT_WHAT = {
+    "connect-timeout": "connecting to",
+    "write-timeout": "sending to",
+    "pool-timeout": "waiting for a free connection to",
+    "read-timeout": "waiting for data from",
+}
+
+
+# what translate_errors catches (for a hot loop that catches them itself: translated_error)
+TRANSPORT_ERRORS = (httpx.HTTPError, httpx.StreamError)
 
 
 @contextlib.contextmanager
 def translate_errors(req: Request, *, reading: bool = False) -> Iterator[None]:
-    """httpx exceptions → ``nvnb.errors`` (``reading``: inside a body already started)."""
+    """httpx exceptions (and aiohttp's beneath them) → ``nvnb.errors`` (``reading``: inside a
+    body already started, where a broken connection is an interrupted stream)."""
     try:
         yield
-    except httpx.TimeoutException as exc:
-        what = {
-            httpx.ConnectTimeout: "connecting to",
-            httpx.WriteTimeout: "sending to",
-            httpx.PoolTimeout: "waiting for a free connection to",
-        }.get(type(exc), "waiting for data from")
-        raise RequestTimeout(f"timed out {what} {req.url}", url=req.url, model=req.model) from exc
-    except (httpx.ConnectError, httpx.ProxyError) as exc:
-        raise ConnectError(
-            f"could not connect to {req.url}: {_reason(exc)}", url=req.url, model=req.model
-        ) from exc
-    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-        raise ConfigurationError(f"cannot send to {req.url}: {exc}", url=req.url) from exc
-    except httpx.TransportError as exc:  # ReadError, RemoteProtocolError, WriteError, …
-        if reading:
-            raise StreamInterrupted(
-                f"the connection to {req.url} broke off: {_reason(exc)}",
-                url=req.url,
-                model=req.model,
-            ) from exc
-        raise TransportError(
-            f"the connection to {req.url} failed: {_reason(exc)}", url=req.url, model=req.model
-        ) from exc
-    except (httpx.DecodingError, httpx.StreamError) as exc:
-        raise StreamInterrupted(
-            f"the answer from {req.url} could not be read: {exc}", url=req.url, model=req.model
-        ) from exc
+    except TRANSPORT_ERRORS as exc:
+        raise translated_error(exc, req, reading=reading) from exc
+
+
+def translated_error(exc: Exception, req: Request, *, reading: bool = False) -> NVNBError:
+    """The nvnb error for one of ``TRANSPORT_ERRORS`` (its ``__cause__`` set to ``exc``)."""
+    err = _translated(exc, req, reading)
+    err.__cause__ = exc
+    return err
+
+
+def _translated(exc: Exception, req: Request, reading: bool) -> NVNBError:
+    kind, _name = _kind(exc)
+    where = dict(url=req.url, model=req.model)
+    if kind in _TIMEOUT_WHAT:
+        return RequestTimeout(f"timed out {_TIMEOUT_WHAT[kind]} {req.url}", **where)
+    if kind == "connect":
+        return ConnectError(f"could not connect to {req.url}: {_reason(exc)}", **where)
+    if kind == "config":
+        return ConfigurationError(f"cannot send to {req.url}: {exc}", url=req.url)
+    if kind == "unreadable":
+        return StreamInterrupted(f"the answer from {req.url} could not be read: {exc}", **where)
+    if reading:
+        return StreamInterrupted(f"the connection to {req.url} broke off: {_reason(exc)}", **where)
+    return TransportError(f"the connection to {req.url} failed: {_reason(exc)}", **where)
 
 
 def retryable_cause(err: NVNBError) -> str | None:
     """The name of the transport failure behind ``err`` if sending again may cure it, else None."""
     cause = err.__cause__
-    return type(cause).__name__ if isinstance(cause, _RETRYABLE_TRANSPORT) else None
+    if not isinstance(cause, httpx.HTTPError):
+        return None
+    kind, name = _kind(cause)
+    return name if kind in _RETRYABLE else None
 
 
 def _reason(exc: Exception) -> str:

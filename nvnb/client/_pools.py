@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 
 from nvnb.client._exchange import USER_AGENT, httpx_timeout
-from nvnb.client._transport import make_mounts, make_transport
+from nvnb.client._transport import make_mounts, make_transport, transport_stats
 from nvnb.settings import Settings
 
 # an async pool, and the event loop it belongs to (weakly: a closed loop's pool is dropped)
@@ -103,18 +104,30 @@ def loop_pool(
     if entry is not None and entry[0]() is loop:
         return entry[1]
     pool = make()
+    _close_with_loop(pool)
     table[key] = (weakref.ref(loop), pool)
     return pool
 
 
+def _close_with_loop(pool: httpx.AsyncClient) -> None:
+    """Close ``pool`` when its event loop shuts down (``asyncio.run`` and pytest's loops call
+    ``shutdown_asyncgens`` first), so a pool nobody closed (a ChatNVIDIA's, per loop) leaves no
+    connection or aiohttp session open behind its loop. A suspended async generator is the only
+    hook asyncio offers for that; the pool holds it, and closing twice is harmless."""
+
+    async def closer() -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await pool.aclose()
+
+    agen = closer()
+    step = agen.__anext__()  # the first step registers it with the running loop
+    with contextlib.suppress(StopIteration):
+        step.send(None)
+    pool._nvnb_closer = agen  # type: ignore[attr-defined]
+
+
 def pool_stats(http: httpx.Client | httpx.AsyncClient) -> dict[str, int]:
     """Open connections of a pool: ``connections``, ``active``, ``idle``."""
-    transport = http._transport
-    connections = getattr(getattr(transport, "_pool", None), "connections", [])
-    stats = {"connections": 0, "active": 0, "idle": 0}
-    for conn in connections:
-        if conn.is_closed():
-            continue
-        stats["connections"] += 1
-        stats["idle" if conn.is_idle() else "active"] += 1
-    return stats
+    return transport_stats(http._transport)

@@ -17,7 +17,12 @@ from typing import Any
 
 import httpx
 
-from nvnb.client._boundary import request_id_from, stream_error, translate_errors
+from nvnb.client._boundary import (
+    TRANSPORT_ERRORS,
+    request_id_from,
+    stream_error,
+    translated_error,
+)
 from nvnb.client._core import ClientCore
 from nvnb.client._exchange import Request
 from nvnb.client._retry import RetryPlan
@@ -33,6 +38,7 @@ AsyncReader = Callable[[httpx.Response, Request], Awaitable[bytes]]
 _END = object()
 _NEED = object()
 _DRAIN_TIMEOUT = 1.0  # async: how long the rest of a body after [DONE] may take
+_timeout = getattr(asyncio, "timeout", None)  # Python 3.11+
 
 
 class StreamState:
@@ -205,10 +211,10 @@ class ChatStream(_Stream):
             if self._resp is None:
                 self.open()
                 continue
-            try:
-                with translate_errors(self._req, reading=True):
-                    data = next(self._bytes, None) if self._bytes is not None else None
-            except NVNBError as err:
+            try:  # (no context manager here: this runs once per network read)
+                data = next(self._bytes, None) if self._bytes is not None else None
+            except TRANSPORT_ERRORS as exc:
+                err = translated_error(exc, self._req, reading=True)
                 delay = state.after_read_error(err)
                 if delay is not None:
                     self._resp.close()
@@ -291,10 +297,10 @@ class AsyncChatStream(_Stream):
             if self._resp is None:
                 await self.open()
                 continue
-            try:
-                with translate_errors(self._req, reading=True):
-                    data = await anext(self._bytes, None) if self._bytes is not None else None
-            except NVNBError as err:
+            try:  # (no context manager here: this runs once per network read)
+                data = await anext(self._bytes, None) if self._bytes is not None else None
+            except TRANSPORT_ERRORS as exc:
+                err = translated_error(exc, self._req, reading=True)
                 delay = state.after_read_error(err)
                 if delay is not None:
                     await self._resp.aclose()
@@ -307,10 +313,16 @@ class AsyncChatStream(_Stream):
         if self._bytes is None:
             return
         with contextlib.suppress(httpx.HTTPError, httpx.StreamError, asyncio.TimeoutError):
-            for _ in range(16):
-                # a server that keeps the body open after [DONE] costs at most this long
-                if await asyncio.wait_for(anext(self._bytes, None), _DRAIN_TIMEOUT) is None:
-                    break
+            # a server that keeps the body open after [DONE] costs at most _DRAIN_TIMEOUT
+            if _timeout is None:  # Python 3.10
+                for _ in range(16):
+                    if await asyncio.wait_for(anext(self._bytes, None), _DRAIN_TIMEOUT) is None:
+                        break
+                return
+            async with _timeout(_DRAIN_TIMEOUT):  # one timer for the whole drain, no task
+                for _ in range(16):
+                    if await anext(self._bytes, None) is None:
+                        break
 
     async def aclose(self) -> None:
         """Stop: close the connection (an unfinished response is not reused)."""

@@ -1,9 +1,19 @@
 """Where the transport under every nvnb pool is made: :func:`make_transport`, the one place.
 
+Sync pools use urllib3 underneath (``nvnb.client._urllib3``: per network read, httpcore's sync
+path measured about twice urllib3's, and a stream is one small read per token). Async pools
+use aiohttp underneath, through the ``httpx-aiohttp`` transport (the route OpenAI's SDK offers
+for the same reason):
+measured in ``bench/`` (load), httpcore's async pool does work quadratic in the number of queued
+requests once more are waiting than it has connections (500 streams over 100 connections: 5-10×
+slower than raw aiohttp), while aiohttp's connector queues them in order at no extra cost. httpx
+stays the API above it; aiohttp's exceptions arrive as httpx's with the aiohttp one as
+``__cause__``, which ``nvnb.client._boundary`` reads to name what really happened.
+
 A hook for what wraps the transport (a call log, a response cache): wrap the value
 ``make_transport`` returns (an ``httpx.BaseTransport`` or ``httpx.AsyncBaseTransport``); every
-sync and async pool, shared or not, is built on it, so a wrapper sees every request nvnb sends
-(retries, NVCF polls and asset uploads included) and may answer one itself.
+sync and async pool, shared or not, proxied or not, is built on it, so a wrapper sees every
+request nvnb sends (retries, NVCF polls and asset uploads included) and may answer one itself.
 """
 
 from __future__ import annotations
@@ -29,8 +39,48 @@ def make_transport(
     options = dict(verify=_ssl_verify(settings), trust_env=settings.trust_env, limits=limits)
     # the call log and the response cache see every request through this wrapper
     if asynchronous:
-        return observe(httpx.AsyncHTTPTransport(proxy=proxy, **options))  # type: ignore[arg-type]
-    return observe(httpx.HTTPTransport(proxy=proxy, **options))  # type: ignore[arg-type]
+        from httpx_aiohttp import AiohttpTransport  # imports aiohttp: only when a pool is made
+
+        return observe(
+            AiohttpTransport(  # type: ignore[arg-type]
+                proxy=httpx.Proxy(proxy) if proxy else None, **options
+            )
+        )
+    from nvnb.client._urllib3 import Urllib3Transport
+
+    verify = options["verify"]
+    if verify is True:  # httpx's default trust store (certifi, or SSL_CERT_FILE/DIR)
+        verify = httpx.create_ssl_context(verify=True, trust_env=settings.trust_env)
+    return observe(
+        Urllib3Transport(
+            ssl_context=verify if isinstance(verify, ssl.SSLContext) else None,
+            verify=verify is not False,
+            max_connections=settings.max_connections,
+            proxy=proxy,
+        )
+    )
+
+
+def transport_stats(transport: object) -> dict[str, int]:
+    """Open connections under a transport: ``connections``, ``active``, ``idle``."""
+    own = getattr(transport, "stats", None)  # nvnb's urllib3 transport counts its own
+    if callable(own):
+        return own()
+    stats = {"connections": 0, "active": 0, "idle": 0}
+    session = getattr(transport, "client", None)  # httpx-aiohttp: an aiohttp ClientSession
+    connector = getattr(session, "connector", None)
+    if connector is not None and hasattr(connector, "_acquired"):
+        # aiohttp keeps no public count; these two are its connector's own bookkeeping
+        stats["active"] = len(connector._acquired)
+        stats["idle"] = sum(len(conns) for conns in connector._conns.values())
+        stats["connections"] = stats["active"] + stats["idle"]
+        return stats
+    for conn in getattr(getattr(transport, "_pool", None), "connections", []):  # httpcore
+        if conn.is_closed():
+            continue
+        stats["connections"] += 1
+        stats["idle" if conn.is_idle() else "active"] += 1
+    return stats
 
 
 def make_mounts(

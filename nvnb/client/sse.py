@@ -1,57 +1,70 @@
 """Server-sent events, without I/O: bytes in, chat chunks out (the sync and async streams share it).
 
-``SSEParser`` follows the WHATWG event-stream rules (``data:`` lines, multi-line data, comments and
-keep-alives ignored, CR/LF/CRLF line ends, UTF-8 split anywhere). It is strict about lines that
-are no SSE field at all: those mean the stream is broken and raise ``StreamInterrupted``.
+``SSEParser`` is the WHATWG HTML standard's event-stream parser to the letter ("Parsing an event
+stream" and "Interpreting an event stream", html.spec.whatwg.org/multipage/server-sent-events.html):
 
-``ChatStreamDecoder`` turns events into chat-completion chunk dicts: ``[DONE]`` ends the stream,
-``{"error": …}`` becomes a ``StreamError``, anything else that is not a JSON object is malformed.
-It also keeps the text delivered so far, so errors carry ``.partial_text``.
+- the bytes are decoded as UTF-8 with U+FFFD for invalid sequences (never an error), one
+  leading byte order mark is dropped (a second is part of the first line);
+- lines end in CRLF, LF or CR, wherever the chunks are cut (a CR at the end of one read and the
+  LF at the start of the next are one line end; a character may be split across reads);
+- a blank line dispatches the event: its data is the ``data`` values joined by LF, its type the
+  last ``event`` value (``"message"`` when none or empty), its ``id`` the last event ID, which
+  persists from event to event until an ``id`` field changes it (``id`` values with U+0000 are
+  ignored); a blank line with no data dispatches nothing;
+- a line starting with ``:`` is a comment; ``name:value`` loses one space after the colon; a
+  line without a colon is a field with an empty value; fields other than data/event/id/retry
+  are ignored; ``retry`` is honoured only when it is ASCII digits (``retry`` on the event is the
+  reconnection time in force);
+- at the end of the stream an event without its closing blank line is discarded, not dispatched.
+
+One addition guards memory: a line longer than ``max_line_chars`` raises ``StreamInterrupted``.
+
+``ChatStreamDecoder`` is what nvnb adds on top for the chat-completions API, which is not in
+the SSE standard: each event's data must be a JSON object (anything else is a malformed stream,
+``StreamInterrupted``); ``data: [DONE]`` ends the stream (what follows is ignored); an object
+``{"error": …}`` without ``choices``, or an event of type ``error``, becomes a ``StreamError``; a
+stream whose bytes end before ``[DONE]`` is interrupted. It also keeps the text delivered so far,
+so errors carry ``.partial_text``.
 """
 
 from __future__ import annotations
 
 import codecs
 import json
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from nvnb.client._boundary import stream_error
 from nvnb.errors import NVNBError, RequestTimeout, StreamError, StreamInterrupted
 
 __all__ = ["ChatStreamDecoder", "SSEParser", "ServerSentEvent"]
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_KNOWN_FIELDS = frozenset({"data", "event", "id", "retry"})
 MAX_LINE_CHARS = 32 * 1024 * 1024
+_ASCII_DIGITS = frozenset("0123456789")
 
 
-@dataclass(frozen=True)
-class ServerSentEvent:
+class ServerSentEvent(NamedTuple):
+    """A dispatched event: ``data``, its type (``event``), the last event ID, the retry time."""
+
     data: str
-    event: str | None = None
-    id: str | None = None
+    event: str = "message"
+    id: str = ""
     retry: int | None = None
 
 
 class SSEParser:
-    """Incremental event-stream parser: ``feed(bytes)`` → complete events; ``finish()`` at EOF."""
+    """Incremental event-stream parser: ``feed(bytes)`` → the events completed; ``finish()``
+    at the end of the stream (what was not closed by a blank line is discarded)."""
 
-    def __init__(self, *, strict: bool = True, max_line_chars: int = MAX_LINE_CHARS) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
-        self._pieces: list[str] = []  # the current incomplete line
-        self._pending_chars = 0
-        self._skip_lf = False  # the last chunk ended in CR: a leading LF belongs to it
-        self._started = False
-        self._strict = strict
+    def __init__(self, *, max_line_chars: int = MAX_LINE_CHARS) -> None:
+        # "utf-8-sig": the standard's UTF-8 decode drops one leading BOM, even split over reads
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")("replace")
+        self._pending = ""  # the current unterminated line
+        self._skip_lf = False  # the last text ended in CR: a leading LF belongs to it
         self._max = max_line_chars
         self._data: list[str] = []
-        self._event: str | None = None
-        self._id: str | None = None
-        self._retry: int | None = None
-        self._broken: NVNBError | None = None  # bad UTF-8 met while decoding, raised after parsing
+        self._type = ""
+        self.last_event_id = ""
+        self.reconnection_time: int | None = None
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         events, error = self.feed_events(chunk)
@@ -60,7 +73,7 @@ class SSEParser:
         return events
 
     def finish(self) -> list[ServerSentEvent]:
-        """End of stream: the last unterminated line and event count (servers often skip them)."""
+        """End of stream: the decoder is flushed and an unfinished event discarded (always [])."""
         events, error = self.finish_events()
         if error is not None:
             raise error
@@ -68,100 +81,84 @@ class SSEParser:
 
     def feed_events(self, chunk: bytes) -> tuple[list[ServerSentEvent], NVNBError | None]:
         """``feed`` that returns its error instead of raising it, with the events completed
-        before the broken point (a read may hold good events, then a line that is no SSE)."""
+        before the broken point."""
         events: list[ServerSentEvent] = []
-        try:
-            self._feed_text(self._decode(chunk), events)
-        except NVNBError as err:
-            return events, err
+        text = self._decoder.decode(chunk)
+        if text:
+            try:
+                self._parse(text, events)
+            except StreamInterrupted as err:
+                return events, err
         return events, None
 
     def finish_events(self) -> tuple[list[ServerSentEvent], NVNBError | None]:
         """``finish`` with its error returned, like ``feed_events``."""
         events: list[ServerSentEvent] = []
+        text = self._decoder.decode(b"", final=True)  # an unfinished character: U+FFFD
         try:
-            self._feed_text(self._decode(b"", final=True), events)
-            if self._pieces:
-                line = "".join(self._pieces)
-                self._pieces, self._pending_chars = [], 0
-                events.extend(self._line(line))
-            events.extend(self._line(""))
-        except NVNBError as err:
+            if text:
+                self._parse(text, events)
+        except StreamInterrupted as err:
             return events, err
+        # "If the file ends in the middle of an event, before the final empty line, the
+        # incomplete event is not dispatched."
+        self._pending, self._data, self._type = "", [], ""
         return events, None
 
-    def _decode(self, chunk: bytes, final: bool = False) -> str:
-        try:
-            return self._decoder.decode(chunk, final=final)
-        except UnicodeDecodeError as exc:
-            # Parse the valid text before the bad bytes first; the error comes after its events.
-            self._broken = StreamInterrupted(
-                "the stream ended inside a UTF-8 character"
-                if final
-                else "the stream is not valid UTF-8"
-            )
-            return bytes(exc.object[: exc.start]).decode("utf-8")
-
-    def _feed_text(self, text: str, events: list[ServerSentEvent]) -> None:
-        """Parse ``text`` into ``events`` (complete ones stay there if a line then raises)."""
-        broken, self._broken = self._broken, None
-        if text:
-            self._parse_text(text, events)
-        if broken is not None:
-            raise broken
-
-    def _parse_text(self, text: str, events: list[ServerSentEvent]) -> None:
-        if not self._started:
-            self._started = True
-            text = text.removeprefix("\ufeff")
+    def _parse(self, text: str, events: list[ServerSentEvent]) -> None:
         if self._skip_lf:
             self._skip_lf = False
-            text = text.removeprefix("\n")
-        if not _LINE_BREAK.search(text):
-            self._append_partial(text)
-            return
-        head, *lines = _LINE_BREAK.split(text)
-        tail = lines.pop()
-        first = "".join(self._pieces) + head
-        self._pieces, self._pending_chars = [], 0
-        for line in (first, *lines):
-            events.extend(self._line(line))
-        self._append_partial(tail)
-        self._skip_lf = text.endswith("\r")
-
-    def _append_partial(self, text: str) -> None:
-        if text:
-            self._pieces.append(text)
-            self._pending_chars += len(text)
-            if self._pending_chars > self._max:
+            if text[0] == "\n":
+                text = text[1:]
+                if not text:
+                    return
+        if "\r" in text:
+            self._skip_lf = text[-1] == "\r"
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if "\n" not in text:
+            self._pending += text
+            if len(self._pending) > self._max:
                 raise StreamInterrupted(f"a stream line is longer than {self._max} characters")
-
-    def _line(self, line: str) -> list[ServerSentEvent]:
-        if line == "":
-            if not self._data:
-                self._event = None
-                return []
-            event = ServerSentEvent("\n".join(self._data), self._event, self._id, self._retry)
-            self._data, self._event = [], None
-            return [event]
-        if line.startswith(":"):  # comment / keep-alive
-            return []
-        name, sep, value = line.partition(":")
-        if sep and value.startswith(" "):
-            value = value[1:]
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._event = value
-        elif name == "id":
-            if "\0" not in value:
-                self._id = value
-        elif name == "retry":
-            if value.isdigit():
-                self._retry = int(value)
-        elif self._strict:
-            raise StreamInterrupted(f"malformed stream line: {_preview(line)}")
-        return []
+            return
+        lines = text.split("\n")
+        if self._pending:
+            lines[0] = self._pending + lines[0]
+        self._pending = lines.pop()
+        data = self._data
+        for line in lines:
+            if not line:  # a blank line: dispatch
+                if data:
+                    events.append(
+                        ServerSentEvent(
+                            "\n".join(data),
+                            self._type or "message",
+                            self.last_event_id,
+                            self.reconnection_time,
+                        )
+                    )
+                    data = self._data = []
+                self._type = ""
+                continue
+            if line[0] == ":":  # a comment
+                continue
+            colon = line.find(":")
+            if colon < 0:
+                name, value = line, ""
+            else:
+                name, value = line[:colon], line[colon + 1 :]
+                if value and value[0] == " ":
+                    value = value[1:]
+            if name == "data":
+                data.append(value)
+            elif name == "event":
+                self._type = value
+            elif name == "id" and "\0" not in value:
+                self.last_event_id = value
+            elif name == "retry" and value and _ASCII_DIGITS.issuperset(value):
+                self.reconnection_time = int(value)
+            # any other field (and an id with NUL, a retry that is not digits) is ignored
+        if len(self._pending) > self._max:
+            raise StreamInterrupted(f"a stream line is longer than {self._max} characters")
 
 
 class ChatStreamDecoder:
@@ -212,23 +209,22 @@ class ChatStreamDecoder:
     def _items(
         self, events: list[ServerSentEvent], error: NVNBError | None
     ) -> list[dict[str, Any] | NVNBError]:
-        """The chunks of ``events``, then the parser's error if the stream had not ended."""
-        items: list[dict[str, Any] | NVNBError] = list(self._decode(events))
-        if error is not None and not self.done and not (items and isinstance(items[-1], NVNBError)):
-            items.append(error)
-        return items
-
-    def _decode(self, events: list[ServerSentEvent]) -> Iterator[dict[str, Any] | NVNBError]:
+        """The chunks of ``events`` up to ``[DONE]`` or the first bad one (then its error), then
+        the parser's error if the stream had not ended. (On the per-read hot path: kept flat.)"""
+        items: list[dict[str, Any] | NVNBError] = []
         for event in events:
             try:
                 chunk = decode_chat_event(event)
             except NVNBError as err:
-                yield err
-                return
+                items.append(err)
+                return items
             if chunk is None:
                 self.done = True
-                return
-            yield chunk
+                return items
+            items.append(chunk)
+        if error is not None:
+            items.append(error)
+        return items
 
 
 def decode_chat_event(event: ServerSentEvent) -> dict[str, Any] | None:

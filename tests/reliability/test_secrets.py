@@ -1,6 +1,6 @@
 """The API key appears nowhere it could be seen or saved: reprs, errors and their tracebacks, logs
-(DEBUG, httpx and httpcore included), widget state, ``%nvchat config``, pickles, and the saved JSON
-of every notebook executed against a local server that requires that very key."""
+(DEBUG, httpx and the transports under it included), widget state, ``%nvchat config``, pickles,
+and the saved JSON of every notebook executed against a local server that requires that very key."""
 
 from __future__ import annotations
 
@@ -87,11 +87,11 @@ def test_errors_and_their_tracebacks_never_carry_the_key(keyed: LocalServer) -> 
         assert_clean(everything_about(info.value), WRONG)
 
 
-def test_debug_logs_of_nvnb_httpx_and_httpcore_never_show_the_key(
+def test_debug_logs_of_nvnb_httpx_and_the_transports_never_show_the_key(
     keyed: LocalServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    for name in ("nvnb", "httpx", "httpcore", "nvnb.client"):
+    for name in ("nvnb", "httpx", "httpcore", "urllib3", "aiohttp", "nvnb.client"):
         caplog.set_level(logging.DEBUG, logger=name)
     llm = ChatNVIDIA(
         model=MODEL,
@@ -107,7 +107,7 @@ def test_debug_logs_of_nvnb_httpx_and_httpcore_never_show_the_key(
     with pytest.raises(E.AuthenticationError):
         ChatNVIDIA(model=MODEL, api_key=WRONG, base_url=keyed.base_url).invoke(PROMPT)
     records = caplog.records
-    assert any(r.name.startswith("httpcore") for r in records)  # DEBUG really was on
+    assert any(r.name.startswith("urllib3") for r in records)  # DEBUG really was on
     assert any(r.name.startswith("nvnb") for r in records)
     for record in records:
         assert_clean(record.getMessage() + repr(record.args) + repr(vars(record)), WRONG)
