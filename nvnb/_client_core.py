@@ -23,10 +23,12 @@ from nvnb._retry import parse_retry_after
 from nvnb.errors import (
     APIError,
     InvalidInputError,
+    ModelRetiredError,
     NVNBError,
     error_from_response,
     request_id_from,
 )
+from nvnb.retired import current_alternatives
 from nvnb.settings import KEY_ENV, RetryPolicy, Secret, Settings, Timeouts, resolve_settings
 
 # The client's logger: where requests go is part of the client's story in a debug log.
@@ -268,6 +270,8 @@ class ClientCore:
             model=req.model,
             retry_after=retry_after,
         )
+        if isinstance(err, ModelRetiredError):  # name current models to use instead
+            err.suggest(current_alternatives(req.model))
         return self.scrub(err)
 
     def scrub(self, err: NVNBError) -> NVNBError:

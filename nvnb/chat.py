@@ -28,7 +28,13 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from nvnb import catalog, payload, response, structured
 from nvnb.catalog import Model
-from nvnb.errors import InvalidInputError, NVNBError, StreamError, StreamInterrupted
+from nvnb.errors import (
+    InvalidInputError,
+    NVNBError,
+    RequestTimeout,
+    StreamError,
+    StreamInterrupted,
+)
 from nvnb.settings import Timeouts
 
 DEFAULT_MODEL = "nvidia/nemotron-3-nano-30b-a3b"
@@ -473,7 +479,11 @@ class _partial:
         return None
 
     def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
-        if isinstance(error, StreamError | StreamInterrupted) and not error.partial_text:
+        if not isinstance(error, StreamError | StreamInterrupted | RequestTimeout):
+            return
+        # The transport's partial text reads the first entry of every chunk's choices, which
+        # mixes choices when n > 1: the assembler keeps them apart by index.
+        if not error.partial_text or len(self.assembler.texts) > 1:
             error.partial_text = self.assembler.text
 
 
