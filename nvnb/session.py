@@ -152,6 +152,7 @@ class Answer:
     model: str = ""
     prompt: str = ""
     finish_reason: str | None = None
+    refusal: str = ""  # what the model said instead of answering (``message.refusal``)
     stopped: bool = False
     stop_reason: str | None = None  # "stop" (Session.stop) or "interrupt" (KeyboardInterrupt)
     error: BaseException | None = field(default=None, repr=False)
@@ -167,7 +168,17 @@ class Answer:
     def _repr_markdown_(self) -> str:
         from nvnb.markdown_safety import inert_markdown
 
-        return inert_markdown(self.text)
+        return self._refusal_markdown() + inert_markdown(self.text)
+
+    @property
+    def refusal_note(self) -> str:
+        """``"The model refused: …"`` when it did, else ``""``."""
+        return f"The model refused: {self.refusal}" if self.refusal else ""
+
+    def _refusal_markdown(self) -> str:
+        from nvnb.markdown_safety import inert_markdown
+
+        return f"**{inert_markdown(self.refusal_note)}**\n\n" if self.refusal else ""
 
     def to_markdown(self) -> str:
         """The answer with a footer naming the model, request id and stats, made inert for
@@ -181,7 +192,8 @@ class Answer:
         if self.stopped:
             foot.append("stopped")
         footer = inert_markdown(" · ".join(foot))  # the request id comes from the server
-        return f"{inert_markdown(self.text)}\n\n<sub>{footer}</sub>\n"
+        body = self._refusal_markdown() + inert_markdown(self.text)
+        return f"{body}\n\n<sub>{footer}</sub>\n"
 
     def _append(self, text: str = "", reasoning: str = "") -> None:
         """Add streamed pieces (linear time; see :class:`_Joined`)."""
@@ -419,7 +431,8 @@ class Session(traitlets.HasTraits):
             else:
                 model = turn.answer.model if turn.answer else ""
                 heading = shown(model) if model else "Assistant"
-                lines += [f"## {heading}", "", shown(turn.content), ""]
+                note = turn.answer.refusal_note if turn.answer is not None else ""
+                lines += [f"## {heading}", "", shown(turn.content or note), ""]
                 if turn.answer is not None and turn.answer.stopped:
                     lines += ["*(stopped)*", ""]
         return "\n".join(lines).rstrip() + "\n"
@@ -611,6 +624,7 @@ class Session(traitlets.HasTraits):
                         answer.usage = dict(usage)
                     extra = getattr(chunk, "additional_kwargs", None) or {}
                     reasoning = extra.get("reasoning_content") or ""
+                    answer.refusal += extra.get("refusal") or ""
                     text = _content_text(chunk.content)
                     if (text or reasoning) and first is None:
                         first = time.monotonic()
