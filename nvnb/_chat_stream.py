@@ -11,7 +11,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
 from nvnb import response
-from nvnb.errors import StreamError, StreamInterrupted
+from nvnb.errors import RequestTimeout, StreamError, StreamInterrupted
 
 
 class keep_partial_text:
@@ -24,7 +24,11 @@ class keep_partial_text:
         return None
 
     def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
-        if isinstance(error, StreamError | StreamInterrupted) and not error.partial_text:
+        if not isinstance(error, StreamError | StreamInterrupted | RequestTimeout):
+            return
+        # The transport's partial text reads the first entry of every chunk's choices, which
+        # mixes choices when n > 1: the assembler keeps them apart by index.
+        if not error.partial_text or len(self.assembler.texts) > 1:
             error.partial_text = self.assembler.text
 
 

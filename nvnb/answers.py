@@ -103,6 +103,7 @@ class Answer:
     model: str = ""
     prompt: str = ""
     finish_reason: str | None = None
+    refusal: str = ""  # what the model said instead of answering (``message.refusal``)
     stopped: bool = False
     stop_reason: str | None = None  # "stop" (Session.stop) or "interrupt" (KeyboardInterrupt)
     error: BaseException | None = field(default=None, repr=False)
@@ -121,7 +122,17 @@ class Answer:
     def _repr_markdown_(self) -> str:
         from nvnb.markdown_safety import inert_markdown
 
-        return inert_markdown(self.text)
+        return self._refusal_markdown() + inert_markdown(self.text)
+
+    @property
+    def refusal_note(self) -> str:
+        """``"The model refused: …"`` when it did, else ``""``."""
+        return f"The model refused: {self.refusal}" if self.refusal else ""
+
+    def _refusal_markdown(self) -> str:
+        from nvnb.markdown_safety import inert_markdown
+
+        return f"**{inert_markdown(self.refusal_note)}**\n\n" if self.refusal else ""
 
     def to_markdown(self) -> str:
         """The answer with a footer naming the model, request id and stats, made inert for
@@ -135,7 +146,8 @@ class Answer:
         if self.stopped:
             foot.append("stopped")
         footer = inert_markdown(" · ".join(foot))  # the request id comes from the server
-        return f"{inert_markdown(self.text)}\n\n<sub>{footer}</sub>\n"
+        body = self._refusal_markdown() + inert_markdown(self.text)
+        return f"{body}\n\n<sub>{footer}</sub>\n"
 
     def _append(self, text: str = "", reasoning: str = "") -> None:
         """Add streamed pieces (linear time; see :class:`_Joined`)."""

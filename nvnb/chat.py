@@ -53,6 +53,12 @@ class ChatNVIDIA(BaseChatModel):
 
     Without a key or base URL, answers come from nvnb's local server (announced once).
 
+    Several choices: with ``n`` > 1, ``generate`` returns one generation per choice (``invoke``
+    the first, as for any LangChain chat model). A stream is one message in LangChain: it
+    carries the first choice only, never a mix, and the other choices, assembled apart, come on
+    the closing chunk as ``response_metadata["other_choices"]``. A refusal is kept in
+    ``additional_kwargs["refusal"]``.
+
     Time limits: ``timeout`` is seconds (connect, read, write and pool wait alike) or a
     :class:`nvnb.settings.Timeouts` for each apart; ``poll_deadline`` (seconds) bounds the whole
     wait for a ``202 Accepted`` answer that is polled until ready (default 300 s), after which
@@ -68,6 +74,9 @@ class ChatNVIDIA(BaseChatModel):
     max_tokens: int | None = Field(1024, gt=0, alias="max_completion_tokens")
     top_p: float | None = Field(None, ge=0.0, le=1.0)
     seed: int | None = Field(None, ge=0)
+    n: int | None = Field(
+        None, ge=1, description="Choices per request: one generation each (streams: the first)"
+    )
     stop: str | list[str] | None = None
     stream_options: dict[str, Any] | None = Field(default_factory=lambda: {"include_usage": True})
     default_headers: dict[str, str] = Field(default_factory=dict)
@@ -276,6 +285,7 @@ class ChatNVIDIA(BaseChatModel):
             "max_tokens": self.max_tokens,
             "top_p": self.top_p,
             "seed": self.seed,
+            "n": self.n,
             "stop": self.stop,
             **self.model_kwargs,
         }
@@ -356,14 +366,30 @@ class ChatNVIDIA(BaseChatModel):
         return record is None or record.streaming
 
     def _result(self, data: Any, model_id: str) -> ChatResult:
-        message = response.parse_response(
+        """One generation per choice (``n`` > 1 gives several, in ``index`` order)."""
+        messages = response.parse_choices(
             data, model_id=model_id, request_id=getattr(data, "request_id", None)
         )
         llm_output = {
-            "model_name": message.response_metadata.get("model_name"),
+            "model_name": messages[0].response_metadata.get("model_name"),
             "token_usage": data.get("usage"),
         }
-        return ChatResult(generations=[ChatGeneration(message=message)], llm_output=llm_output)
+        generations = [
+            ChatGeneration(
+                message=m,
+                generation_info={"finish_reason": m.response_metadata.get("finish_reason")},
+            )
+            for m in messages
+        ]
+        return ChatResult(generations=generations, llm_output=llm_output)
+
+    def _streaming_disabled(self, **kwargs: Any) -> bool:
+        # A LangChain stream carries one message: with n > 1, invoke/generate (even with
+        # streaming=True) ask for the whole answer so every choice comes back. ChatOpenAI
+        # refuses n > 1 with streaming=True instead; an explicit .stream() still streams.
+        if (kwargs.get("n") or self.n or 1) > 1 and not kwargs.get("stream"):
+            return True
+        return super()._streaming_disabled(**kwargs)
 
     def _generate(
         self,

@@ -10,6 +10,7 @@
       APIError                   the service answered with an error status
         AuthenticationError      401/403: missing, wrong or unauthorised key
         NotFoundError            404: unknown model or path
+        ModelRetiredError        410: the model reached its end of life; .suggestions, .end_of_life
         InvalidRequestError      400/413/422: the service rejected the body; .detail names the field
         RateLimitError           429: too many requests; .retry_after
         ServerError              5xx: the service failed
@@ -38,6 +39,7 @@ __all__ = [
     "ImageError",
     "InvalidInputError",
     "InvalidRequestError",
+    "ModelRetiredError",
     "NVNBError",
     "NotFoundError",
     "RateLimitError",
@@ -168,6 +170,33 @@ class NotFoundError(APIError):
     """404: the model or path does not exist on this server."""
 
     default_hint = "check the model name (nvnb models lists them) and the base URL"
+
+
+class ModelRetiredError(APIError):
+    """410: the service retired the model (it may still list it); ``.end_of_life`` is the date
+    it gave, ``.suggestions`` current catalog models of the same type (see ``nvnb.retired``)."""
+
+    default_hint = "this model was retired by the service; `nvnb models` lists current ones"
+
+    def __init__(self, message: str | None = None, **fields: Any) -> None:
+        self.suggestions: list[str] = []
+        super().__init__(message, **fields)
+        if not re.search(r"end of life|retired", self.detail or "", re.I):
+            name = f"model {self.model!r}" if self.model else "model"
+            self.detail = f"the {name} was retired" + (f": {self.detail}" if self.detail else "")
+        found = re.search(r"end of life on (\S+?)(?:\s|$)", self.detail or "")
+        self.end_of_life: str | None = found.group(1) if found else None
+        Exception.__init__(self, self.message)
+
+    def suggest(self, model_ids: list[str]) -> ModelRetiredError:
+        """Name current models to use instead (in the hint); returns ``self``."""
+        self.suggestions = list(model_ids)
+        if self.suggestions:
+            self.hint = (
+                f"this model was retired by the service; current ones of the same kind: "
+                f"{', '.join(self.suggestions)} (`nvnb models` lists them all)"
+            )
+        return self
 
 
 class InvalidRequestError(APIError):

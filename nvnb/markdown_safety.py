@@ -11,8 +11,12 @@ untrusted text, so before it is shown as Markdown:
 - a code span holding ``<`` (or an entity) becomes ``<code>…</code>`` with its text encoded, so it
   still shows literally whichever way a renderer pairs backticks;
 - in math (``$…$``, ``$$…$$``, ``\\(…\\)``, ``\\[…\\]``) ``<`` becomes ``\\lt `` so formulas render;
-- ``javascript:``, ``vbscript:`` and ``data:`` targets (raster images aside) get an ``unsafe:``
-  prefix, which no browser runs;
+- a link or image target whose scheme is not ``http``, ``https``, ``mailto`` or a raster
+  ``data:image`` gets an ``unsafe:`` prefix, which no browser runs. The scheme is read the way a
+  hostile renderer chain could read it: after decoding character references, backslash escapes
+  and percent-encoding as many times as it takes (nbconvert's mistune decodes a target twice,
+  so ``javascript&amp;colon;`` would otherwise become a live ``javascript:`` link), and after
+  dropping what URL parsers ignore (tabs, newlines, leading controls);
 - fenced code blocks are kept byte for byte (an unclosed one gets its closing fence). A fence is
   kept only where every CommonMark/GFM renderer sees the same block; where one might see it end
   elsewhere (a less indented line inside, an odd closing line) the rest is treated as prose, which
@@ -24,7 +28,9 @@ https) passes unchanged.
 
 from __future__ import annotations
 
+import html
 import re
+import urllib.parse
 
 __all__ = ["inert_markdown"]
 
@@ -32,12 +38,17 @@ _FENCE_OPEN = re.compile(r"( {0,3})(`{3,}|~{3,})(.*)")
 _SAFE_INFO = re.compile(r"[\w+.#-]*")
 # What a renderer (or a browser, in an attribute) would decode as a character reference.
 _ENTITY_START = re.compile(r"#|[A-Za-z][A-Za-z0-9]*;")
-# A link or image target (inline, or a reference definition) with a scheme that runs script.
-_UNSAFE_TARGET = re.compile(
-    r"(?<=\])(\(|:)(\s*(?:&lt;)?)"
-    r"(?=(?:javascript|vbscript|data(?!:image/(?:png|gif|jpe?g|webp|avif|bmp)[;,]))\\?:)",
-    re.IGNORECASE,
-)
+# The start of a link or image target (inline, or a reference definition): its first 200
+# characters are enough to read its scheme.
+_TARGET = re.compile(r"(?<=\])(\(|:)(\s*(?:&lt;)?)(\S{1,200})")
+_SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):", re.IGNORECASE)
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto", "unsafe"})
+_RASTER_DATA = re.compile(r"data:image/(?:png|gif|jpe?g|webp|avif|bmp)[;,]", re.IGNORECASE)
+# What a URL parser drops before reading a scheme (WHATWG URL: tab and newlines anywhere,
+# C0 controls and spaces at the start).
+_URL_IGNORED = re.compile(r"[\t\n\r]|^[\x00-\x20]+")
+_ESCAPED_PUNCTUATION = re.compile(r"\\([!-/:-@\[-`{-~])")
+_DECODE_ROUNDS = 4
 _AMBIGUOUS = -1
 
 
@@ -159,7 +170,32 @@ def _inert_prose(text: str) -> str:
             out.append(char)
         backslashes = backslashes + 1 if char == "\\" else 0
         pos += 1
-    return _UNSAFE_TARGET.sub(r"\1\2unsafe:", "".join(out))
+    return _TARGET.sub(_neutralise_target, "".join(out))
+
+
+def _neutralise_target(match: re.Match[str]) -> str:
+    opening, space, target = match.groups()
+    if _runs_script(target):
+        return f"{opening}{space}unsafe:{target}"
+    return match.group(0)
+
+
+def _runs_script(target: str) -> bool:
+    """Whether a link target could name a scheme other than http(s)/mailto/raster data:
+    however many times a renderer decodes it (character references, backslash escapes,
+    percent-encoding), once a URL parser has dropped what it ignores."""
+    seen = target
+    for _ in range(_DECODE_ROUNDS + 1):
+        plain = _URL_IGNORED.sub("", seen)
+        found = _SCHEME.match(plain)
+        scheme = found.group(1).lower() if found else None
+        if scheme and scheme not in _SAFE_SCHEMES and not _RASTER_DATA.match(plain):
+            return True
+        decoded = html.unescape(_ESCAPED_PUNCTUATION.sub(r"\1", urllib.parse.unquote(seen)))
+        if decoded == seen:
+            return False
+        seen = decoded
+    return True  # still changing after every round a renderer might do: refuse it
 
 
 def _run_end(text: str, pos: int, char: str) -> int:

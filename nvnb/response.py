@@ -5,6 +5,17 @@ Reasoning arrives three ways: a ``reasoning_content`` field, a ``reasoning`` fie
 ``additional_kwargs["reasoning_content"]`` (``reasoning`` is also kept under its own name), and
 the tags are taken out of the content. Streamed tool calls are assembled even when the service
 splits them over chunks or leaves out their ``index``.
+
+A refusal (``message.refusal``, streamed ``delta.refusal``) is kept in
+``additional_kwargs["refusal"]``: the answer is then often empty, and the refusal is what the
+service said.
+
+Several choices (``n`` > 1): :func:`parse_choices` gives one message per choice, in ``index``
+order (``ChatNVIDIA`` returns one generation each, as ``ChatOpenAI`` does). A stream carries one
+message in LangChain, so :class:`StreamAssembler` keys every piece by ``choice.index``: the chunks
+it yields are the first choice's alone, never a mix, and the other choices, assembled apart, ride
+on the closing chunk as ``response_metadata["other_choices"]`` (``index``, ``content``,
+``finish_reason``, and ``reasoning_content`` / ``refusal`` / ``tool_calls`` when present).
 """
 
 from __future__ import annotations
@@ -77,8 +88,7 @@ def _arguments_text(arguments: Any) -> str:
     return arguments if isinstance(arguments, str) else json.dumps(arguments)
 
 
-def parse_response(data: dict[str, Any], *, model_id: str, request_id: str | None) -> AIMessage:
-    """A non-streamed chat completion → ``AIMessage``."""
+def _raise_body_error(data: dict[str, Any], model_id: str, request_id: str | None) -> None:
     if isinstance(data.get("error"), dict) and "choices" not in data:
         err = data["error"]
         raise StreamError(
@@ -87,8 +97,42 @@ def parse_response(data: dict[str, Any], *, model_id: str, request_id: str | Non
             request_id=request_id,
             model=model_id,
         )
-    choices = data.get("choices") or [{}]
-    choice = choices[0]
+
+
+def parse_response(data: dict[str, Any], *, model_id: str, request_id: str | None) -> AIMessage:
+    """A non-streamed chat completion → ``AIMessage`` (its first choice)."""
+    return parse_choices(data, model_id=model_id, request_id=request_id)[0]
+
+
+def parse_choices(
+    data: dict[str, Any], *, model_id: str, request_id: str | None
+) -> list[AIMessage]:
+    """A non-streamed chat completion → one ``AIMessage`` per choice, in ``index`` order.
+
+    Usage covers the whole request, so it rides on the first message only.
+    """
+    _raise_body_error(data, model_id, request_id)
+    choices = [c for c in (data.get("choices") or []) if isinstance(c, dict)] or [{}]
+    ordered = sorted(enumerate(choices), key=lambda p: (_index(p[1], p[0]), p[0]))
+    return [
+        _choice_message(choice, data, model_id, request_id, first=n == 0)
+        for n, (_, choice) in enumerate(ordered)
+    ]
+
+
+def _index(choice: dict[str, Any], default: int) -> int:
+    index = choice.get("index")
+    return index if isinstance(index, int) and not isinstance(index, bool) else default
+
+
+def _choice_message(
+    choice: dict[str, Any],
+    data: dict[str, Any],
+    model_id: str,
+    request_id: str | None,
+    *,
+    first: bool,
+) -> AIMessage:
     message = choice.get("message") or {}
     if not message and "text" in choice:
         message = {"content": choice["text"]}
@@ -97,6 +141,8 @@ def parse_response(data: dict[str, Any], *, model_id: str, request_id: str | Non
         content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
     reasoning, answer = split_thinking(content)
     additional: dict[str, Any] = _reasoning_kwargs(message, reasoning)
+    if isinstance(message.get("refusal"), str) and message["refusal"]:
+        additional["refusal"] = message["refusal"]
     tool_calls, invalid = [], []
     raw_calls = message.get("tool_calls") or []
     for raw in raw_calls:
@@ -116,53 +162,44 @@ def parse_response(data: dict[str, Any], *, model_id: str, request_id: str | Non
         "finish_reason": choice.get("finish_reason"),
         "request_id": request_id,
     }
+    if "index" in choice:
+        metadata["choice_index"] = choice["index"]
     return AIMessage(
         content=answer,
         additional_kwargs=additional,
         tool_calls=tool_calls,
         invalid_tool_calls=invalid,
-        usage_metadata=usage_metadata(data.get("usage")),  # type: ignore[arg-type]
+        usage_metadata=usage_metadata(data.get("usage")) if first else None,  # type: ignore[arg-type]
         response_metadata=metadata,
     )
 
 
-class StreamAssembler:
-    """Turns SSE chunk dicts into ``AIMessageChunk``s that add up to the whole answer.
+class _ChoiceStream:
+    """One choice of a stream: its think-tag state, text, refusal and tool calls so far."""
 
-    Usage is emitted once, on the last chunk (some servers repeat cumulative usage on every
-    chunk); model name and request id ride on the first chunk, the finish reason where it comes,
-    so LangChain's string concatenation of metadata never doubles them.
-    """
-
-    def __init__(self, *, model_id: str, request_id: str | None) -> None:
-        self.model_id = model_id
-        self.request_id = request_id
-        self._first = True
-        self._usage: dict[str, Any] | None = None
-        self._finish: str | None = None
-        self._state = "start"  # start → thinking → answer
+    def __init__(self) -> None:
+        self.finish: str | None = None
+        self._state = "start"  # start → thinking → after → answer
         self._buffer = ""
         self._calls: dict[int, dict[str, Any]] = {}  # index → {"id", "name"}
         self._ids: dict[str, int] = {}
         self._last_index: int | None = None
-        # The answer so far, in pieces: ``+=`` on a str attribute would copy the whole answer
-        # at every chunk (quadratic: seconds for a few MB). ``text`` joins on demand.
-        self._pieces: list[str] = []
+        # Pieces, not ``+=`` on a str: that would copy the whole answer at every chunk
+        # (quadratic: seconds for a few MB). ``text`` joins on demand.
+        self.pieces: list[str] = []
+        self.reasoning: list[str] = []
+        self.refusal: list[str] = []
+        self.raw_calls: list[dict[str, Any]] = []
 
     @property
     def text(self) -> str:
-        """The answer so far (for errors that need the partial text)."""
-        if len(self._pieces) > 1:
-            self._pieces[:] = ["".join(self._pieces)]
-        return self._pieces[0] if self._pieces else ""
-
-    @text.setter
-    def text(self, value: str) -> None:
-        self._pieces = [value] if value else []
+        if len(self.pieces) > 1:
+            self.pieces[:] = ["".join(self.pieces)]
+        return self.pieces[0] if self.pieces else ""
 
     # -- think tags -------------------------------------------------------------------------
 
-    def _split_content(self, piece: str) -> tuple[str, str]:
+    def split_content(self, piece: str) -> tuple[str, str]:
         """(reasoning, answer) parts of a streamed content piece, across chunk borders."""
         self._buffer += piece
         reasoning = answer = ""
@@ -200,9 +237,14 @@ class StreamAssembler:
                 self._buffer = ""
         return reasoning, answer
 
+    def leftover(self) -> tuple[str, str]:
+        """(reasoning, answer) still held back when the stream ends."""
+        buffer, self._buffer = self._buffer, ""
+        return (buffer, "") if self._state == "thinking" else ("", buffer)
+
     # -- tool calls -------------------------------------------------------------------------
 
-    def _tool_chunks(self, calls: list[dict[str, Any]]) -> list[Any]:
+    def tool_chunks(self, calls: list[dict[str, Any]]) -> list[Any]:
         out = []
         for call in calls:
             fn = call.get("function") or {}
@@ -239,6 +281,66 @@ class StreamAssembler:
             )
         return out
 
+    def summary(self, index: int) -> dict[str, Any]:
+        """This choice, whole (for ``response_metadata["other_choices"]``)."""
+        reasoning, answer = self.leftover()
+        if answer:
+            self.pieces.append(answer)
+        if reasoning:
+            self.reasoning.append(reasoning)
+        out: dict[str, Any] = {"index": index, "content": self.text, "finish_reason": self.finish}
+        if self.reasoning:
+            out["reasoning_content"] = "".join(self.reasoning)
+        if self.refusal:
+            out["refusal"] = "".join(self.refusal)
+        if self._calls:
+            calls: dict[int, dict[str, Any]] = {}
+            for chunk in self.raw_calls:
+                call = calls.setdefault(chunk["index"], {"id": None, "name": None, "args": ""})
+                call["id"] = call["id"] or chunk.get("id")
+                call["name"] = call["name"] or chunk.get("name")
+                call["args"] += chunk.get("args") or ""
+            out["tool_calls"] = [calls[i] for i in sorted(calls)]
+        return out
+
+
+class StreamAssembler:
+    """Turns SSE chunk dicts into ``AIMessageChunk``s that add up to the whole answer.
+
+    Usage is emitted once, on the last chunk (some servers repeat cumulative usage on every
+    chunk); model name and request id ride on the first chunk, the finish reason where it comes,
+    so LangChain's string concatenation of metadata never doubles them. Pieces are keyed by
+    ``choice.index``: what is yielded (and :attr:`text`) is the first choice only.
+    """
+
+    def __init__(self, *, model_id: str, request_id: str | None) -> None:
+        self.model_id = model_id
+        self.request_id = request_id
+        self._first = True
+        self._usage: dict[str, Any] | None = None
+        self._choices: dict[int, _ChoiceStream] = {}
+        self._primary: int | None = None  # the index whose chunks are yielded (0 normally)
+
+    @property
+    def _main(self) -> _ChoiceStream:
+        if self._primary is None:
+            self._primary = 0
+        return self._choices.setdefault(self._primary, _ChoiceStream())
+
+    @property
+    def text(self) -> str:
+        """The first choice's answer so far (for errors that need the partial text)."""
+        return self._main.text
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self._main.pieces = [value] if value else []
+
+    @property
+    def texts(self) -> dict[int, str]:
+        """Every choice's answer so far, by ``index``."""
+        return {index: c.text for index, c in sorted(self._choices.items())}
+
     # -- chunks -----------------------------------------------------------------------------
 
     def feed(self, data: dict[str, Any]) -> AIMessageChunk | None:
@@ -254,25 +356,46 @@ class StreamAssembler:
             )
         if data.get("usage"):
             self._usage = data["usage"]
-        choices = data.get("choices") or []
-        if not choices:
-            return None
-        choice = choices[0]
+        out: AIMessageChunk | None = None
+        for position, choice in enumerate(data.get("choices") or []):
+            if not isinstance(choice, dict):
+                continue
+            index = _index(choice, position)
+            if self._primary is None:
+                self._primary = index
+            message = self._feed_choice(index, choice, data)
+            if index == self._primary:
+                out = message
+        return out
+
+    def _feed_choice(
+        self, index: int, choice: dict[str, Any], data: dict[str, Any]
+    ) -> AIMessageChunk | None:
+        state = self._choices.setdefault(index, _ChoiceStream())
         delta = choice.get("delta") or choice.get("message") or {}
         if not delta and "text" in choice:
             delta = {"content": choice["text"]}
         if choice.get("finish_reason"):
-            self._finish = choice["finish_reason"]
-        reasoning, answer = self._split_content(delta.get("content") or "")
+            state.finish = choice["finish_reason"]
+        reasoning, answer = state.split_content(delta.get("content") or "")
         additional: dict[str, Any] = {}
         if reasoning:
             additional["reasoning_content"] = reasoning
         additional.update(_reasoning_kwargs(delta))
-        tool_chunks = self._tool_chunks(delta.get("tool_calls") or [])
+        refusal = delta.get("refusal")
+        if isinstance(refusal, str) and refusal:
+            additional["refusal"] = refusal
+            state.refusal.append(refusal)
+        tool_chunks = state.tool_chunks(delta.get("tool_calls") or [])
+        if answer:
+            state.pieces.append(answer)
+        if index != self._primary:
+            if additional.get("reasoning_content"):
+                state.reasoning.append(additional["reasoning_content"])
+            state.raw_calls.extend(tool_chunks)
+            return None
         if not (answer or additional or tool_chunks):
             return None
-        if answer:
-            self._pieces.append(answer)
         metadata: dict[str, Any] = {}
         if self._first:
             metadata = {
@@ -289,19 +412,21 @@ class StreamAssembler:
 
     def finish(self) -> AIMessageChunk:
         """The closing chunk: leftover text, usage, finish reason, ``chunk_position="last"``."""
-        leftover = ""
-        additional: dict[str, Any] = {}
-        if self._buffer:
-            if self._state == "thinking":
-                additional["reasoning_content"] = self._buffer
-            else:
-                leftover = self._buffer
-            self._buffer = ""
-        metadata: dict[str, Any] = {"finish_reason": self._finish}
+        main = self._main
+        reasoning, leftover = main.leftover()
+        additional: dict[str, Any] = {"reasoning_content": reasoning} if reasoning else {}
+        metadata: dict[str, Any] = {"finish_reason": main.finish}
         if self._first:
             metadata.update(model_name=self.model_id, request_id=self.request_id)
+        others = [
+            state.summary(index)
+            for index, state in sorted(self._choices.items())
+            if index != self._primary
+        ]
+        if others:
+            metadata["other_choices"] = others
         if leftover:
-            self._pieces.append(leftover)
+            main.pieces.append(leftover)
         return AIMessageChunk(
             content=leftover,
             additional_kwargs=additional,

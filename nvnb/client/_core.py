@@ -27,7 +27,14 @@ from nvnb.client._boundary import (
     without_key,
 )
 from nvnb.client._exchange import USER_AGENT, ChatResponse, Request, httpx_timeout
-from nvnb.errors import APIError, ConfigurationError, InvalidInputError, NVNBError
+from nvnb.errors import (
+    APIError,
+    ConfigurationError,
+    InvalidInputError,
+    ModelRetiredError,
+    NVNBError,
+)
+from nvnb.retired import current_alternatives
 from nvnb.settings import KEY_ENV, RetryPolicy, Secret, Settings, Timeouts, resolve_settings
 
 # The client's logger: where requests go is part of the client's story in a debug log.
@@ -256,8 +263,12 @@ class ClientCore:
     # answers ---------------------------------------------------------------------------
 
     def error_for(self, resp: httpx.Response, body: bytes, req: Request) -> NVNBError:
-        """The typed error for an error response (``nvnb.client._boundary``), key masked."""
-        return self.scrub(error_for_response(resp, body, req))
+        """The typed error for an error response (``nvnb.client._boundary``), key masked; a
+        retired model's error names current models to use instead."""
+        err = error_for_response(resp, body, req)
+        if isinstance(err, ModelRetiredError):
+            err.suggest(current_alternatives(req.model))
+        return self.scrub(err)
 
     def scrub(self, err: NVNBError) -> NVNBError:
         """Belt and braces: a server that echoes the key back does not get it into an error."""

@@ -284,6 +284,10 @@ class NVChatMagics(Magics):
         text = answer.text
         if answer.stopped and answer.stop_reason == "interrupt":
             return self._interrupted(answer, args, out, streamed=streamed, terminal=terminal)
+        if not text and getattr(answer, "refusal_note", ""):  # a refusal, said plainly
+            if args.format in ("code", "json"):
+                raise CellFailure(answer.refusal_note, hint="rephrase, or try another model")
+            text = answer.refusal_note
         try:
             shown = final_display(text, args.format, getattr(answer, "reasoning", None))
         except ValueError as exc:

@@ -62,7 +62,37 @@ async def _complete(call: Call, model: Any, body: dict) -> Any:
         from nvnb.server import vision
 
         facts = await vision.describe(conv.images, {k: a.data for k, a in state.assets.items()})
+    count = body.get("n") or 1
     answer = engines.respond(model, body, conv, facts)
+    answers = [_shaped(engines.choice(answer, i, count), body, plan) for i in range(count)]
+    counts = completions.usage(conv, answers)
+    if body.get("stream"):
+        include = bool((body.get("stream_options") or {}).get("include_usage"))
+        chunks, closing = completions.chunks(answers, model.id, counts, include)
+        delay = (plan.number("chunk-delay-ms") or 0) + state.options.chunk_delay_ms
+        malformed = 0 if plan.has("invalid-json") else plan.count("malformed-sse")
+        stream_faults = sse.StreamFaults(
+            delay / 1000,
+            plan.count("drop-after"),
+            malformed,
+            plan.count("stream-error"),
+            plan.count("stall-after"),
+        )
+        return sse.EventStream(chunks, closing, {}, stream_faults, state.stopping)
+    payload = completions.completion(answers, model.id, counts)
+    polls = plan.accepted_polls
+    if polls is not None:
+        state.jobs[call.request_id] = Job(polls, json.dumps(payload, ensure_ascii=False).encode())
+        return Response(b"", 202, {"NVCF-STATUS": "pending-evaluation"})
+    return call.reply(payload)
+
+
+def _shaped(answer: engines.Answer, body: dict, plan: Any) -> engines.Answer:
+    """The answer after the request's faults (``long``, ``refusal``), stop and max_tokens."""
+    if plan.has("refusal"):
+        answer.content, answer.tool_calls, answer.finish_reason = "", [], "stop"
+        answer.refusal = engines.REFUSAL
+        return answer
     long = plan.count("long")
     if long:
         seed = answer.content or "local nvnb server "
@@ -74,26 +104,7 @@ async def _complete(call: Call, model: Any, body: dict) -> Any:
             stop=[stop] if isinstance(stop, str) else stop,
             max_tokens=body.get("max_tokens") or body.get("max_completion_tokens"),
         )
-    counts = completions.usage(conv, answer)
-    if body.get("stream"):
-        include = bool((body.get("stream_options") or {}).get("include_usage"))
-        chunks, closing = completions.chunks(answer, model.id, counts, include)
-        delay = (plan.number("chunk-delay-ms") or 0) + state.options.chunk_delay_ms
-        malformed = 0 if plan.has("invalid-json") else plan.count("malformed-sse")
-        stream_faults = sse.StreamFaults(
-            delay / 1000,
-            plan.count("drop-after"),
-            malformed,
-            plan.count("stream-error"),
-            plan.count("stall-after"),
-        )
-        return sse.EventStream(chunks, closing, {}, stream_faults, state.stopping)
-    payload = completions.completion(answer, model.id, counts)
-    polls = plan.accepted_polls
-    if polls is not None:
-        state.jobs[call.request_id] = Job(polls, json.dumps(payload, ensure_ascii=False).encode())
-        return Response(b"", 202, {"NVCF-STATUS": "pending-evaluation"})
-    return call.reply(payload)
+    return answer
 
 
 @api

@@ -16,6 +16,11 @@ def parser() -> argparse.ArgumentParser:
         prog="nvnb serve",
         description="Run nvnb's local NIM-compatible server: deterministic answers from rules, "
         "no model, no network. Point NVIDIA_BASE_URL (or base_url=) at the printed URL.",
+        epilog="Per request, the header X-NVNB-Fault takes the same specs, e.g. 'refusal' (the "
+        "model refuses: message.refusal / delta.refusal), 'status=410;eol=2025-01-15T00:00:00Z' "
+        "(a retired model, as the hosted catalog answers), 'status=429;retry-after=2'. "
+        "Answers follow OpenAI's chat completion schema; 'n' gives that many distinct choices, "
+        "streamed interleaved.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")

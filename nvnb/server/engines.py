@@ -6,6 +6,7 @@ says that it comes from the local nvnb server: nothing here pretends to be a lan
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
@@ -33,6 +34,22 @@ class Answer:
     reasoning: str | None = None
     tool_calls: list[dict] = field(default_factory=list)
     finish_reason: str = "stop"
+    refusal: str | None = None
+
+
+REFUSAL = (
+    "I'm sorry, but I can't help with that request. (A refusal from the local nvnb server, "
+    "asked for with X-NVNB-Fault: refusal.)"
+)
+
+
+def choice(answer: Answer, index: int, count: int) -> Answer:
+    """A copy of ``answer`` as choice ``index`` of ``count`` (``n``): the first as is, the others
+    say which they are, so the choices differ, the same way in every run."""
+    if index == 0 or answer.tool_calls:
+        return dataclasses.replace(answer, tool_calls=list(answer.tool_calls))
+    prefix = f"(Choice {index + 1} of {count}.) "
+    return dataclasses.replace(answer, content=prefix + answer.content)
 
 
 def respond(model: Model, body: dict, conv: Conversation, image_facts: list[str]) -> Answer:

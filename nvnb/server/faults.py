@@ -11,7 +11,11 @@ Faults (``N`` is a count of streamed chunks unless named otherwise):
 
 ``status=CODE``       answer with that error status (NVCF-style body). Parameters:
                       ``retry-after=SECONDS|HTTP-DATE`` adds ``Retry-After``; ``html`` / ``text`` /
-                      ``style=openai`` choose the body's shape.
+                      ``style=openai`` choose the body's shape. ``status=410`` answers as the
+                      service does for a retired model (``Gone``, "The model '…' has reached its
+                      end of life on … and is no longer available."; ``eol=DATE`` sets the date).
+``refusal``           the model refuses: ``message.refusal`` (streamed: ``delta.refusal``) holds
+                      the refusal, ``content`` is null, as OpenAI-compatible servers send it.
 ``drop-after=N``      stream N chunks, then cut the TCP connection. Not streamed: 0 cuts it before
                       any response, N > 0 sends the headers and the first N bytes of the body.
 ``malformed-sse=N``   after N chunks, send a ``data:`` line that is not JSON (the stream goes on).
@@ -51,12 +55,13 @@ FAULT_NAMES = (
     "latency-ms",
     "accepted",
     "long",
+    "refusal",
     "style",
     "html",
     "text",
 )
-PARAM_NAMES = ("retry-after", "times", "id", "style", "html", "text")
-_NO_VALUE = ("invalid-json", "html", "text")
+PARAM_NAMES = ("retry-after", "times", "id", "style", "html", "text", "eol")
+_NO_VALUE = ("invalid-json", "html", "text", "refusal")
 # Commas also occur inside HTTP dates (retry-after), so split only before a fault name.
 _SPLIT = re.compile(r"\s*,\s*(?=(?:" + "|".join(map(re.escape, FAULT_NAMES)) + r")\b)")
 
@@ -181,11 +186,20 @@ class FaultPlan:
             return None
         code = int(float(fault.value or 500))
         headers = {}
+        if code == 410:  # the catalog's answer for a retired model
+            return Problem(410, "", title="Gone", headers=headers, problem_type="about:blank")
         if "retry-after" in fault.params:
             headers["Retry-After"] = fault.params["retry-after"]
         return Problem(
             code, f"Fault injected on request (X-NVNB-Fault: {fault.text}).", headers=headers
         )
+
+    @property
+    def end_of_life(self) -> str:
+        """The end-of-life date a ``status=410`` fault reports."""
+        fault = self._by_name.get("status")
+        eol = fault.params.get("eol") if fault is not None else None
+        return eol or "2025-01-15T00:00:00Z"
 
     @property
     def accepted_polls(self) -> float | None:

@@ -71,9 +71,11 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Any]]:
                 await asyncio.sleep(delay / 1000)
             _check_auth(request, state)
             problem = plan.status
+            body = _json_body(request.scope.get("nvnb.body", b""))
+            if problem is not None and problem.status == 410:
+                problem.detail = _end_of_life(body, request.path_params, plan.end_of_life)
             if problem is not None:
                 raise problem
-            body = _json_body(request.scope.get("nvnb.body", b""))
             streaming = isinstance(body, dict) and body.get("stream") is True
             if not streaming and plan.count("drop-after") == 0:
                 return sse.CutResponse(b"", 0, {})
@@ -93,6 +95,17 @@ def api(handler: Handler) -> Callable[[Request], Awaitable[Any]]:
             )
 
     return endpoint
+
+
+def _end_of_life(body: Any, path: dict[str, Any], eol: str) -> str:
+    """The hosted catalog's 410 detail for the model a request names."""
+    model = body.get("model") if isinstance(body, dict) else None
+    if not isinstance(model, str) and "org" in path:
+        model = f"{path['org']}/{path['name']}"
+    return (
+        f"The model '{model or 'unknown'}' has reached its end of life on {eol} "
+        "and is no longer available."
+    )
 
 
 def _json_body(raw: bytes) -> Any:

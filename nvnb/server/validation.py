@@ -18,6 +18,7 @@ from nvnb.server.problems import Problem
 if TYPE_CHECKING:
     from nvnb.catalog import Model
 
+MAX_CHOICES = 16  # n: choices per request
 INLINE_IMAGE_LIMIT = 180_000  # base64 characters of one inline image
 ROLES = ("system", "user", "assistant", "tool", "context")
 QA_ROLES = ("user", "context")
@@ -88,6 +89,11 @@ def _check_params(body: dict) -> None:
         value = body.get(key)
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
             raise invalid(f"body -> {key}: Input should be a valid number")
+    count = body.get("n")
+    if count is not None and (
+        not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_CHOICES
+    ):
+        raise invalid(f"body -> n: Input should be an integer from 1 to {MAX_CHOICES}")
     if "stream" in body and not isinstance(body["stream"], bool):
         raise invalid("body -> stream: Input should be a valid boolean")
     stop = body.get("stop")

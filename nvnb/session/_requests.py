@@ -139,6 +139,7 @@ async def stream_answer(
                     answer.usage = dict(usage)
                 extra = getattr(chunk, "additional_kwargs", None) or {}
                 reasoning = extra.get("reasoning_content") or ""
+                answer.refusal += extra.get("refusal") or ""
                 text = content_text(chunk.content)
                 if (text or reasoning) and first is None:
                     first = time.monotonic()

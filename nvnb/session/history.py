@@ -58,7 +58,8 @@ def conversation_markdown(system: str, history: Sequence[Turn], shown: Callable[
         else:
             model = turn.answer.model if turn.answer else ""
             heading = shown(model) if model else "Assistant"
-            lines += [f"## {heading}", "", shown(turn.content), ""]
+            note = turn.answer.refusal_note if turn.answer is not None else ""
+            lines += [f"## {heading}", "", shown(turn.content or note), ""]
             if turn.answer is not None and turn.answer.stopped:
                 lines += ["*(stopped)*", ""]
     return "\n".join(lines).rstrip() + "\n"

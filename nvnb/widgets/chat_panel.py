@@ -173,7 +173,7 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
         self.history_view.turns = [
             {
                 "role": t.role,
-                "text": t.content,
+                "text": t.content or (t.answer.refusal_note if t.answer is not None else ""),
                 "model": t.answer.model if t.answer is not None else "",
                 "stopped": bool(t.answer is not None and t.answer.stopped),
                 "images": len(t.images),

@@ -112,6 +112,8 @@ class StreamPane(NVWidget):
                 self.stats = stats.as_dict() if stats is not None else self._live_stats()
                 self.model_name = getattr(answer, "model", "") or self.model_name
                 self.status = "stopped" if getattr(answer, "stopped", False) else "done"
+                if getattr(answer, "refusal_note", ""):  # said plainly, in the banner
+                    self.error = answer.refusal_note
 
     def on_error(self, exc: BaseException) -> None:
         """Show a short banner (first line of the error, with its request id)."""
