@@ -29,6 +29,7 @@ objects become these classes is one boundary: :mod:`nvnb.client._boundary`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 __all__ = [

@@ -244,12 +244,15 @@ def decode_chat_event(event: ServerSentEvent) -> dict[str, Any] | None:
 
 
 def chunk_text(chunk: dict[str, Any]) -> str:
-    """The answer text a chunk adds (first choice's ``delta.content``)."""
+    """The answer text a chunk adds to the first choice (``index`` 0, or no index): with
+    ``n`` > 1 a stream interleaves choices, and the partial text must not mix them."""
     choices = chunk.get("choices")
     if not isinstance(choices, list) or not choices:
         return ""
-    first = choices[0]
-    if not isinstance(first, dict):
+    first = next(
+        (c for c in choices if isinstance(c, dict) and c.get("index", 0) in (0, None)), None
+    )
+    if first is None:
         return ""
     delta = first.get("delta") or first.get("message") or {}
     content = delta.get("content") if isinstance(delta, dict) else None
