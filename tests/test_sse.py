@@ -211,6 +211,17 @@ def test_chunk_text_reads_the_first_choice_delta() -> None:
     assert chunk_text({"choices": ["junk"]}) == ""
 
 
+def test_chunk_text_of_interleaved_choices_is_the_first_choices_alone() -> None:
+    # n > 1: the service interleaves one chunk per choice; the partial text follows index 0
+    stream = [
+        {"choices": [{"index": 0, "delta": {"content": "Hel"}}]},
+        {"choices": [{"index": 1, "delta": {"content": "Bon"}}]},
+        {"choices": [{"index": 0, "delta": {"content": "lo"}}]},
+        {"choices": [{"index": 1, "delta": {"content": "jour"}}]},
+    ]
+    assert "".join(chunk_text(c) for c in stream) == "Hello"
+
+
 # --- properties --------------------------------------------------------------------------
 
 texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20)
