@@ -15,7 +15,7 @@ from typing import Any
 
 import traitlets
 
-from nvnb.widgets._base import NVWidget, asset, css, resolve_session
+from nvnb.widgets._base import NVWidget, resolve_session
 
 
 class StreamPane(NVWidget):
@@ -25,8 +25,7 @@ class StreamPane(NVWidget):
     ``nvnb.session()``) to stop; the text so far is kept.
     """
 
-    _esm = asset("stream_pane.js")
-    _css = css("stream_pane.css")
+    _view = traitlets.Unicode("stream-pane").tag(sync=True)
 
     text = traitlets.Unicode("").tag(sync=True)
     reasoning = traitlets.Unicode("").tag(sync=True)
@@ -37,6 +36,9 @@ class StreamPane(NVWidget):
     request_id = traitlets.Unicode("").tag(sync=True)
     stats = traitlets.Dict().tag(sync=True)
     model_name = traitlets.Unicode("").tag(sync=True)
+    stoppable = traitlets.Bool(
+        True, help="show Stop while streaming (False where a click cannot reach the kernel)"
+    ).tag(sync=True)
 
     max_rate = traitlets.Float(30.0, help="front-end updates per second, at most")
     messages_sent = traitlets.Int(0, help="custom messages sent for the current answer")
