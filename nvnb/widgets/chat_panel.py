@@ -48,7 +48,7 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
         settings_box.add_class("nvnb-pop")
         settings_box.add_class("nvnb-pop-settings")
         self.history_view = _ChatHistory()
-        self.pane = StreamPane(session=self.session)
+        self.pane = StreamPane(session=self.session, regenerable=True)
         convo = ipywidgets.VBox([self.history_view, self.pane])
         convo.add_class("nvnb-convo")
         self.image_drop = ImageDrop(session=self.session, compact=True)
@@ -74,6 +74,7 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
         self.composer.on_msg(self._on_composer_msg)
         self.toolbar.on_msg(self._on_toolbar_msg)
         self.history_view.on_msg(self._on_history_msg)
+        self.pane.on_msg(self._on_history_msg)  # Regenerate
         self.session.observe(self._on_history, names="history")
         self.session.observe(self._on_busy, names=["busy", "model"])
         self.session.observe(
@@ -88,7 +89,19 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
     # ------------------------------------------------------------------------- actions
     def send(self, prompt: str) -> threading.Thread:
         """Ask in a background thread (returned, so a caller may ``join()`` it)."""
-        thread = threading.Thread(target=self._ask, args=(prompt,), name="nvnb-chat", daemon=True)
+        return self._start(lambda: self._ask(prompt))
+
+    def _start(self, work: Any) -> threading.Thread:
+        """Run ``work`` in a new thread, after the previous request's thread has finished
+        (a click can come while the last answer is being filed into the history)."""
+        previous = self._thread
+
+        def run() -> None:
+            if previous is not None:
+                previous.join()
+            work()
+
+        thread = threading.Thread(target=run, name="nvnb-chat", daemon=True)
         self._thread = thread
         thread.start()
         return thread
@@ -103,27 +116,28 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
         self.composer.failed = ""
         self.toolbar.notice = ""
 
-    def regenerate(self) -> threading.Thread | None:
+    def regenerate(self) -> threading.Thread:
         """Ask the last question again (its answer is replaced)."""
-        history = list(self.session.history)
-        last_user = max((i for i, t in enumerate(history) if t.role == "user"), default=None)
-        if last_user is None or self.session.busy:
-            return None
-        return self.resend(last_user, history[last_user].content)
 
-    def resend(self, index: int, text: str) -> threading.Thread | None:
+        def work() -> None:
+            history = list(self.session.history)
+            last = max((i for i, t in enumerate(history) if t.role == "user"), default=None)
+            if last is not None:
+                self._resend(last, history[last].content)
+
+        return self._start(work)
+
+    def resend(self, index: int, text: str) -> threading.Thread:
         """Replace user turn ``index`` (and every turn after it) by ``text``, and ask it."""
+        return self._start(lambda: self._resend(index, text))
+
+    def _resend(self, index: int, text: str) -> None:
         history = list(self.session.history)
-        if not (0 <= index < len(history)) or history[index].role != "user" or self.session.busy:
-            return None
+        if not (0 <= index < len(history)) or history[index].role != "user" or not text.strip():
+            return
         images = list(history[index].images)
         self.session.history = history[:index]
-        thread = threading.Thread(
-            target=self._ask, args=(text, images), name="nvnb-chat", daemon=True
-        )
-        self._thread = thread
-        thread.start()
-        return thread
+        self._ask(text, images)
 
     def export(self, path: str | Path | None = None) -> Path:
         """Save the conversation as Markdown, with the model, where requests went, the

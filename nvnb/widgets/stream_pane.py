@@ -39,6 +39,9 @@ class StreamPane(NVWidget):
     stoppable = traitlets.Bool(
         True, help="show Stop while streaming (False where a click cannot reach the kernel)"
     ).tag(sync=True)
+    regenerable = traitlets.Bool(
+        False, help="show Regenerate after an answer (a ChatPanel handles the message)"
+    ).tag(sync=True)
 
     max_rate = traitlets.Float(30.0, help="front-end updates per second, at most")
     messages_sent = traitlets.Int(0, help="custom messages sent for the current answer")

@@ -17,7 +17,7 @@ export default function composer({ model, el }) {
   const send = button("nvnb-primary nvnb-send", "Send", "Send (Ctrl+Enter)");
   const stop = button("nvnb-stop", "■ Stop", "Stop the answer (the text so far is kept)");
   const retry = button("nvnb-retry", "↻ Retry", "Ask the failed question again");
-  const attach = button("nvnb-attach nvnb-quiet", "＋ Image", "Attach images (or paste / drop them on the prompt)");
+  const attach = button("nvnb-attach nvnb-quiet", "+ Image", "Attach images (or paste / drop them on the prompt)");
   const file = h("input", "nvnb-file");
   file.type = "file";
   file.accept = "image/*";

@@ -1,8 +1,7 @@
 // The conversation of a ChatPanel: each turn rendered as sanitised Markdown.
 // Trait `turns`: [{role: "user"|"assistant", text, model, stopped, images, thumbs}] where
 // `thumbs` are small JPEG data URIs of the images sent with a user turn.
-// Messages to Python: {type: "regenerate"} (ask the last question again),
-// {type: "edit", index, text} (replace user turn `index` and everything after it, and resend).
+// Messages to Python: {type: "edit", index, text} (replace user turn `index` and everything after it, and resend).
 import { button, h, keepKeys, stickToBottom, whenAttached } from "../dom.js";
 import { renderInto } from "../markdown.js";
 
@@ -60,7 +59,6 @@ export default function chatHistory({ model, el }) {
     const busy = model.get("busy");
     root.replaceChildren();
     root.hidden = turns.length === 0;
-    const lastAssistant = turns.map((t) => t.role).lastIndexOf("assistant");
     turns.forEach((turn, index) => {
       const user = turn.role === "user";
       const item = h("div", `nvnb-turn nvnb-turn-${user ? "user" : "assistant"}`);
@@ -79,10 +77,6 @@ export default function chatHistory({ model, el }) {
       } else {
         body = h("div", "nvnb-turn-body nvnb-md");
         renderInto(body, turn.text);
-        if (index === lastAssistant && !busy) {
-          action = button("nvnb-regenerate nvnb-quiet", "↻ Regenerate", "Ask the last question again");
-          action.addEventListener("click", () => model.send({ type: "regenerate" }));
-        }
       }
       if (action) {
         who.appendChild(h("span", "nvnb-spacer"));

@@ -58,7 +58,9 @@ export default function imageDrop({ model, el }) {
     const compact = Boolean(model.get("compact"));
     root.dataset.compact = String(compact);
     zone.hidden = compact; // in a ChatPanel images are pasted or dropped on the prompt box
-    root.hidden = compact && !images.length && !err && !note.textContent;
+    // In a panel, "this model takes no images" matters only once images wait to be sent.
+    if (compact && !images.length) note.hidden = true;
+    root.hidden = compact && !images.length && !err;
     thumbs.replaceChildren();
     images.forEach((img, index) => {
       const card = el_("figure", "nvnb-thumb");

@@ -49,9 +49,10 @@ function haystack(m) {
     .toLowerCase();
 }
 
-/** Whether model `m` is shown for this search (every word must match somewhere). */
-export function matches(m, query, type, cap, showDeprecated) {
-  if (m.deprecated && !showDeprecated) return false;
+/** Whether model `m` is shown for this search (every word must match somewhere). Deprecated
+ * models are hidden unless asked for, except the `current` one. */
+export function matches(m, query, type, cap, showDeprecated, current) {
+  if (m.deprecated && !showDeprecated && m.id !== current) return false;
   if (type === "vision" ? !(m.type === "vlm" || m.type === "nv-vlm") : type && m.type !== type) {
     return false;
   }
@@ -105,7 +106,7 @@ export default function modelPicker({ model, el }) {
     const models = model.get("models") || [];
     const showDep = Boolean(model.get("show_deprecated"));
     shown = models.filter((m) =>
-      matches(m, search.value.trim(), model.get("type_filter"), model.get("capability_filter"), showDep),
+      matches(m, search.value.trim(), model.get("type_filter"), model.get("capability_filter"), showDep, value),
     );
     if (cursor >= shown.length) cursor = shown.length - 1;
     list.replaceChildren();

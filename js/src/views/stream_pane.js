@@ -34,7 +34,8 @@ export default function streamPane({ model, el }) {
   const spacer = h("span", "nvnb-spacer");
   const stop = button("nvnb-stop", "■ Stop", "Stop the answer (the text so far is kept)");
   const copy = button("nvnb-copy", "Copy", "Copy the answer's Markdown");
-  head.append(title, status, spacer, stop, copy);
+  const again = button("nvnb-regenerate", "↻ Regenerate", "Ask the same question again");
+  head.append(title, status, spacer, stop, again, copy);
 
   const reasoningBox = h("details", "nvnb-reasoning");
   const summary = h("summary", null, "Reasoning");
@@ -55,7 +56,7 @@ export default function streamPane({ model, el }) {
   let deltas = 0;
   let stopping = false;
   let starts = 0;
-  const TRAITS = ["text", "reasoning", "status", "error", "stats", "request_id", "model_name", "stoppable"];
+  const TRAITS = ["text", "reasoning", "status", "error", "stats", "request_id", "model_name", "stoppable", "regenerable"];
 
   const streaming = () => model.get("status") === "streaming";
 
@@ -79,6 +80,7 @@ export default function streamPane({ model, el }) {
     stop.disabled = stopping;
     stop.textContent = stopping ? "Stopping…" : "■ Stop";
     copy.hidden = !raw;
+    again.hidden = !model.get("regenerable") || !["done", "stopped"].includes(st);
     const err = model.get("error");
     error.hidden = !err;
     error.textContent = err || "";
@@ -123,6 +125,7 @@ export default function streamPane({ model, el }) {
     model.send({ type: "stop" });
     paint();
   });
+  again.addEventListener("click", () => model.send({ type: "regenerate" }));
   copy.addEventListener("click", async () => {
     const text = streaming() ? live : model.get("text");
     const ok = await copyText(text);
