@@ -31,3 +31,13 @@ def test_the_package_is_typed() -> None:
     from pathlib import Path
 
     assert (Path(nvnb.__file__).parent / "py.typed").exists()
+
+
+def test_the_lab_extra_brings_notebook_7() -> None:
+    """`scripts/lab` installs the `lab` extra: without `notebook`, /tree is a 404."""
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    lab = pyproject["project"]["optional-dependencies"]["lab"]
+    assert any(req.split(">")[0].split("=")[0].strip() == "notebook" for req in lab), lab

@@ -210,8 +210,10 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
 
     def _on_history(self, _change: Any = None) -> None:
         turns = list(self.session.history)
-        # The latest answer is shown by the stream pane, not repeated in the history.
-        if self.pane.status != "idle" and turns and turns[-1].role == "assistant":
+        # The latest answer is shown by the stream pane, not repeated in the history (after an
+        # error the pane shows the error, and the last answer stays in the history).
+        shown = self.pane.status in ("streaming", "done", "stopped")
+        if shown and turns and turns[-1].role == "assistant":
             turns = turns[:-1]
         self.history_view.turns = [
             {

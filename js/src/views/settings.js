@@ -52,7 +52,7 @@ export default function settings({ model, el }) {
       model.save_changes();
     };
     input.addEventListener("input", () => {
-      value.textContent = input.value;
+      if (kind === "range") value.textContent = input.value;
       if (def.checked) def.checked = false;
     });
     input.addEventListener("change", push);
@@ -74,8 +74,8 @@ export default function settings({ model, el }) {
       def.checked = unset;
       if (document.activeElement !== input) input.value = String(unset ? initial : v);
       input.classList.toggle("nvnb-unset", unset);
-      value.textContent = unset ? "default" : kind === "range" ? String(v) : "";
-      value.hidden = kind !== "range";
+      // The checkbox says "default"; the number beside a slider shows only a chosen value.
+      value.textContent = !unset && kind === "range" ? String(v) : "";
     }
   }
   const off = onTraits(model, ["values"], paint);

@@ -84,10 +84,14 @@ export default function streamPane({ model, el }) {
     const err = model.get("error");
     error.hidden = !err;
     error.textContent = err || "";
+    // A failed request with no text: the error (which carries the request id) says it all.
     stats.textContent =
-      streaming() && liveStats
-        ? fmtStats(liveStats, liveStats.request_id)
-        : fmtStats(model.get("stats"), model.get("request_id"));
+      st === "error" && !raw
+        ? ""
+        : streaming() && liveStats
+          ? fmtStats(liveStats, liveStats.request_id)
+          : fmtStats(model.get("stats"), model.get("request_id"));
+    stats.hidden = !stats.textContent;
     root.dataset.length = String(raw.length);
     root.dataset.deltas = String(deltas);
     root.dataset.starts = String(starts);
