@@ -35,8 +35,9 @@ def test_the_package_is_typed() -> None:
 
 def test_the_lab_extra_brings_notebook_7() -> None:
     """`scripts/lab` installs the `lab` extra: without `notebook`, /tree is a 404."""
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     lab = pyproject["project"]["optional-dependencies"]["lab"]

@@ -1,6 +1,6 @@
-"""The Markdown renderer of the StreamPane and the chat history (the bundle), alone in Chromium: hostile model
-output is rendered inert (no script runs, no handler or javascript: URL survives) and ordinary
-Markdown (headings, lists, tables, code, task lists, links) still renders."""
+"""The Markdown renderer of the StreamPane and the chat history (the bundle), alone in Chromium:
+hostile model output is rendered inert (no script runs, no handler or javascript: URL survives)
+and ordinary Markdown (headings, lists, tables, code, task lists, links) still renders."""
 
 from __future__ import annotations
 

@@ -41,6 +41,9 @@ export default function toolbar({ model, el }) {
   function toggle(which) {
     if (!panel) panel = el.closest(".nvnb-panel");
     if (!panel) return;
+    // Popovers open under the toolbar, which wraps onto two rows in a narrow column.
+    const top = el.getBoundingClientRect().bottom - panel.getBoundingClientRect().top + 4;
+    panel.style.setProperty("--nvnb-pop-top", `${Math.round(top)}px`);
     if (panel.dataset.open === which) delete panel.dataset.open;
     else panel.dataset.open = which;
     paintOpen();
