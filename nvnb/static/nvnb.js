@@ -268,7 +268,8 @@ https://github.com/highlightjs/highlight.js/issues/2277`),P=b,$=_),S===void 0&&(
   background: var(--jp-layout-color2, #f7f7f7);
 }
 .nvnb-card-title { font-weight: 600; }
-.nvnb-card-facts { display: grid; grid-template-columns: minmax(5em, max-content) minmax(0, 1fr); gap: 0 10px; margin: 2px 0 0; }
+.nvnb-card-facts { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 0 10px; margin: 2px 0 0; }
+.nvnb-card-facts dt { white-space: nowrap; }
 .nvnb-card-facts dt { color: var(--jp-ui-font-color1, #333); font-weight: 600; }
 .nvnb-card-facts dd { margin: 0; overflow-wrap: anywhere; }
 `;var Xt=`.nvnb-steer { display: flex; flex-direction: column; gap: 2px; min-width: 260px; }
