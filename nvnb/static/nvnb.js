@@ -269,6 +269,7 @@ https://github.com/highlightjs/highlight.js/issues/2277`),P=b,$=_),S===void 0&&(
 }
 .nvnb-card-title { font-weight: 600; }
 .nvnb-card-facts { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 0 10px; margin: 2px 0 0; }
+.nvnb-card-facts dt, .nvnb-card-facts dd { float: none; width: auto; min-width: 0; margin: 0; padding: 0; }
 .nvnb-card-facts dt { white-space: nowrap; }
 .nvnb-card-facts dt { color: var(--jp-ui-font-color1, #333); font-weight: 600; }
 .nvnb-card-facts dd { margin: 0; overflow-wrap: anywhere; }

@@ -531,10 +531,14 @@ def test_the_panel_fits_and_reads_well(page, theme, width):
         """(sel) => Array.from(document.querySelectorAll(sel + ' dt')).filter((dt) => {
              const a = dt.getBoundingClientRect();
              const b = dt.nextElementSibling.getBoundingClientRect();
-             return dt.scrollWidth > dt.clientWidth + 1 || a.right > b.left + 1; }).length""",
+             const meet = a.right > b.left + 1 && a.left < b.right - 1
+               && a.bottom > b.top + 1 && a.top < b.bottom - 1;
+             return dt.scrollWidth > dt.clientWidth + 1 || meet; })
+             .map((dt) => dt.textContent)""",
         f"{PANEL} .nvnb-card",
     )
-    assert overlaps == 0
+    shot(page, f"09-models-{theme.split()[-1].lower()}-{width}", cell(page, 0))
+    assert overlaps == [], overlaps
     shot(page, f"09-models-{theme.split()[-1].lower()}-{width}", cell(page, 0))
     close_pop(page, PANEL)
     page.locator(".jp-Cell").nth(1).scroll_into_view_if_needed()
