@@ -50,3 +50,14 @@ def test_the_wheel_carries_the_catalog_data_and_every_subpackage(tmp_path) -> No
     assert "nvnb/catalog/models.json" in names
     for package in ("catalog", "session", "magics", "widgets", "server"):
         assert f"nvnb/{package}/__init__.py" in names, package
+
+
+def test_the_lab_extra_brings_notebook_7() -> None:
+    """`scripts/lab` installs the `lab` extra: without `notebook`, /tree is a 404."""
+    from pathlib import Path
+
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    lab = pyproject["project"]["optional-dependencies"]["lab"]
+    assert any(req.split(">")[0].split("=")[0].strip() == "notebook" for req in lab), lab

@@ -72,7 +72,9 @@ def _widgets_shown(shell: Any) -> bool:
 def _stream_pane(session: Any) -> Any:
     from nvnb.widgets import StreamPane
 
-    return StreamPane(session=session)
+    # The cell blocks while it streams, so a Stop click could not reach the kernel: no Stop
+    # (Kernel > Interrupt stops it, and the partial text is kept).
+    return StreamPane(session=session, stoppable=False)
 
 
 def parse_labels(text: str) -> dict[str, int]:

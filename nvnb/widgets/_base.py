@@ -1,4 +1,4 @@
-"""What every nvnb widget shares: finding its front-end files, a stable repr, a static fallback."""
+"""What every nvnb widget shares: the front-end bundle, a stable repr, a static fallback."""
 
 from __future__ import annotations
 
@@ -6,22 +6,25 @@ import pathlib
 from typing import Any
 
 import anywidget
+import traitlets
 
-_PACKAGE = pathlib.Path(__file__).resolve().parent.parent  # nvnb/
+STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
+"""``nvnb/static/``: the built front end (``js/src/build.sh`` writes it; it is committed)."""
 
-
-def asset(name: str) -> pathlib.Path:
-    """The path of a front-end file: ``nvnb/static/<name>`` in an installed wheel, else the
-    repository's ``js/<name>`` (editable installs)."""
-    installed = _PACKAGE / "static" / name
-    if installed.exists():
-        return installed
-    return _PACKAGE.parent / "js" / name
+BUNDLE = STATIC / "nvnb.js"
+"""The one ES module of every nvnb widget: each view, the Markdown renderer, sanitiser,
+highlighter and stylesheet (injected once per page), built from ``js/src/``."""
 
 
-def css(*names: str) -> str:
-    """The shared stylesheet followed by the widget's own."""
-    return "\n".join(asset(n).read_text(encoding="utf-8") for n in ("nvnb.css", *names))
+def bundle() -> str:
+    """The front-end bundle's text (read once per process)."""
+    global _bundle_text
+    if _bundle_text is None:
+        _bundle_text = BUNDLE.read_text(encoding="utf-8")
+    return _bundle_text
+
+
+_bundle_text: str | None = None
 
 
 class StaticFallback:
@@ -51,7 +54,15 @@ class StaticFallback:
 
 
 class NVWidget(StaticFallback, anywidget.AnyWidget):
-    """An anywidget with nvnb's stable repr and static fallback."""
+    """An anywidget with nvnb's stable repr and static fallback, drawn by the shared bundle.
+
+    Subclasses name their view: ``_view = traitlets.Unicode("stream-pane").tag(sync=True)``.
+    """
+
+    _view = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(_esm=bundle(), **kwargs)
 
 
 def resolve_session(session: Any) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 
 import traitlets
 
-from nvnb.widgets._base import NVWidget, asset, css, resolve_session
+from nvnb.widgets._base import NVWidget, resolve_session
 from nvnb.widgets.stream_pane import _StreamedText
 
 _FORMS = ("python", "nvchat", "curl", "body")
@@ -32,8 +32,7 @@ class Arena(NVWidget):
     of every round.
     """
 
-    _esm = asset("arena.js")
-    _css = css("stream_pane.css", "code_view.css", "arena.css")
+    _view = traitlets.Unicode("arena").tag(sync=True)
 
     models = traitlets.List(traitlets.Unicode()).tag(sync=True)
     columns = traitlets.List(traitlets.Dict()).tag(sync=True)

@@ -9,9 +9,22 @@ from typing import Any
 import traitlets
 
 from nvnb.images import MAX_FILE_BYTES, ImageAttachment
-from nvnb.widgets._base import NVWidget, asset, css, resolve_session
+from nvnb.widgets._base import NVWidget, resolve_session
 
 THUMB_SIDE = 128
+
+SEND_LIMIT = 4 * 1024 * 1024
+"""Files above this are shrunk in the browser before they travel: a widget message above ~10 MiB
+never reaches the kernel (Jupyter Server's websocket limit), and nothing would say so."""
+
+REFUSE_BYTES = 64 * 1024 * 1024
+"""Files above this are refused in the browser, with a message (not decoded at all)."""
+
+
+def _inline_bytes() -> int:
+    from nvnb.images import INLINE_LIMIT
+
+    return INLINE_LIMIT * 3 // 4  # base64 characters → bytes
 
 
 class ImageDrop(NVWidget):
@@ -23,17 +36,23 @@ class ImageDrop(NVWidget):
     thumbnail for the view.
     """
 
-    _esm = asset("image_drop.js")
-    _css = css("image_drop.css")
-
+    _view = traitlets.Unicode("image-drop").tag(sync=True)
     images = traitlets.List().tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     note = traitlets.Unicode("").tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
     max_bytes = traitlets.Int(MAX_FILE_BYTES).tag(sync=True)
+    send_limit = traitlets.Int(SEND_LIMIT).tag(sync=True)
+    refuse_bytes = traitlets.Int(REFUSE_BYTES).tag(sync=True)
+    inline_bytes = traitlets.Int(0).tag(sync=True)
+    compact = traitlets.Bool(
+        False, help="thumbnails only (a ChatPanel adds images on its prompt)"
+    ).tag(sync=True)
 
     def __init__(self, session: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if not self.inline_bytes:
+            self.inline_bytes = _inline_bytes()
         self.session = resolve_session(session)
         self._thumbs: dict[ImageAttachment, str] = {}
         self.on_msg(self._on_front_end_msg)
@@ -42,8 +61,14 @@ class ImageDrop(NVWidget):
         self._on_images()
         self._on_model()
 
-    def add(self, data: bytes, name: str = "image") -> ImageAttachment | None:
-        """Attach image bytes (what a drop does); a problem is shown in the widget, not raised."""
+    def add(
+        self, data: bytes, name: str = "image", original: dict[str, Any] | None = None
+    ) -> ImageAttachment | None:
+        """Attach image bytes (what a drop does); a problem is shown in the widget, not raised.
+
+        ``original`` describes the file when the browser already shrank it (``original_width``,
+        ``original_height``, ``original_nbytes``), so the thumbnail says what it came from.
+        """
         if len(data) > self.max_bytes:
             self.error = (
                 f"{name} is too large ({len(data) / 1e6:.1f} MB; the limit is "
@@ -58,6 +83,15 @@ class ImageDrop(NVWidget):
             return None
         finally:
             self.busy = False
+        if original:
+            import dataclasses
+
+            attachment = dataclasses.replace(
+                attachment,
+                original_width=int(original.get("original_width") or attachment.original_width),
+                original_height=int(original.get("original_height") or attachment.original_height),
+                original_nbytes=int(original.get("original_nbytes") or attachment.original_nbytes),
+            )
         self.error = ""
         self.session.attach_image(attachment)
         return attachment
@@ -78,13 +112,13 @@ class ImageDrop(NVWidget):
                 self.error = f"{name}: no data arrived"
                 return
             # Buffers arrive as memoryviews; bytes() makes the one copy Pillow reads.
-            self.add(bytes(buffers[0]), name)
+            self.add(bytes(buffers[0]), name, content if content.get("shrunk_in_browser") else None)
         elif kind == "remove":
             self.remove(int(content.get("index", -1)))
 
     def _on_images(self, _change: Any = None) -> None:
         current = list(self.session.images)
-        self._thumbs = {att: self._thumbs.get(att) or _thumbnail(att) for att in current}
+        self._thumbs = {att: self._thumbs.get(att) or thumbnail(att.data_uri) for att in current}
         self.images = [_describe(att, self._thumbs[att]) for att in current]
 
     def _on_model(self, _change: Any = None) -> None:
@@ -123,13 +157,23 @@ def _describe(att: ImageAttachment, thumb: str) -> dict[str, Any]:
     }
 
 
-def _thumbnail(att: ImageAttachment) -> str:
-    """A small JPEG data URI for the view (the request version stays untouched)."""
+def thumbnail(data_uri: str, side: int = THUMB_SIDE) -> str:
+    """A small JPEG data URI of an image's data URI, for views (the request version is kept);
+    ``""`` for a URL or an image that cannot be read."""
+    if not data_uri.startswith("data:image/"):
+        return ""
+    try:
+        return _thumbnail(data_uri, side)
+    except Exception:
+        return ""
+
+
+def _thumbnail(data_uri: str, side: int) -> str:
     from PIL import Image
 
-    payload = att.data_uri.partition(",")[2]
+    payload = data_uri.partition(",")[2]
     with Image.open(io.BytesIO(base64.b64decode(payload))) as img:
-        img.thumbnail((THUMB_SIDE, THUMB_SIDE))
+        img.thumbnail((side, side))
         if img.mode not in ("RGB", "L"):
             background = Image.new("RGB", img.size, "white")
             rgba = img.convert("RGBA")

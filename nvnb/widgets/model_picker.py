@@ -7,7 +7,7 @@ from typing import Any
 
 import traitlets
 
-from nvnb.widgets._base import NVWidget, asset, css, resolve_session
+from nvnb.widgets._base import NVWidget, resolve_session
 
 # Embedding and ranking models do not chat; the picker lists the rest.
 CHAT_TYPES = ("chat", "code", "vlm", "nv-vlm", "steerlm", "qa")
@@ -23,6 +23,11 @@ def _record(model: Any, live: bool = False) -> dict[str, Any]:
         "labels": list(model.labels),
         "deprecated": bool(model.deprecated),
         "live": live,
+        # Public catalog facts, where the catalog has them.
+        "description": getattr(model, "description", None) or "",
+        "context_length": getattr(model, "context_length", None),
+        "license": getattr(model, "license", None) or "",
+        "url": getattr(model, "url", None) or "",
     }
 
 
@@ -42,8 +47,7 @@ class ModelPicker(NVWidget):
     live, unknown listed ids are added as chat models, and a failure shows in the widget.
     """
 
-    _esm = asset("model_picker.js")
-    _css = css("model_picker.css")
+    _view = traitlets.Unicode("model-picker").tag(sync=True)
 
     value = traitlets.Unicode("").tag(sync=True)
     models = traitlets.List().tag(sync=True)
@@ -51,6 +55,8 @@ class ModelPicker(NVWidget):
     error = traitlets.Unicode("").tag(sync=True)
     type_filter = traitlets.Unicode("").tag(sync=True)
     capability_filter = traitlets.Unicode("").tag(sync=True)
+    show_deprecated = traitlets.Bool(False).tag(sync=True)
+    base_url = traitlets.Unicode("", help="where requests go (shown on the card)").tag(sync=True)
 
     def __init__(self, session: Any = None, *, live: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -59,6 +65,7 @@ class ModelPicker(NVWidget):
         self.value = self.session.model
         self._link = traitlets.link((self.session, "model"), (self, "value"))
         self._thread: threading.Thread | None = None
+        self.base_url = where_requests_go(self.session)
         if live:
             self.refresh()
 
@@ -91,6 +98,15 @@ class ModelPicker(NVWidget):
         return f"**Model:** `{self.value}`"
 
 
+def where_requests_go(session: Any) -> str:
+    """The base URL the session's requests go to ("" if it cannot be told without a request)."""
+    try:
+        client = session.llm_for().client
+        return str(client.settings.base_url)
+    except Exception:
+        return ""
+
+
 def merge_live(records: list[dict[str, Any]], live_ids: list[str]) -> list[dict[str, Any]]:
     """Mark listed models live; add listed ids the catalog does not know, as chat models."""
     from nvnb.catalog import find_model
@@ -115,6 +131,10 @@ def merge_live(records: list[dict[str, Any]], live_ids: list[str]) -> list[dict[
                     "labels": [],
                     "deprecated": False,
                     "live": True,
+                    "description": "",
+                    "context_length": None,
+                    "license": "",
+                    "url": "",
                 }
             )
         known.add(out[-1]["id"])

@@ -6,7 +6,7 @@ from typing import Any
 
 import traitlets
 
-from nvnb.widgets._base import NVWidget, asset, css, resolve_session
+from nvnb.widgets._base import NVWidget, resolve_session
 
 
 class SteerSliders(NVWidget):
@@ -16,8 +16,7 @@ class SteerSliders(NVWidget):
     default, Reset clears them all.
     """
 
-    _esm = asset("steer_sliders.js")
-    _css = css("steer_sliders.css")
+    _view = traitlets.Unicode("steer-sliders").tag(sync=True)
 
     values = traitlets.Dict().tag(sync=True)
     enabled = traitlets.List().tag(sync=True)

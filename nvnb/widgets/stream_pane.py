@@ -16,7 +16,7 @@ from typing import Any
 import traitlets
 
 from nvnb.answers import partial_text
-from nvnb.widgets._base import NVWidget, asset, css, resolve_session
+from nvnb.widgets._base import NVWidget, resolve_session
 
 
 class StreamPane(NVWidget):
@@ -26,8 +26,7 @@ class StreamPane(NVWidget):
     ``nvnb.session()``) to stop; the text so far is kept.
     """
 
-    _esm = asset("stream_pane.js")
-    _css = css("stream_pane.css")
+    _view = traitlets.Unicode("stream-pane").tag(sync=True)
 
     text = traitlets.Unicode("").tag(sync=True)
     reasoning = traitlets.Unicode("").tag(sync=True)
@@ -38,6 +37,12 @@ class StreamPane(NVWidget):
     request_id = traitlets.Unicode("").tag(sync=True)
     stats = traitlets.Dict().tag(sync=True)
     model_name = traitlets.Unicode("").tag(sync=True)
+    stoppable = traitlets.Bool(
+        True, help="show Stop while streaming (False where a click cannot reach the kernel)"
+    ).tag(sync=True)
+    regenerable = traitlets.Bool(
+        False, help="show Regenerate after an answer (a ChatPanel handles the message)"
+    ).tag(sync=True)
 
     max_rate = traitlets.Float(30.0, help="front-end updates per second, at most")
     messages_sent = traitlets.Int(0, help="custom messages sent for the current answer")

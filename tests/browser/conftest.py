@@ -58,6 +58,19 @@ PANEL_NOTEBOOK = {
                 "slow",
             ],
         },
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "flaky",
+            "metadata": {},
+            "outputs": [],
+            "source": [
+                "# A third panel whose first request fails (one 500), then works.\n",
+                "flaky = nvnb.ChatPanel(nvnb.Session(max_retries=0, default_headers="
+                "{'X-NVNB-Fault': 'status=500;times=1;id=flaky'}), live=False)\n",
+                "flaky",
+            ],
+        },
     ],
     "metadata": {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
@@ -165,6 +178,8 @@ def _jupyter(app: str, root: Path, servers: tuple[Any, Any]) -> Iterator[str]:
             "--ServerApp.token=",
             "--ServerApp.password=",
             f"--ServerApp.root_dir={root / 'notebooks'}",
+            # window.jupyterapp: "Insert as cell" uses JupyterLab's own commands through it.
+            "--LabApp.expose_app_in_browser=True",
         ],
         env=_jupyter_env(root, servers),
         stdout=log,

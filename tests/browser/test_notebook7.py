@@ -1,10 +1,12 @@
-"""The same notebook in Notebook 7: the panel renders and answers.
+"""The same notebook in Notebook 7: the panel renders, answers, and keeps keys to itself.
 
 Notebook 7's front end is served at ``/notebooks/…`` by the same Jupyter Server that ``jupyter lab``
 started (the ``notebook`` server extension is loaded there too), which saves a second server start.
 """
 
 from __future__ import annotations
+
+import urllib.request
 
 import pytest
 from labtools import run_all, shot, start_kernel
@@ -17,9 +19,21 @@ def notebook7(lab: str) -> str:
     return lab
 
 
+def test_notebook_7s_file_browser_is_served(notebook7):
+    with urllib.request.urlopen(f"{notebook7}/tree", timeout=30) as r:
+        assert r.status == 200
+        assert "notebook" in r.read().decode().lower()
+
+
+ACTIVE_CELL = (
+    "() => Array.from(document.querySelectorAll('.jp-Cell')).findIndex("
+    "(c) => c.classList.contains('jp-mod-active'))"
+)
+
+
 def test_the_chat_panel_works_in_notebook_7(browser, notebook7, servers):
     fast, _ = servers
-    context = browser.new_context(viewport={"width": 1300, "height": 1100})
+    context = browser.new_context(viewport={"width": 800, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
@@ -28,20 +42,51 @@ def test_the_chat_panel_works_in_notebook_7(browser, notebook7, servers):
         page.wait_for_selector(".jp-Notebook", timeout=90_000)
         shell = page.evaluate("() => document.querySelector('#main').className")
         assert "jp-LabShell" not in shell, shell  # Notebook 7's own shell, not JupyterLab's
-        print("notebook 7 shell:", shell)
         run_all(page, until=f"{PANEL} [data-nvnb-widget='chat-composer']")
-        for part in ("model-picker", "steer-sliders", "image-drop", "stream-pane"):
+        for part in ("chat-toolbar", "model-picker", "steer-sliders", "stream-pane"):
             assert page.locator(f"{PANEL} [data-nvnb-widget='{part}']").count() == 1, part
+        page.click(f"{PANEL} .nvnb-settings-button")
+        page.fill(f"{PANEL} input[name='temperature']", "0.6")
+        page.locator(f"{PANEL} input[name='temperature']").dispatch_event("change")
+        shot(page, "12-notebook7-settings-800", page.locator(".jp-Cell").first)
+        page.click(f"{PANEL} .nvnb-settings-button")
         fast.clear()
         box = page.locator(f"{PANEL} textarea.nvnb-prompt")
         box.fill("Hello from Notebook 7")
         page.click(f"{PANEL} .nvnb-send")
         page.wait_for_selector(f"{PANEL} .nvnb-stream[data-status='done']")
         assert "Hello from Notebook 7" in page.inner_text(f"{PANEL} .nvnb-answer")
-        assert any(r.path.endswith("/chat/completions") for r in fast.requests)
-        shot(page, "08-notebook7", page.locator(".jp-Cell").first)
+        (body,) = [r.json for r in fast.requests if r.path.endswith("/chat/completions")]
+        assert body["temperature"] == pytest.approx(0.6)
+        panel = page.locator(f"{PANEL} .nvnb-panel").bounding_box()
+        assert panel["width"] <= 800 and panel["height"] <= 900
+        shot(page, "13-notebook7-800", page.locator(".jp-Cell").first)
     except Exception:
         shot(page, "failed-notebook7")
         raise
+    finally:
+        context.close()
+
+
+@pytest.mark.xfail(
+    strict=True, reason="open: in Notebook 7 arrow keys still do not move the slider"
+)
+def test_arrow_keys_reach_the_sliders_in_notebook_7(browser, notebook7):
+    context = browser.new_context(viewport={"width": 800, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{notebook7}/notebooks/panel7.ipynb")
+        page.wait_for_selector(f"{PANEL} [data-nvnb-widget='chat-composer']", timeout=90_000)
+        page.click(f"{PANEL} .nvnb-settings-button")
+        slider = page.locator(f"{PANEL} input[name='top_p']")
+        slider.wait_for(state="visible")
+        before = page.evaluate(ACTIVE_CELL)
+        start = float(slider.input_value())
+        slider.focus()
+        slider.press("ArrowLeft")
+        slider.press("ArrowLeft")
+        assert float(slider.input_value()) == pytest.approx(start - 0.02)
+        assert page.evaluate(ACTIVE_CELL) == before
     finally:
         context.close()

@@ -1,6 +1,6 @@
-"""The Markdown renderer of the StreamPane and the chat history, alone in Chromium: hostile model
-output is rendered inert (no script runs, no handler or javascript: URL survives) and ordinary
-Markdown (headings, lists, tables, code, task lists, links) still renders."""
+"""The Markdown renderer of the StreamPane and the chat history (the bundle), alone in Chromium:
+hostile model output is rendered inert (no script runs, no handler or javascript: URL survives)
+and ordinary Markdown (headings, lists, tables, code, task lists, links) still renders."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-JS = Path(__file__).resolve().parents[2] / "js"
+BUNDLE = Path(__file__).resolve().parents[2] / "nvnb" / "static" / "nvnb.js"
 
 HOSTILE = [
     '<img src=x onerror="window.__p=1">',
@@ -28,6 +28,9 @@ HOSTILE = [
     "<style>body { background: red }</style>",
     '<img src="data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9ImFsZXJ0KDEpIi8+">',
     "<!-- comment --><noscript><img src=x onerror=window.__p=14></noscript>",
+    # Inside code blocks, which are highlighted: the highlighter's output is sanitised too.
+    "```html\n<script>window.__p=15</script><img src=x onerror=window.__p=16>\n```",
+    '```python\nprint("</span><img src=x onerror=window.__p=17>")\n```',
 ]
 GOOD = """# Title
 
@@ -79,8 +82,8 @@ def page(browser: Any) -> Any:
     context.close()
 
 
-def module_url(name: str) -> str:
-    return "data:text/javascript;base64," + base64.b64encode((JS / name).read_bytes()).decode()
+def module_url() -> str:
+    return "data:text/javascript;base64," + base64.b64encode(BUNDLE.read_bytes()).decode()
 
 
 def check_inert(result: dict[str, Any]) -> None:
@@ -101,8 +104,10 @@ def test_hostile_output_in_the_stream_pane_is_inert(page, payload):
         "stats": {},
         "request_id": "",
         "model_name": "m",
+        "stoppable": True,
+        "_view": "stream-pane",
     }
-    check_inert(page.evaluate(RENDER, [module_url("stream_pane.js"), state]))
+    check_inert(page.evaluate(RENDER, [module_url(), state]))
 
 
 def test_hostile_output_in_the_chat_history_is_inert(page):
@@ -111,7 +116,11 @@ def test_hostile_output_in_the_chat_history_is_inert(page):
         for p in HOSTILE
     ]
     turns.append({"role": "user", "text": HOSTILE[0], "model": "", "stopped": False, "images": 0})
-    check_inert(page.evaluate(RENDER, [module_url("chat_history.js"), {"turns": turns}]))
+    check_inert(
+        page.evaluate(
+            RENDER, [module_url(), {"turns": turns, "busy": False, "_view": "chat-history"}]
+        )
+    )
 
 
 def test_ordinary_markdown_still_renders(page):
@@ -123,13 +132,17 @@ def test_ordinary_markdown_still_renders(page):
         "stats": {},
         "request_id": "",
         "model_name": "m",
+        "stoppable": True,
+        "_view": "stream-pane",
     }
-    html = page.evaluate(RENDER, [module_url("stream_pane.js"), state])["html"]
+    html = page.evaluate(RENDER, [module_url(), state])["html"]
     for fragment in (
         "<h1>Title</h1>",
         "<table>",
         "<td>1</td>",
-        '<code class="language-python">',
+        '<code class="language-python hljs"',
+        '<span class="hljs-built_in">print</span>',
+        'class="nvnb-button nvnb-code-copy"',
         'type="checkbox"',
         'href="https://example.org"',
         'rel="noopener noreferrer',
@@ -146,7 +159,9 @@ def test_reasoning_in_think_tags_is_folded_away(page):
         "stats": {},
         "request_id": "",
         "model_name": "m",
+        "stoppable": True,
+        "_view": "stream-pane",
     }
-    html = page.evaluate(RENDER, [module_url("stream_pane.js"), state])["html"]
+    html = page.evaluate(RENDER, [module_url(), state])["html"]
     assert '<details class="nvnb-reasoning"' in html and "step by step" in html
     assert "<p>The answer.</p>" in html

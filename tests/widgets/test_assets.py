@@ -1,8 +1,11 @@
-"""Front-end files: every widget's ES module and CSS is found in the repo and inside the wheel."""
+"""The front end: one bundle (nvnb/static/nvnb.js) built from js/src/, loaded by every widget,
+shipped in the wheel without build tooling, and identical to a fresh build of its sources."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,36 +14,19 @@ from pathlib import Path
 import pytest
 
 from nvnb.widgets import _base
-from nvnb.widgets.chat_panel import _ChatHistory, _Composer
+from nvnb.widgets.chat_parts import _ChatHistory, _Composer, _Settings, _Toolbar
 from nvnb.widgets.image_drop import ImageDrop
 from nvnb.widgets.model_picker import ModelPicker
 from nvnb.widgets.steer_sliders import SteerSliders
 from nvnb.widgets.stream_pane import StreamPane
 
 REPO = Path(__file__).resolve().parents[2]
-WIDGETS = [ModelPicker, SteerSliders, ImageDrop, StreamPane, _ChatHistory, _Composer]
-# Each widget's module, and the stylesheets its _css is made of.
-ASSETS = {
-    "ModelPicker": ("model_picker.js", ["nvnb.css", "model_picker.css"]),
-    "SteerSliders": ("steer_sliders.js", ["nvnb.css", "steer_sliders.css"]),
-    "ImageDrop": ("image_drop.js", ["nvnb.css", "image_drop.css"]),
-    "StreamPane": ("stream_pane.js", ["nvnb.css", "stream_pane.css"]),
-    "_ChatHistory": ("chat_history.js", ["nvnb.css", "chat_panel.css", "stream_pane.css"]),
-    "_Composer": ("chat_composer.js", ["nvnb.css", "chat_panel.css"]),
-}
-
-
-@pytest.mark.parametrize("widget", WIDGETS, ids=lambda w: w.__name__)
-def test_every_widget_loads_its_module_and_styles(widget):
-    esm_name, css_names = ASSETS[widget.__name__]
-    w = widget() if widget in (_ChatHistory, _Composer) else widget(session=_session())
-    state = w.get_state()
-    assert state["_esm"] == (REPO / "js" / esm_name).read_text()
-    assert re.search(
-        r"export (default \{ render \}|\{\s*\w+_default as default\s*\})", state["_esm"]
-    )
-    for name in css_names:
-        assert (REPO / "js" / name).read_text() in state["_css"]
+BUNDLE = REPO / "nvnb" / "static" / "nvnb.js"
+SRC = REPO / "js" / "src"
+DEPS = Path(
+    os.environ.get("NVNB_JS_DEPS")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nvnb-js"
+)
 
 
 def _session():
@@ -49,7 +35,65 @@ def _session():
     return Session()
 
 
-def test_the_wheel_carries_every_widget_asset_and_no_build_tooling(tmp_path):
+def _widgets():
+    s = _session()
+    return [
+        ModelPicker(session=s, live=False),
+        SteerSliders(session=s),
+        ImageDrop(session=s),
+        StreamPane(session=s),
+        _ChatHistory(),
+        _Composer(),
+        _Toolbar(),
+        _Settings(s),
+    ]
+
+
+def test_every_widget_loads_the_one_bundle_and_names_a_view_it_has():
+    bundle = BUNDLE.read_text()
+    views = set(re.findall(r'"([a-z]+(?:-[a-z]+)+)":', bundle))
+    for w in _widgets():
+        state = w.get_state()
+        assert state["_esm"] == bundle, type(w).__name__
+        assert state["_view"] in views, (type(w).__name__, state["_view"])
+        # Styles are injected once per page by the bundle, not once per widget model.
+        assert not state.get("_css"), type(w).__name__
+
+
+def test_the_bundle_is_one_module_with_the_renderer_and_styles_once():
+    bundle = BUNDLE.read_text()
+    assert re.search(r"export\s*\{\s*\w+ as default\s*\}", bundle)
+    assert bundle.count("DOMParser") == 1  # one sanitiser
+    assert bundle.count("nvnb-styles") == 1  # one stylesheet injector
+    assert ".nvnb-panel" in bundle and ".nvnb-md pre" in bundle  # the CSS is inside
+    # No build paths in what ships.
+    for leak in ("node_modules", "/root/", "/home/", "js/src/views", str(REPO)):
+        assert leak not in bundle, leak
+    assert not list((REPO / "js").glob("*.js")), "hand-written sources live in js/src/ only"
+
+
+def test_the_widgets_find_the_bundle_in_the_package():
+    assert _base.BUNDLE == REPO / "nvnb" / "static" / "nvnb.js"
+    assert sorted(p.name for p in (REPO / "nvnb" / "static").iterdir()) == ["nvnb.js"]
+
+
+@pytest.mark.skipif(
+    not (DEPS / "node_modules" / "esbuild").exists() or shutil.which("node") is None,
+    reason="esbuild is not installed (js/src/build.sh installs it from npm)",
+)
+def test_the_committed_bundle_is_a_fresh_build_of_js_src(tmp_path):
+    out = tmp_path / "nvnb.js"
+    subprocess.run(
+        ["node", str(SRC / "build.mjs"), "--out", str(out)],
+        env={**os.environ, "NVNB_JS_DEPS": str(DEPS)},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert out.read_text() == BUNDLE.read_text(), "run js/src/build.sh and commit nvnb/static"
+
+
+def test_the_wheel_carries_the_bundle_and_no_build_tooling(tmp_path):
     subprocess.run(
         [
             sys.executable,
@@ -69,30 +113,18 @@ def test_the_wheel_carries_every_widget_asset_and_no_build_tooling(tmp_path):
     )
     (wheel,) = tmp_path.glob("nvnb-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for esm, css in ASSETS.values():
-        for name in [esm, *css]:
-            assert f"nvnb/static/{name}" in names, name
-    assert not any("node_modules" in n for n in names)
+    assert "nvnb/static/nvnb.js" in names
+    assert not any("node_modules" in n or n.endswith((".mjs", "package.json")) for n in names)
+    assert not any(n.startswith("nvnb/static/") and n != "nvnb/static/nvnb.js" for n in names)
 
-    # Installed from the wheel, the widgets find their files in nvnb/static/.
+    # Installed from the wheel, the widgets load the bundle from nvnb/static/.
     target = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(target)
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "from nvnb.widgets._base import asset; print(asset('stream_pane.js'))"
+        "from nvnb.widgets._base import BUNDLE; print(BUNDLE)"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe, str(target)], check=True, capture_output=True, text=True
     ).stdout.strip()
-    assert out == str(target / "nvnb" / "static" / "stream_pane.js")
-
-
-def test_the_editable_install_finds_the_files_in_js():
-    assert _base.asset("model_picker.js") == REPO / "js" / "model_picker.js"
-
-
-def test_the_bundled_modules_are_built_from_their_sources():
-    for name in ("stream_pane", "chat_history"):
-        built = (REPO / "js" / f"{name}.js").read_text()
-        assert built.startswith(f"// Built from js/src/{name}.js")
-        assert "function sanitize(" in built and "DOMParser" in built
+    assert out == str(target / "nvnb" / "static" / "nvnb.js")

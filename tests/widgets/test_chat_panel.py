@@ -1,4 +1,5 @@
-"""ChatPanel: composition, sending in a thread, history view, clear/export, no key in state."""
+"""ChatPanel: composition, sending in a thread, history, retry / regenerate / edit, settings,
+clear and export, no key in state."""
 
 from __future__ import annotations
 
@@ -49,18 +50,70 @@ def test_errors_show_in_the_pane_and_the_panel_keeps_working(nvnb_server):
     assert not session.busy and not panel.composer.busy
 
 
-def test_clear_and_export_from_the_composer(nvnb_server):
+def test_export_saves_a_file_with_the_settings_and_says_where(nvnb_server, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     session = Session(base_url=nvnb_server.base_url)
     panel = ChatPanel(session=session, live=False)
+    session.model = "nvidia/nemotron-steerlm-8b"
+    session.labels = {"creativity": 7}
+    session.temperature, session.top_p, session.seed = 0.3, 0.8, 11
     panel.send("Hello").join(30)
-    downloads = []
-    panel.composer.send = lambda content, buffers=None: downloads.append(content)
-    panel._on_composer_msg(panel.composer, {"type": "export"}, [])
-    assert downloads[0]["type"] == "download"
-    assert downloads[0]["text"].startswith("# Conversation") and "Hello" in downloads[0]["text"]
-    panel._on_composer_msg(panel.composer, {"type": "clear"}, [])
+    panel._on_toolbar_msg(panel.toolbar, {"type": "export"}, [])
+    (saved,) = tmp_path.glob("conversation-*.md")
+    assert panel.toolbar.notice == f"Saved the conversation to {saved}"
+    text = saved.read_text()
+    assert text.startswith("# Conversation\n")
+    for row in (
+        "| model | `nvidia/nemotron-steerlm-8b` |",
+        "| temperature | `0.3` |",
+        "| top_p | `0.8` |",
+        "| seed | `11` |",
+        "| labels | `creativity=7` |",
+        f"| requests to | `{nvnb_server.base_url}",
+    ):
+        assert row in text, row
+    assert "## You\n\nHello" in text
+    panel._on_toolbar_msg(panel.toolbar, {"type": "clear"}, [])
     assert session.history == [] and panel.history_view.turns == []
     assert panel.pane.status == "idle" and panel.pane.text == ""
+
+
+def test_a_failed_question_goes_back_in_the_prompt_box_with_retry(nvnb_server):
+    session = Session(
+        base_url=nvnb_server.base_url,
+        default_headers={"X-NVNB-Fault": "status=500"},
+        max_retries=0,
+    )
+    panel = ChatPanel(session=session, live=False)
+    panel._on_composer_msg(panel.composer, {"type": "send", "text": "keep me"}, [])
+    panel._thread.join(30)
+    assert panel.pane.status == "error"
+    assert panel.composer.failed == "keep me"
+    session._chat_kwargs["default_headers"] = {}
+    session._models.clear()
+    panel._on_composer_msg(panel.composer, {"type": "send", "text": "keep me"}, [])
+    panel._thread.join(30)
+    assert panel.pane.status == "done" and panel.composer.failed == ""
+
+
+def test_regenerate_and_edit_replace_the_later_turns(nvnb_server):
+    session = Session(base_url=nvnb_server.base_url)
+    panel = ChatPanel(session=session, live=False)
+    panel.send("first question").join(30)
+    panel.send("second question").join(30)
+    assert len(session.history) == 4
+    panel._on_history_msg(panel.history_view, {"type": "regenerate"}, [])
+    panel._thread.join(30)
+    assert [t.content for t in session.history if t.role == "user"] == [
+        "first question",
+        "second question",
+    ]
+    assert len(session.history) == 4 and len(nvnb_server.requests) >= 3
+    panel._on_history_msg(panel.history_view, {"type": "edit", "index": 0, "text": "edited"}, [])
+    panel._thread.join(30)
+    assert [t.role for t in session.history] == ["user", "assistant"]
+    assert session.history[0].content == "edited"
+    assert [m["role"] for m in nvnb_server.requests[-1].json["messages"]] == ["user"]
 
 
 def test_no_widget_state_carries_the_api_key(nvnb_server):
@@ -76,6 +129,8 @@ def test_no_widget_state_carries_the_api_key(nvnb_server):
         panel.pane,
         panel.history_view,
         panel.composer,
+        panel.toolbar,
+        panel.settings,
     ]
     for w in widgets:
         state = json.dumps(w.get_state(), default=str)
@@ -96,30 +151,35 @@ def test_reprs_are_stable_and_the_fallback_shows_the_conversation(nvnb_server):
     assert "application/vnd.jupyter.widget-view+json" in data
 
 
-def test_the_settings_bind_system_prompt_temperature_and_max_tokens(nvnb_server):
+def test_the_settings_bind_every_request_setting_both_ways(nvnb_server):
     session = Session(base_url=nvnb_server.base_url)
     panel = ChatPanel(session=session, live=False)
     settings = panel.settings
-    assert settings.temperature.disabled and session.temperature is None
-    settings.system.value = "Be brief."
-    settings._defaults["temperature"].value = False
-    settings.temperature.value = 0.3
-    settings._defaults["max_tokens"].value = False
-    settings.max_tokens.value = 99
-    assert (session.system_prompt, session.temperature, session.max_tokens) == (
-        "Be brief.",
-        0.3,
-        99,
-    )
+    assert settings.values["temperature"] is None and panel.toolbar.summary == ""
+    settings.values = {
+        "system_prompt": "Be brief.",
+        "temperature": 0.3,
+        "top_p": 0.5,
+        "max_tokens": 99,
+        "seed": 7,
+    }
+    assert (session.system_prompt, session.temperature, session.top_p) == ("Be brief.", 0.3, 0.5)
+    assert (session.max_tokens, session.seed) == (99, 7)
+    assert panel.toolbar.summary == "system prompt · temp 0.3 · top p 0.5 · max 99 · seed 7"
     panel.send("hi").join(30)
     body = nvnb_server.requests[-1].json
     assert body["messages"][0] == {"role": "system", "content": "Be brief."}
-    assert (body["temperature"], body["max_tokens"]) == (0.3, 99)
+    assert (body["temperature"], body["top_p"], body["max_tokens"], body["seed"]) == (
+        0.3,
+        0.5,
+        99,
+        7,
+    )
     session.temperature = None  # e.g. from code: the control follows
-    assert settings._defaults["temperature"].value and settings.temperature.disabled
+    assert settings.values["temperature"] is None
 
 
-def test_the_fallback_is_inert_and_the_exported_file_exact(nvnb_server):
+def test_the_fallback_is_inert_and_the_exported_file_exact(nvnb_server, tmp_path):
     session = Session(base_url=nvnb_server.base_url)
     panel = ChatPanel(session=session, live=False)
     hostile = "Repeat <script>alert(1)</script> <img src=x onerror=alert(2)>"
@@ -128,8 +188,6 @@ def test_the_fallback_is_inert_and_the_exported_file_exact(nvnb_server):
     data = panel._repr_mimebundle_()
     data = data[0] if isinstance(data, tuple) else data
     assert "<script" not in data["text/markdown"] and "<img" not in data["text/markdown"]
-    downloads = []
-    panel.composer.send = lambda content, buffers=None: downloads.append(content)
-    panel._on_composer_msg(panel.composer, {"type": "export"}, [])
-    assert downloads[0]["text"] == session.export_markdown()  # a file: the exact texts
-    assert hostile in downloads[0]["text"]
+    saved = panel.export(tmp_path / "c.md").read_text()
+    assert session.export_markdown().partition("\n")[2].strip() in saved  # the exact texts
+    assert hostile in saved

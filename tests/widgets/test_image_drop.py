@@ -100,3 +100,36 @@ def test_repr_and_fallback():
     assert repr(widget) == "ImageDrop(images=0)"
     drop(widget, png(), "blue.png")
     assert widget._fallback_markdown() == "**Images:**\n- blue.png (64×48, 1 KiB)"
+
+
+def test_an_image_shrunk_in_the_browser_keeps_what_it_came_from():
+    """The view shrinks files above ``send_limit`` to a JPEG and says what the original was."""
+    session = Session("meta/llama-3.2-11b-vision-instruct")
+    widget = ImageDrop(session=session)
+    assert widget.send_limit < 10 * 1024 * 1024 < widget.refuse_bytes  # the websocket limit
+    assert widget.inline_bytes == 135_000
+    buf = io.BytesIO()
+    Image.new("RGB", (576, 576), "grey").save(buf, format="JPEG")
+    data = buf.getvalue()
+    meta = {
+        "type": "add",
+        "name": "huge.jpg",
+        "mime": "image/jpeg",
+        "size": len(data),
+        "original_width": 2000,
+        "original_height": 2000,
+        "original_nbytes": 12_000_123,
+        "shrunk_in_browser": True,
+    }
+    widget._on_front_end_msg(widget, meta, [memoryview(data)])
+    (shown,) = widget.images
+    assert (shown["width"], shown["original_width"], shown["original_nbytes"]) == (
+        576,
+        2000,
+        12_000_123,
+    )
+    assert shown["mime"] == "image/jpeg" and shown["thumb"].startswith("data:image/jpeg")
+    # Without the flag, what a page claims about an original is ignored.
+    widget.clear()
+    widget._on_front_end_msg(widget, {**meta, "shrunk_in_browser": False}, [memoryview(data)])
+    assert widget.images[0]["original_width"] == 576

@@ -66,6 +66,10 @@ def test_unknown_live_ids_are_added_as_chat_models():
             "labels": [],
             "deprecated": False,
             "live": True,
+            "description": "",
+            "context_length": None,
+            "license": "",
+            "url": "",
         }
     ]
 

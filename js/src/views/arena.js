@@ -8,8 +8,8 @@
 // and sets each column's final text, stats and status once in the `columns` trait. A delta whose
 // offset does not match what this view holds asks for a "resync" instead of showing a gap.
 // Model output is rendered through the same sanitised Markdown path as StreamPane.
+import { renderInto, splitThink } from "../markdown.js";
 import { renderCodeView } from "./code_view.js";
-import { renderInto, splitThink } from "./markdown.js";
 
 function h(tag, className, text) {
   const el = document.createElement(tag);
@@ -231,4 +231,4 @@ function render({ model, el }) {
   };
 }
 
-export default { render };
+export default render;

@@ -2,18 +2,11 @@
 // with Copy and "Insert as cell". Shared by the Arena (and ChatPanel, later): the widget puts a
 // `view` ({python, nvchat, curl, body, headers, notes}) in a trait and calls renderCodeView.
 //
-// "Insert as cell" uses the app when the page exposes it (`window.jupyterapp`, JupyterLab's and
-// Notebook 7's `exposeAppInBrowser`); otherwise it does what a person would with the keyboard
+// "Insert as cell" uses the app's own commands when the page exposes it (../code.js); otherwise it does what a person would with the keyboard
 // (B for a new cell below, Enter to edit it, then types the text), checks the new cell holds
 // it, and if not copies the text and says how to paste it.
-import { copyText } from "./markdown.js";
-
-function h(tag, className, text) {
-  const el = document.createElement(tag);
-  if (className) el.className = className;
-  if (text != null) el.textContent = text;
-  return el;
-}
+import { copyText, insertCell } from "../code.js";
+import { h } from "../dom.js";
 
 function button(label, className, title) {
   const b = h("button", `nvnb-button ${className}`, label);
@@ -29,22 +22,6 @@ const TABS = [
   ["body", "Request body"],
   ["headers", "Response"],
 ];
-
-/** Insert `text` as a new cell below the active one, through the app when the page exposes it. */
-function insertCell(text) {
-  const app = window.jupyterapp;
-  if (!app || !app.commands) return Promise.resolve(false);
-  return app.commands
-    .execute("notebook:insert-cell-below")
-    .then(() => {
-      const panel = app.shell.currentWidget;
-      const cell = panel && panel.content && panel.content.activeCell;
-      if (!cell) return false;
-      cell.model.sharedModel.setSource(text);
-      return true;
-    })
-    .catch(() => false);
-}
 
 const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -127,7 +104,7 @@ export function renderCodeView(code, view, { title: heading, fallback, onClose }
   });
   insert.addEventListener("click", async () => {
     const source = state.tab === "curl" ? `%%bash\n${text}` : state.tab === "body" ? `body = ${text}` : text;
-    if ((await insertCell(source)) || (await insertByKeys(insert, source))) {
+    if ((await insertCell(insert, source)) || (await insertByKeys(insert, source))) {
       status.textContent = "Inserted as a new cell below.";
       return;
     }

@@ -1,3 +1,5 @@
+import { keepKeys } from "../dom.js";
+
 // SteerLM labels: one 0–9 slider per label. A label not set is left to the model ("default").
 // Traits: values {label: int} (two-way), enabled [labels the current model takes], model_name.
 const LABELS = [
@@ -7,7 +9,7 @@ const LABELS = [
   ["quality", "Quality"],
 ];
 
-function render({ model, el }) {
+export default function steerSliders({ model, el }) {
   const root = document.createElement("div");
   root.className = "nvnb-w nvnb-steer";
   root.dataset.nvnbWidget = "steer-sliders";
@@ -55,10 +57,10 @@ function render({ model, el }) {
       model.set("values", values);
       model.save_changes();
     });
-    // Keep Jupyter's command-mode shortcuts away from the keyboard-driven slider.
-    input.addEventListener("keydown", (event) => event.stopPropagation());
   }
   el.appendChild(root);
+  // Arrow keys move the slider, not the notebook's cell selection (JupyterLab and Notebook 7).
+  keepKeys(root);
 
   function paint() {
     const values = model.get("values") || {};
@@ -93,4 +95,3 @@ function render({ model, el }) {
   };
 }
 
-export default { render };

@@ -3,20 +3,13 @@
 //   model.send({type: "add", name, mime, size}, undefined, [arrayBuffer])
 // Python validates it (Pillow), shrinks it for the request and updates the `images` trait:
 // [{name, width, height, nbytes, original_width, original_height, original_nbytes, thumb}].
-// Other traits: error (text shown in the widget), max_bytes, busy, note.
+// Other traits: error (text shown in the widget), busy, note, compact (thumbnails only), and the
+// size limits of images.js (send_limit, refuse_bytes, inline_bytes).
 
-function el_(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text != null) e.textContent = text;
-  return e;
-}
+import { h as el_, keepKeys } from "../dom.js";
+import { sendImages, sizeText as kib } from "../images.js";
 
-function kib(n) {
-  return n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB` : `${Math.max(1, Math.round(n / 1024))} KiB`;
-}
-
-function render({ model, el }) {
+export default function imageDrop({ model, el }) {
   const root = el_("div", "nvnb-w nvnb-drop");
   root.dataset.nvnbWidget = "image-drop";
   const zone = el_("div", "nvnb-drop-zone");
@@ -45,20 +38,10 @@ function render({ model, el }) {
   }
 
   async function addFiles(files) {
-    const max = model.get("max_bytes");
-    const problems = [];
-    for (const file of Array.from(files || [])) {
-      if (max && file.size > max) {
-        problems.push(`${file.name || "image"} is too large (${kib(file.size)}; the limit is ${kib(max)})`);
-        continue;
-      }
-      const buffer = await file.arrayBuffer();
-      model.send(
-        { type: "add", name: file.name || "pasted image", mime: file.type || "", size: file.size },
-        undefined,
-        [buffer],
-      );
-    }
+    const problems = await sendImages(model, files, (text) => {
+      note.textContent = text || model.get("note") || "";
+      note.hidden = !note.textContent;
+    });
     if (problems.length) localError(problems.join("; "));
   }
 
@@ -72,6 +55,12 @@ function render({ model, el }) {
     root.dataset.count = String(images.length);
     root.dataset.busy = String(model.get("busy"));
     zone.classList.toggle("nvnb-busy", Boolean(model.get("busy")));
+    const compact = Boolean(model.get("compact"));
+    root.dataset.compact = String(compact);
+    zone.hidden = compact; // in a ChatPanel images are pasted or dropped on the prompt box
+    // In a panel, "this model takes no images" matters only once images wait to be sent.
+    if (compact && !images.length) note.hidden = true;
+    root.hidden = compact && !images.length && !err;
     thumbs.replaceChildren();
     images.forEach((img, index) => {
       const card = el_("figure", "nvnb-thumb");
@@ -128,16 +117,16 @@ function render({ model, el }) {
       await addFiles(files);
     }
   });
+  // Paste (Ctrl+V) must reach the paste handler, not Jupyter's command mode.
+  keepKeys(zone);
   zone.addEventListener("keydown", (event) => {
-    // Paste (Ctrl+V) must reach the paste handler, not Jupyter's command mode.
-    event.stopPropagation();
     if (event.key === "Enter" || event.key === " ") {
       event.preventDefault();
       input.click();
     }
   });
 
-  const names = ["images", "error", "busy", "note"];
+  const names = ["images", "error", "busy", "note", "compact"];
   for (const n of names) model.on(`change:${n}`, paint);
   paint();
   return () => {
@@ -145,4 +134,3 @@ function render({ model, el }) {
   };
 }
 
-export default { render };

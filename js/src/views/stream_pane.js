@@ -8,7 +8,9 @@
 // end, so the final view is exactly the model's text and survives a re-render or a saved state.
 // A delta whose offset does not match what this view holds (a view opened mid-stream) asks for
 // a "resync" instead of showing a gap.
-import { copyText, renderInto, splitThink } from "./markdown.js";
+import { copyText } from "../code.js";
+import { button, h, stickToBottom, whenAttached } from "../dom.js";
+import { renderInto, splitThink } from "../markdown.js";
 
 function fmtStats(stats, requestId) {
   const parts = [];
@@ -23,27 +25,17 @@ function fmtStats(stats, requestId) {
   return parts.join(" · ");
 }
 
-function h(tag, className, text) {
-  const el = document.createElement(tag);
-  if (className) el.className = className;
-  if (text != null) el.textContent = text;
-  return el;
-}
-
-function render({ model, el }) {
+export default function streamPane({ model, el }) {
   const root = h("div", "nvnb-w nvnb-stream");
   root.dataset.nvnbWidget = "stream-pane";
   const head = h("div", "nvnb-stream-head");
   const title = h("span", "nvnb-stream-model");
   const status = h("span", "nvnb-stream-status");
   const spacer = h("span", "nvnb-spacer");
-  const stop = h("button", "nvnb-button nvnb-stop", "■ Stop");
-  stop.type = "button";
-  stop.title = "Stop the answer (the text so far is kept)";
-  const copy = h("button", "nvnb-button nvnb-copy", "Copy");
-  copy.type = "button";
-  copy.title = "Copy the answer's Markdown";
-  head.append(title, status, spacer, stop, copy);
+  const stop = button("nvnb-stop", "■ Stop", "Stop the answer (the text so far is kept)");
+  const copy = button("nvnb-copy", "Copy", "Copy the answer's Markdown");
+  const again = button("nvnb-regenerate", "↻ Regenerate", "Ask the same question again");
+  head.append(title, status, spacer, stop, again, copy);
 
   const reasoningBox = h("details", "nvnb-reasoning");
   const summary = h("summary", null, "Reasoning");
@@ -55,13 +47,16 @@ function render({ model, el }) {
   const stats = h("div", "nvnb-stream-stats");
   root.append(head, reasoningBox, answer, error, stats);
   el.appendChild(root);
+  // Inside a ChatPanel the conversation scrolls as one; keep it at the bottom as text arrives.
+  whenAttached(el, ".nvnb-convo", stickToBottom);
 
   let live = "";
   let liveReasoning = "";
   let liveStats = null;
   let deltas = 0;
+  let stopping = false;
   let starts = 0;
-  const TRAITS = ["text", "reasoning", "status", "error", "stats", "request_id", "model_name"];
+  const TRAITS = ["text", "reasoning", "status", "error", "stats", "request_id", "model_name", "stoppable", "regenerable"];
 
   const streaming = () => model.get("status") === "streaming";
 
@@ -72,24 +67,31 @@ function render({ model, el }) {
     const extra = streaming() ? liveReasoning : model.get("reasoning");
     const split = splitThink(raw);
     const reasoning = (extra || "") + split.reasoning;
-    const stickToBottom = answer.scrollHeight - answer.scrollTop - answer.clientHeight < 24;
+    const atEnd = answer.scrollHeight - answer.scrollTop - answer.clientHeight < 24;
     renderInto(answer, split.text);
-    if (stickToBottom) answer.scrollTop = answer.scrollHeight;
+    if (atEnd) answer.scrollTop = answer.scrollHeight;
     reasoningBox.hidden = !reasoning;
     reasoningBody.textContent = reasoning;
     summary.textContent = streaming() && !split.text ? "Reasoning…" : "Reasoning";
     title.textContent = model.get("model_name") || "";
     const labels = { idle: "", streaming: "streaming…", done: "", stopped: "stopped", error: "error" };
     status.textContent = labels[st] ?? st;
-    stop.hidden = !streaming();
+    stop.hidden = !streaming() || !model.get("stoppable");
+    stop.disabled = stopping;
+    stop.textContent = stopping ? "Stopping…" : "■ Stop";
     copy.hidden = !raw;
+    again.hidden = !model.get("regenerable") || !["done", "stopped"].includes(st);
     const err = model.get("error");
     error.hidden = !err;
     error.textContent = err || "";
+    // A failed request with no text: the error (which carries the request id) says it all.
     stats.textContent =
-      streaming() && liveStats
-        ? fmtStats(liveStats, liveStats.request_id)
-        : fmtStats(model.get("stats"), model.get("request_id"));
+      st === "error" && !raw
+        ? ""
+        : streaming() && liveStats
+          ? fmtStats(liveStats, liveStats.request_id)
+          : fmtStats(model.get("stats"), model.get("request_id"));
+    stats.hidden = !stats.textContent;
     root.dataset.length = String(raw.length);
     root.dataset.deltas = String(deltas);
     root.dataset.starts = String(starts);
@@ -98,6 +100,7 @@ function render({ model, el }) {
   function onMessage(msg) {
     if (!msg || typeof msg !== "object") return;
     if (msg.type === "start") {
+      stopping = false;
       live = "";
       liveReasoning = "";
       liveStats = null;
@@ -121,7 +124,12 @@ function render({ model, el }) {
   }
 
   const onChange = () => paint();
-  stop.addEventListener("click", () => model.send({ type: "stop" }));
+  stop.addEventListener("click", () => {
+    stopping = true;
+    model.send({ type: "stop" });
+    paint();
+  });
+  again.addEventListener("click", () => model.send({ type: "regenerate" }));
   copy.addEventListener("click", async () => {
     const text = streaming() ? live : model.get("text");
     const ok = await copyText(text);
@@ -140,4 +148,3 @@ function render({ model, el }) {
   };
 }
 
-export default { render };
