@@ -13,7 +13,7 @@ import streamPane from "./views/stream_pane.js";
 import toolbar from "./views/toolbar.js";
 
 const VIEWS = {
-  arena,
+  "model-arena": arena,
   "chat-history": chatHistory,
   "chat-composer": composer,
   "chat-settings": settings,

@@ -32,7 +32,7 @@ class Arena(NVWidget):
     of every round.
     """
 
-    _view = traitlets.Unicode("arena").tag(sync=True)
+    _view = traitlets.Unicode("model-arena").tag(sync=True)
 
     models = traitlets.List(traitlets.Unicode()).tag(sync=True)
     columns = traitlets.List(traitlets.Dict()).tag(sync=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from nvnb.widgets import _base
+from nvnb.widgets.arena import Arena
 from nvnb.widgets.chat_parts import _ChatHistory, _Composer, _Settings, _Toolbar
 from nvnb.widgets.image_drop import ImageDrop
 from nvnb.widgets.model_picker import ModelPicker
@@ -46,6 +47,7 @@ def _widgets():
         _Composer(),
         _Toolbar(),
         _Settings(s),
+        Arena(models=["meta/llama-3.1-8b-instruct", "meta/llama-3.3-70b-instruct"], session=s),
     ]
 
 
