@@ -15,7 +15,8 @@ import pytest
 
 from nvnb import ChatNVIDIA, catalog
 from nvnb.client import Client
-from nvnb.errors import APIError, ModelRetiredError, error_from_response
+from nvnb.client._boundary import error_from_response
+from nvnb.errors import APIError, ModelRetiredError
 from nvnb.retired import current_alternatives
 
 MODEL = "meta/llama-3.1-8b-instruct"

@@ -28,7 +28,7 @@ import nbformat
 import pytest
 from IPython.core.formatters import DisplayFormatter
 from labtools import run_all, shot, start_kernel
-from nvnb.answer_output import final_display
+from nvnb.magics.answer_output import final_display
 
 from nvnb.session import Answer
 
@@ -224,7 +224,7 @@ def test_jupyterlab_runs_no_model_script_in_trusted_outputs(
         nbformat.v4.new_code_cell(
             "import json, pathlib\n"
             "from IPython.display import display\n"
-            "from nvnb.answer_output import final_display\n"
+            "from nvnb.magics.answer_output import final_display\n"
             f"vectors = json.loads(pathlib.Path({str(vectors)!r}).read_text())\n"
             f"for v in vectors[{start}:{start + 40}]:\n"
             "    display(final_display(v, 'markdown'))\n"
