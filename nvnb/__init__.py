@@ -24,6 +24,9 @@ _EXPORTS = {
     "ChatPanel": "nvnb.widgets",
     "NVIDIAEmbeddings": "nvnb.embeddings",
     "NVIDIARerank": "nvnb.rerank",
+    "map": "nvnb.dataset.mapping",
+    "amap": "nvnb.dataset.mapping",
+    "mapper": "nvnb.dataset.mapping",
 }
 
 __all__ = [
@@ -40,7 +43,10 @@ __all__ = [
     "SteerSliders",
     "StreamPane",
     "__version__",
+    "amap",
     "load_ipython_extension",
+    "map",
+    "mapper",
     "register_model",
     "session",
 ]
@@ -49,6 +55,7 @@ if TYPE_CHECKING:
     from nvnb.catalog import Model, register_model
     from nvnb.chat import ChatNVIDIA
     from nvnb.client import AsyncClient, Client
+    from nvnb.dataset.mapping import amap, map, mapper
     from nvnb.embeddings import NVIDIAEmbeddings
     from nvnb.rerank import NVIDIARerank
     from nvnb.session import Session
