@@ -75,8 +75,8 @@ class RateLimiter:
     def observed_rpm(self) -> float:
         """Requests started per minute over the last ten seconds."""
         starts = self._starts
-        if len(starts) < 2:
-            return 0.0
+        if len(starts) < 5:
+            return 0.0  # too few to say
         span = max(starts[-1] - starts[0], 1e-3)
         return (len(starts) - 1) * 60.0 / span
 
@@ -95,15 +95,16 @@ class RateLimiter:
         self._paused_until = max(self._paused_until, now + wait)
         if now >= self._episode_ends:
             self.episodes += 1
-            base = self.current_rpm if self.current_rpm is not None else self.observed_rpm()
             seen = self.observed_rpm()
-            if seen:
-                base = min(base, seen) if base else seen
-            if self.rpm is None and base:
-                # Unpaced until now: pace from here, and stop pacing once well above this rate.
-                self._unpace_at = base * 4
-            self.current_rpm = max(MIN_RPM, (base or 2 * MIN_RPM) / 2)
-            self._next = self._paused_until
+            if self.current_rpm is not None:
+                base: float | None = min(self.current_rpm, seen) if seen else self.current_rpm
+            else:
+                base = seen or None  # unpaced: pace from the rate that drew the 429
+                if base is not None:
+                    self._unpace_at = base * 4  # and stop pacing once well above it again
+            if base is not None:
+                self.current_rpm = max(MIN_RPM, base / 2)
+                self._next = self._paused_until
         self._episode_ends = self._paused_until + 60.0 / (self.current_rpm or 60.0)
         return wait
 

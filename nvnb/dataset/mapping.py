@@ -95,6 +95,9 @@ def map(
     run, result, bar = plan.run, plan.result, plan.progress(progress)
     box: dict[str, Any] = {}
     ready = threading.Event()
+    # Waited on instead of thread.join(): a join interrupted by KeyboardInterrupt then returned
+    # at once here while the thread still ran (and wrote to the run file after it was closed).
+    finished = threading.Event()
 
     def worker() -> None:
         loop = asyncio.new_event_loop()
@@ -113,23 +116,24 @@ def map(
         finally:
             ready.set()
             loop.close()
+            finished.set()
 
     thread = threading.Thread(target=worker, name="nvnb-map", daemon=True)
     try:
         thread.start()
         ready.wait()
-        while thread.is_alive():
-            thread.join(progress_display.REFRESH_S)
+        while not finished.wait(progress_display.REFRESH_S):
             bar.update(result.stats, run.rpm())
     except KeyboardInterrupt:
         loop, task = box.get("loop"), box.get("task")
         if loop is not None and task is not None and not loop.is_closed():
             loop.call_soon_threadsafe(task.cancel)
-        thread.join()
+        finished.wait()
         result.stopped = True
     finally:
         bar.close(result.stats, run.rpm())
-        plan.close()
+        if finished.is_set():  # a second interrupt leaves the thread to finish on its own
+            plan.close()
     if "error" in box:
         raise box["error"]
     if result.stopped:
@@ -233,16 +237,12 @@ def _plan(
     from nvnb.settings import RetryPolicy
 
     source = RowSource(rows)
-    aclient = _run_client(client, AsyncClient, RetryPolicy)
-    settings = aclient.settings
-    hosted = settings.is_hosted
-    policy = (
-        settings.retry
-        if retries is None
-        else RetryPolicy(
-            **{**settings.retry.__dict__, "max_retries": _count(retries, "retries", minimum=0)}
-        )
-    )
+    aclient, given_policy = _run_client(client, AsyncClient, RetryPolicy)
+    hosted = aclient.settings.is_hosted
+    policy = given_policy
+    if retries is not None:
+        count = _count(retries, "retries", minimum=0)
+        policy = RetryPolicy(**{**given_policy.__dict__, "max_retries": count})
     name = model or _default_model()
     record = catalog.find_model(name)
     answer_schema = AnswerSchema(schema) if schema is not None else None
@@ -275,7 +275,10 @@ def _plan(
         aclient,
         result=result,
         concurrency=_count(
-            concurrency or (HOSTED_CONCURRENCY if hosted else LOCAL_CONCURRENCY), "concurrency"
+            concurrency
+            if concurrency is not None
+            else (HOSTED_CONCURRENCY if hosted else LOCAL_CONCURRENCY),
+            "concurrency",
         ),
         limiter=RateLimiter(pace),
         retry=policy,
@@ -285,22 +288,24 @@ def _plan(
     return _Plan(run, aclient, store, owns, cache is not None, source.total)
 
 
-def _run_client(client: Any, async_client: type, retry_policy: type) -> Any:
-    """An AsyncClient that does not retry on its own: the run decides (shared 429 backoff)."""
+def _run_client(client: Any, async_client: type, retry_policy: type) -> tuple[Any, Any]:
+    """An AsyncClient that does not retry on its own (the run decides, so that a 429 is
+    shared), and the retry policy the caller's client (or the default) asked for."""
     no_retries = retry_policy(max_retries=0)
     if client is None:
-        return async_client(retry=no_retries)
-    core = getattr(client, "_core", None)
-    if core is None:
+        return async_client(retry=no_retries), retry_policy()
+    if getattr(client, "_core", None) is None:
         raise InvalidInputError(
             f"client must be an nvnb.Client or nvnb.AsyncClient, not {type(client).__name__}"
         )
-    return async_client(
-        settings=client.settings,
+    settings = client.settings
+    run_client = async_client(
+        settings=settings,
         retry=no_retries,
         payload_fn=client.payload_fn,
         default_headers=client.default_headers,
     )
+    return run_client, settings.retry
 
 
 def _store(cache: Any) -> tuple[RunStore | None, bool]:

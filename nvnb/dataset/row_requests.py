@@ -71,6 +71,8 @@ class RequestBuilder:
         if isinstance(template, str) and not template.strip():
             raise InvalidInputError("the template is empty: there is nothing to send")
         self.template = template
+        self.columns = referenced_columns(template) if isinstance(template, str) else []
+        """The columns the template fills in: every row needs them."""
         self.model = model
         self.system = system
         self.images = tuple(images)
@@ -84,8 +86,7 @@ class RequestBuilder:
         if not isinstance(row, Mapping):
             return
         columns = columns_of(row)
-        names = referenced_columns(self.template) if isinstance(self.template, str) else []
-        missing = [n for n in (*names, *self.images) if n not in row]
+        missing = [n for n in (*self.columns, *self.images) if n not in row]
         if missing:
             listed = ", ".join(columns[:20]) + (" …" if len(columns) > 20 else "")
             raise InvalidInputError(
@@ -96,6 +97,11 @@ class RequestBuilder:
 
     def messages(self, row: Mapping[str, Any]) -> list[dict[str, Any]]:
         if isinstance(self.template, str):
+            missing = [n for n in (*self.columns, *self.images) if n not in row]
+            if missing:
+                raise InvalidInputError(
+                    f"this row has no {', '.join(repr(m) for m in missing)} column"
+                )
             prompt: Any = interpolate(self.template, row.__getitem__)
         else:
             prompt = self.template(row)
