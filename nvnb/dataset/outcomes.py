@@ -187,7 +187,10 @@ class MapResult:
         ``error`` (the message, None on success), ``prompt_tokens``, ``completion_tokens``,
         ``latency_s``, ``request_id``, ``cached``. A DataFrame input keeps its index.
         """
-        import pandas as pd
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_dataframe() needs pandas: pip install pandas") from None
 
         rows = self._rows
         if isinstance(rows, pd.DataFrame):
