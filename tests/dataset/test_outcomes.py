@@ -10,7 +10,7 @@ from nvnb.dataset.outcomes import Cancelled, MapResult
 
 def filled(rows) -> MapResult:
     result = MapResult(rows)
-    for i in range(len(rows)):
+    for _ in range(len(rows)):
         result._reserve()
     result._fill(0, text="a", value={"label": "x", "review": "dup"}, prompt_tokens=2)
     result._fill(1, text=None, error=ValueError("boom"))
