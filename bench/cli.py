@@ -30,6 +30,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "widgets": ("6", "bench.widgets"),
     "memory": ("7", "bench.memory"),
     "load": ("8", "bench.load"),
+    "dataset": ("9", "bench.dataset"),
 }
 
 RESULTS = ROOT / "bench" / "RESULTS.md"

@@ -24,6 +24,7 @@ SECTIONS = {
     "widgets": ("6",),
     "memory": ("7",),
     "load": ("8",),
+    "dataset": ("9a", "9b", "9c"),
 }
 
 
