@@ -31,6 +31,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "memory": ("7", "bench.memory"),
     "load": ("8", "bench.load"),
     "chunk-cost": ("9", "bench.chunk_cost"),
+    "dataset": ("10", "bench.dataset"),
 }
 
 RESULTS = ROOT / "bench" / "RESULTS.md"

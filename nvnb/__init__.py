@@ -29,6 +29,9 @@ _EXPORTS = {
     "log": "nvnb.calllog",
     "cache": "nvnb.response_cache",
     "last_call": "nvnb.call_record",
+    "map": "nvnb.dataset.mapping",
+    "amap": "nvnb.dataset.mapping",
+    "mapper": "nvnb.dataset.mapping",
 }
 
 __all__ = [
@@ -46,11 +49,14 @@ __all__ = [
     "SteerSliders",
     "StreamPane",
     "__version__",
+    "amap",
     "cache",
     "export_notebook",
     "last_call",
     "load_ipython_extension",
     "log",
+    "map",
+    "mapper",
     "register_model",
     "session",
 ]
@@ -61,6 +67,7 @@ if TYPE_CHECKING:
     from nvnb.catalog import Model, register_model
     from nvnb.chat import ChatNVIDIA
     from nvnb.client import AsyncClient, Client
+    from nvnb.dataset.mapping import amap, map, mapper
     from nvnb.embeddings import NVIDIAEmbeddings
     from nvnb.notebook_export import export_notebook
     from nvnb.rerank import NVIDIARerank

@@ -28,8 +28,8 @@ import nbformat
 import pytest
 from IPython.core.formatters import DisplayFormatter
 from labtools import run_all, shot, start_kernel
-from nvnb.magics.answer_output import final_display
 
+from nvnb.magics.answer_output import final_display
 from nvnb.session import Answer
 
 DATA = json.loads((Path(__file__).parents[1] / "data" / "xss_vectors.json").read_text())
