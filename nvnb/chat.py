@@ -26,7 +26,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-from nvnb import catalog, payload, response, structured
+from nvnb import catalog, modalities, payload, response, structured
 from nvnb.catalog import Model
 from nvnb.errors import InvalidInputError, NVNBError, StreamError, StreamInterrupted
 from nvnb.settings import Timeouts
@@ -78,6 +78,9 @@ class ChatNVIDIA(BaseChatModel):
     verify_ssl: bool | str = True
     max_retries: int = 3
     labels: dict[str, int] | None = None
+    force_labels: bool = Field(
+        False, description="Send labels even to a model the catalog does not list as SteerLM"
+    )
     asset_upload: AssetUpload = "auto"
     streaming: bool = False
 
@@ -332,8 +335,20 @@ class ChatNVIDIA(BaseChatModel):
                 stream_options=self.stream_options,
                 labels=self.labels,
                 upload_images=upload,
+                force_labels=self.force_labels,
+            )
+        if self._client.settings.mode == "self-hosted":
+            modalities.refuse_images(
+                plan.payload, model_id, self._listing, self._client.settings.base_url
             )
         return plan, model_id
+
+    def _listing(self) -> list[dict[str, Any]]:
+        """The server's model list (cached by the client), or nothing when it cannot say."""
+        try:
+            return self._client.list_models()
+        except NVNBError:
+            return []
 
     def _upload(self, plan: payload.RequestPlan) -> dict[str, Any]:
         ids = [self._client.upload_asset(u.data, u.mime, u.description) for u in plan.uploads]

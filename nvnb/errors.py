@@ -409,6 +409,10 @@ _EXTRA_FIELD = re.compile(
 
 
 def _hint_for(status: int, detail: str | None) -> str | None:
+    from nvnb.client_mistakes import hint_for_mistake
+
+    if mistake := hint_for_mistake(detail):  # before any 5xx "try again": it cannot help
+        return mistake
     if detail and (match := _EXTRA_FIELD.search(detail)):
         field = match.group(1)
         drop = f"{{k: v for k, v in p.items() if k != {field!r}}}"
