@@ -27,8 +27,9 @@ _MISTAKES: tuple[tuple[re.Pattern[str], str], ...] = (
         "sent to a model that does not take them look like this): leave it out",
     ),
     (
-        re.compile(r"context (size|length|window)|exceeds the available context|too many tokens",
-                   re.I),
+        re.compile(
+            r"context (size|length|window)|exceeds the available context|too many tokens", re.I
+        ),
         "the conversation is longer than the model's context: shorten it or start a new one "
         "(retrying the same request cannot help)",
     ),

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from llamatools import LlamaServer
 
 HERE = Path(__file__).parent
