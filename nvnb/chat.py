@@ -512,14 +512,9 @@ def _available(client: Any) -> list[Model]:
             raise
         live = []
     if settings.mode == "self-hosted":
-        out = []
-        for item in live:
-            found = catalog.find_model(item["id"])
-            if found is None:
-                out.append(Model(id=item["id"], type="chat", base_model=item.get("root")))
-            elif found.is_chat:
-                out.append(found)
-        return out
+        from nvnb.served_models import record_for
+
+        return [r for r in map(record_for, live) if r is not None]
     records = {m.id: m for m in catalog.known_models() if m.is_chat}
     for item in live:
         if catalog.find_model(item["id"]) is None:

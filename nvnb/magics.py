@@ -316,8 +316,10 @@ class NVChatMagics(Magics):
 
         from nvnb.model_table import format_table, markdown_table, matching_models
 
-        models = matching_models(" ".join(rest))
-        current = _session().model
+        session = _session()
+        served = _served(session)  # a self-hosted server: its own list is the catalog
+        models = matching_models(" ".join(rest), models=served)
+        current = session.settle_default_model() if served is not None else session.model
         text = format_table(models)
         markdown = markdown_table(models)
         if models:
@@ -389,6 +391,14 @@ class NVChatMagics(Magics):
             f"| {name} | `{value}` |" for name, value in rows
         )
         display({"text/markdown": markdown, "text/plain": text}, raw=True)
+
+
+def _served(session: Any) -> Any:
+    """What a self-hosted server lists (None for the hosted catalog); its error, briefly."""
+    from nvnb.served_models import served_models
+
+    with brief_errors():
+        return served_models(session.llm_for(session.model).client)
 
 
 def _resolve_model(name: str, session: Any) -> Any:

@@ -319,6 +319,9 @@ class Session(traitlets.HasTraits):
         self._loop: asyncio.AbstractEventLoop | None = None
         if model is not None:
             self.model = model
+        # Not given a model: on a self-hosted server, the first question settles on a served one.
+        self._default_open = model is None and llm is None
+        self.observe(self._model_chosen, "model")
 
     # ----------------------------------------------------------------------------- state
     @traitlets.validate("model")
@@ -332,6 +335,24 @@ class Session(traitlets.HasTraits):
     @traitlets.validate("labels")
     def _validate_labels(self, proposal: dict[str, Any]) -> dict[str, int]:
         return _check_labels(proposal["value"])
+
+    def _model_chosen(self, change: dict[str, Any]) -> None:
+        self._default_open = False
+
+    def settle_default_model(self) -> str:
+        """The session's model; the first time, on a self-hosted server that does not serve
+        the default, switch to a model it serves (see :mod:`nvnb.served_models`)."""
+        if self._default_open:
+            self._default_open = False
+            from nvnb.served_models import served_default
+
+            try:
+                chosen = served_default(self.llm_for(self.model).client, self.model)
+            except Exception:  # no listing: keep the default, the request will tell
+                chosen = None
+            if chosen and chosen != self.model:
+                self.model = chosen
+        return self.model
 
     @property
     def model_info(self) -> Any:
@@ -530,7 +551,7 @@ class Session(traitlets.HasTraits):
             )
         if not isinstance(prompt, str) or not prompt.strip():
             raise _invalid_input("the prompt is empty")
-        model = overrides.get("model") or self.model
+        model = overrides.get("model") or self.settle_default_model()
         info = _find_model(model)
         if info is not None:
             model = info.id

@@ -76,13 +76,20 @@ class ModelPicker(NVWidget):
             if client is None or not hasattr(client, "list_models"):
                 self.status = "offline"
                 return
+            from nvnb.served_models import served_models
+
+            served = served_models(client)  # a self-hosted server: its list is the catalog
             listed = [str(item.get("id")) for item in client.list_models() if item.get("id")]
         except Exception as exc:
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             self.error = f"Could not load the live model list: {text}"
             self.status = "error"
             return
-        self.models = merge_live(self.models, listed)
+        if served is not None:
+            self.models = [_record(m, live=True) for m in served]
+            self.session.settle_default_model()
+        else:
+            self.models = merge_live(self.models, listed)
         self.status = "ready"
 
     def __repr__(self) -> str:
