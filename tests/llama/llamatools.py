@@ -19,16 +19,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+COMPLETION_TEMPLATE = Path(__file__).with_name("completion.jinja")
+"""Turns a chat into ``Question: …`` / ``Answer: …`` lines: the base model has no chat template,
+and under llama.cpp's ChatML fallback it only echoes the prompt."""
 MODEL_ID = "gemma-3-270m"
 """The id the server reports in ``/v1/models`` (``--alias``); any name gets an answer."""
 STOP = ["\nQuestion:"]
-"""The base model carries on with the next invented question; this cuts it there."""
+"""The base model carries on with an invented next question; this cuts it there."""
 START_TIMEOUT_S = 60.0
-
-
-def question(text: str) -> str:
-    """A completion-style prompt, the one shape the base model answers well."""
-    return f"Question: {text}\nAnswer:"
 
 
 def _free_port() -> int:
@@ -51,8 +49,10 @@ def _supports(binary: str, flag: str) -> bool:
 class LlamaServer:
     """One llama-server process on loopback; ``base_url`` is its OpenAI-compatible ``/v1``."""
 
-    def __init__(self, binary: str, model: str, *, template: str | None = None) -> None:
-        self.binary, self.model, self.template = binary, model, template
+    def __init__(self, binary: str, model: str, *, template: str | Path | None = None) -> None:
+        """``template``: a Jinja chat template file (default: :data:`COMPLETION_TEMPLATE`)."""
+        self.binary, self.model = binary, model
+        self.template = str(template or COMPLETION_TEMPLATE)
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = Path(tempfile.mkstemp(prefix="llama-server-", suffix=".log")[1])
@@ -75,8 +75,7 @@ class LlamaServer:
     def command(self) -> list[str]:
         argv = [self.binary, "-m", self.model, "--host", "127.0.0.1", "--port", str(self.port)]
         argv += ["--jinja", "-t", "2", "--alias", MODEL_ID, "-c", "4096", "--no-warmup"]
-        if self.template:
-            argv += ["--chat-template-file", self.template]
+        argv += ["--chat-template-file", self.template]
         if _supports(self.binary, "--no-webui"):
             argv.append("--no-webui")
         return argv
