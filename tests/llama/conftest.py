@@ -5,6 +5,7 @@ Fixtures:
 ``llama_server``        llama-server with Gemma 3 270M on a free loopback port, one per session.
 ``llama_tools_server``  the same with llama.cpp's Gemma 4 template, which makes it call tools.
 ``llama_binary``        (binary, model, tools template) paths, to start a server of one's own.
+``llama_proxy``         ``nvnb serve --upstream`` in front of ``llama_server`` (recorded, faults).
 
 Skipped, with the reason, only when ``NVNB_LLAMA_SERVER`` is unset: ``scripts/test`` always sets
 it (building the server once per machine), so CI runs this tier.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,20 @@ def llama_tools_server(llama_binary: tuple[str, str, str | None]) -> Iterator[Ll
         pytest.fail("NVNB_LLAMA_TOOLS_TEMPLATE is not a file: rerun scripts/_llama_server.sh")
     with LlamaServer(binary, model, template=template) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def llama_proxy_session(llama_server: LlamaServer) -> Iterator[Any]:
+    """``nvnb serve --upstream`` in front of llama-server: real answers, recorded, faults on
+    demand (``X-NVNB-Fault``)."""
+    from nvnb.server import LocalServer
+
+    with LocalServer(upstream=llama_server.base_url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def llama_proxy(llama_proxy_session: Any) -> Any:
+    """The proxy with its recordings and ``times=`` fault counts cleared for this test."""
+    llama_proxy_session.clear()
+    return llama_proxy_session
