@@ -35,8 +35,10 @@ def llm(server: Any, **kw: Any) -> ChatNVIDIA:
 def test_a_required_tool_comes_back_as_a_parsed_tool_call(llama_tools_server: Any) -> None:
     # A tool without parameters: the model echoes a tool's schema as its arguments, and a short
     # schema keeps the call short.
-    msg = llm(llama_tools_server).bind_tools([clock], tool_choice="required").invoke(
-        "What time is it?"
+    msg = (
+        llm(llama_tools_server)
+        .bind_tools([clock], tool_choice="required")
+        .invoke("What time is it?")
     )
     assert [c["name"] for c in msg.tool_calls] == ["clock"]
     assert isinstance(msg.tool_calls[0]["args"], dict) and msg.tool_calls[0]["id"]
@@ -65,9 +67,11 @@ def test_structured_output_by_function_calling_gets_a_tool_call(llama_tools_serv
 def test_a_tool_call_cut_at_max_tokens_is_not_sent_back(llama_tools_server: Any) -> None:
     model = llm(llama_tools_server, max_tokens=30).bind_tools([get_weather], tool_choice="auto")
     question = HumanMessage("What is the weather in Rome? Use get_weather.")
-    cut = llm(llama_tools_server, max_tokens=30).bind_tools(
-        [get_weather], tool_choice="required"
-    ).invoke([question])
+    cut = (
+        llm(llama_tools_server, max_tokens=30)
+        .bind_tools([get_weather], tool_choice="required")
+        .invoke([question])
+    )
     assert cut.invalid_tool_calls and not cut.tool_calls  # unparsable arguments
     call_id = cut.invalid_tool_calls[0]["id"]
     follow_up = [
