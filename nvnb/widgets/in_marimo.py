@@ -27,10 +27,13 @@ def _marimo() -> Any:
 
 def chat_panel(session: Any = None, *, live: bool = True) -> Any:
     """A :class:`~nvnb.widgets.ChatPanel` as a marimo element: model picker, SteerLM sliders,
-    history, stream pane and prompt box (``.panel`` is the ChatPanel itself)."""
+    history, stream pane, image drop and prompt box (``.panel`` is the ChatPanel itself). The
+    settings accordion (ipywidgets) is left out: set ``session.system_prompt``, ``temperature``
+    and ``max_tokens`` in a cell."""
     mo = _marimo()
     panel = ChatPanel(session, live=live)
-    parts = [panel.picker, panel.sliders, panel.history_view, panel.pane, panel.composer]
+    parts = [panel.picker, panel.sliders, panel.history_view, panel.pane, panel.image_drop]
+    parts.append(panel.composer)
     view = mo.vstack([mo.ui.anywidget(part) for part in parts], gap=0.5)
     view.panel = panel  # type: ignore[attr-defined]
     return view

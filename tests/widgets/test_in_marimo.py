@@ -26,7 +26,7 @@ def test_the_chat_panel_is_the_panels_anywidget_parts_stacked(nvnb_server: Any) 
     panel = view.panel
     assert panel.session is session
     html = view.text
-    assert html.count("marimo-anywidget") >= 5  # picker, sliders, history, pane, composer
+    assert html.count("marimo-anywidget") >= 6  # picker, sliders, history, pane, images, composer
     assert stream_pane(session).pane._session is session
 
 
