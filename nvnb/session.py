@@ -595,6 +595,7 @@ class Session(traitlets.HasTraits):
             user_turn=user,
             used_attached=bool(attached),
             llm=self.llm_for(model),
+            attachments=tuple(self.images) if attached else (),
         )
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
@@ -732,6 +733,8 @@ class Session(traitlets.HasTraits):
                 # Nothing was answered (a 401, an unknown model…): drop the question as well, so
                 # that a later ``chat=True`` turn does not resend it unanswered.
                 self.history = [t for t in self.history if t is not request.user_turn]
+                if request.attachments and not self.images:  # e.g. refused by a text model
+                    self.images = list(request.attachments)
             self.last_answer = answer
             with self._lock:
                 self.busy = bool(self._inflight)
@@ -761,6 +764,7 @@ class _Request:
     user_turn: Turn
     used_attached: bool
     llm: Any
+    attachments: tuple[ImageAttachment, ...] = ()
 
 
 class _Flight:

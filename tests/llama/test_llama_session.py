@@ -107,6 +107,11 @@ def test_an_image_to_a_text_only_model_is_refused_before_sending(
         session.ask("What is in this picture?", images=[png()])
     assert "try again" not in str(caught.value)
     assert chats(llama_proxy) == []
+    # An attached image stays attached for the next question (to a model that takes images).
+    session.attach_image(png(), "red.png")
+    with pytest.raises(E.InvalidInputError, match="takes only text"):
+        session.ask("And this one?")
+    assert [a.name for a in session.images] == ["red.png"] and chats(llama_proxy) == []
 
 
 def test_nvchat_cell_answers_from_the_server(shell: InteractiveShell, session: Session) -> None:
