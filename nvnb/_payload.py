@@ -112,7 +112,11 @@ def content_to_wire(content: Any) -> str | list[dict[str, Any]] | None:
 
 
 def _tool_calls_to_wire(message: AIMessage) -> list[dict[str, Any]] | None:
-    if message.tool_calls or message.invalid_tool_calls:
+    """The message's valid tool calls. Invalid ones (arguments that are not JSON, often a call
+    cut at ``max_tokens``) are left out: sent back, servers refuse the whole conversation
+    (llama.cpp answers 500 "Failed to parse tool call arguments as JSON")."""
+    invalid = {call["id"] for call in message.invalid_tool_calls}
+    if message.tool_calls or invalid:
         calls = [
             {
                 "id": call["id"],
@@ -121,21 +125,41 @@ def _tool_calls_to_wire(message: AIMessage) -> list[dict[str, Any]] | None:
             }
             for call in message.tool_calls
         ]
-        calls += [
-            {
-                "id": call["id"],
-                "type": "function",
-                "function": {"name": call["name"], "arguments": call["args"] or ""},
-            }
-            for call in message.invalid_tool_calls
-        ]
         raw = message.additional_kwargs.get("tool_calls")
         # Keep the service's own arguments text when the message still carries it unchanged.
-        if isinstance(raw, list) and [c.get("id") for c in raw] == [c["id"] for c in calls]:
-            return raw
-        return calls
+        if isinstance(raw, list):
+            kept = [c for c in raw if isinstance(c, dict) and c.get("id") not in invalid]
+            if [c.get("id") for c in kept] == [c["id"] for c in calls]:
+                return kept or None
+        return calls or None
     raw = message.additional_kwargs.get("tool_calls")
     return raw if raw else None
+
+
+def drop_invalid_tool_calls(
+    messages: Sequence[BaseMessage], wire: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``wire`` without what only an invalid tool call left behind: an assistant turn with
+    nothing else in it, and tool results answering such a call."""
+    invalid = {
+        call["id"]
+        for m in messages
+        if isinstance(m, AIMessage)
+        for call in m.invalid_tool_calls
+        if call.get("id")
+    }
+    if not invalid:
+        return wire
+    out = []
+    for source, message in zip(messages, wire, strict=True):
+        had_invalid = isinstance(source, AIMessage) and bool(source.invalid_tool_calls)
+        empty = not message.get("content") and not message.get("tool_calls")
+        if had_invalid and empty and not message.get("function_call"):
+            continue
+        if message["role"] == "tool" and message.get("tool_call_id") in invalid:
+            continue
+        out.append(message)
+    return out
 
 
 def message_to_wire(message: BaseMessage) -> dict[str, Any]:
@@ -317,21 +341,25 @@ def build_request(
     stream_options: Mapping[str, Any] | None = None,
     labels: Mapping[str, Any] | None = None,
     upload_images: bool = False,
+    force_labels: bool = False,
 ) -> RequestPlan:
     """The request body for ``messages``.
 
     ``defaults`` are the model's own settings (temperature, max_tokens, … and model_kwargs),
     ``options`` the per-call ones (``stop``, ``bind(...)`` and ``invoke(...)`` keywords);
     ``None`` values are dropped, as the official client does. ``labels`` (already merged from
-    the model and the call) are validated and sent as a trailing assistant message.
+    the model and the call) are validated and sent as a trailing assistant message, but only to
+    a model the catalog lists as taking them, unless ``force_labels`` (or the call option
+    ``force_labels=True``) says to send them anyway.
     """
     options = dict(options)
+    force_labels = bool(options.pop("force_labels", force_labels))
     thinking = options.pop("thinking_mode", None)
     call_labels = options.pop("labels", None)
     if call_labels is not None:
         labels = {**(labels or {}), **call_labels} if labels else call_labels
 
-    wire = [message_to_wire(m) for m in messages]
+    wire = drop_invalid_tool_calls(messages, [message_to_wire(m) for m in messages])
     check_roles(wire, model, model_id)
     ctx = _ImageContext(upload=upload_images, flatten=model is not None and model.type == "nv-vlm")
     for i, message in enumerate(wire):
@@ -339,14 +367,18 @@ def build_request(
 
     if labels:
         checked = check_labels(labels, model)
-        if model is None or not (model.labels or model.type == "steerlm"):
-            warnings.warn(
-                f"the catalog does not mark {model_id!r} as a SteerLM model; sending "
-                "labels anyway.",
-                UserWarning,
-                stacklevel=4,
+        if force_labels or (model is not None and (model.labels or model.type == "steerlm")):
+            wire.append({"role": "assistant", "labels": checked})
+        else:
+            # Other servers answer a labels-only assistant turn with a 400 about a message the
+            # user never wrote (llama.cpp: "must contain either 'content' or 'tool_calls'").
+            from nvnb._notices import notify_once
+
+            notify_once(
+                f"labels-dropped:{model_id}",
+                f"labels are not sent to {model_id!r}: the catalog does not list it as a "
+                "SteerLM model that takes them. Pass force_labels=True to send them anyway.",
             )
-        wire.append({"role": "assistant", "labels": checked})
 
     payload: dict[str, Any] = {"model": model_id}
     payload.update({k: defaults.get(k) for k in _SAMPLING_FIELDS})

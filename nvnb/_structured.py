@@ -170,9 +170,9 @@ def build(
                 },
             }
         )
-        bound = bind_tools(
-            [tool], tool_choice=tool["function"]["name"], ls_structured_output_format=ls_format
-        )
+        # With one bound tool "required" means "call this one", and every server honours it;
+        # a named-function object is ignored by some (llama.cpp falls back to "auto").
+        bound = bind_tools([tool], tool_choice="required", ls_structured_output_format=ls_format)
         parser = StructuredParser(target=schema, from_tool_call=True)
     elif method == "json_mode":
         bound = model.bind(

@@ -30,7 +30,7 @@ from nvnb import _payload as payload
 from nvnb import _structured as structured
 from nvnb import catalog, response
 from nvnb._chat_stream import keep_partial_text, whole_as_chunks
-from nvnb.catalog import Model, check_labels
+from nvnb.catalog import Model, check_labels, modalities
 from nvnb.errors import InvalidInputError, NVNBError
 from nvnb.settings import Timeouts
 
@@ -90,6 +90,9 @@ class ChatNVIDIA(BaseChatModel):
     verify_ssl: bool | str = True
     max_retries: int = 3
     labels: dict[str, int] | None = None
+    force_labels: bool = Field(
+        False, description="Send labels even to a model the catalog does not list as SteerLM"
+    )
     asset_upload: AssetUpload = "auto"
     streaming: bool = False
 
@@ -349,8 +352,20 @@ class ChatNVIDIA(BaseChatModel):
                 stream_options=self.stream_options,
                 labels=self.labels,
                 upload_images=upload,
+                force_labels=self.force_labels,
+            )
+        if self._client.settings.mode == "self-hosted":
+            modalities.refuse_images(
+                plan.payload, model_id, self._listing, self._client.settings.base_url
             )
         return plan, model_id
+
+    def _listing(self) -> list[dict[str, Any]]:
+        """The server's model list (cached by the client), or nothing when it cannot say."""
+        try:
+            return self._client.list_models()
+        except NVNBError:
+            return []
 
     def _upload(self, plan: payload.RequestPlan) -> dict[str, Any]:
         ids = [self._client.upload_asset(u.data, u.mime, u.description) for u in plan.uploads]

@@ -230,10 +230,25 @@ def test_labels_on_the_model_and_per_call_merge(nvnb_server: Any) -> None:
     }
 
 
-def test_labels_to_an_unmarked_model_warn_and_are_sent(nvnb_server: Any) -> None:
-    with pytest.warns(UserWarning, match="SteerLM"):
-        _llm(nvnb_server).invoke("Hi", labels={"creativity": 3})
+def test_labels_to_an_unmarked_model_are_not_sent_and_it_says_so_once(
+    nvnb_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nvnb import notices
+
+    llm = _llm(nvnb_server)
+    notices.reset(f"labels-dropped:{llm.model}")
+    llm.invoke("Hi", labels={"creativity": 3})
+    llm.invoke("Hi again", labels={"creativity": 3})
+    assert all("labels" not in m for p in _posts(nvnb_server) for m in p.json["messages"])
+    err = capsys.readouterr().err
+    assert err.count("labels are not sent") == 1 and "force_labels=True" in err
+
+
+def test_forced_labels_are_sent_to_an_unmarked_model(nvnb_server: Any) -> None:
+    _llm(nvnb_server, force_labels=True).invoke("Hi", labels={"creativity": 3})
     assert _posts(nvnb_server)[-1].json["messages"][-1]["labels"] == {"creativity": 3}
+    _llm(nvnb_server).invoke("Hi", labels={"verbosity": 1}, force_labels=True)
+    assert _posts(nvnb_server)[-1].json["messages"][-1]["labels"] == {"verbosity": 1}
 
 
 # ---------------------------------------------------------------- images

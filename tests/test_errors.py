@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import httpx
@@ -134,6 +135,25 @@ def test_a_rate_limit_carries_retry_after() -> None:
 
 def test_a_413_hints_at_the_assets_api() -> None:
     assert "upload_asset" in str(error_from_response(413, b'{"detail": "too large"}'))
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        "image input is not supported - hint: if this is unexpected, you may need to provide "
+        "the mmproj",
+        "Failed to parse tool call arguments as JSON: [json.exception.parse_error.101]",
+    ],
+)
+def test_a_500_that_names_a_client_mistake_does_not_advise_retrying(detail: str) -> None:
+    body = json.dumps({"error": {"code": 500, "message": detail, "type": "server_error"}})
+    err = error_from_response(500, body.encode())
+    assert isinstance(err, E.ServerError) and detail[:20] in str(err)
+    assert "try again" not in err.hint and "cannot help" in err.hint
+
+
+def test_a_plain_500_still_says_to_try_again() -> None:
+    assert "try again" in error_from_response(500, b'{"detail": "boom"}').hint
 
 
 def test_unknown_model_errors_suggest_close_names() -> None:

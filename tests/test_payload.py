@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import warnings
 
@@ -150,10 +151,11 @@ def test_an_unknown_chat_message_role_is_refused_before_sending() -> None:
     assert [m["role"] for m in sent["messages"]] == ["system", "user"]
 
 
-def test_labels_to_a_model_not_marked_steerlm_warn_but_are_sent() -> None:
-    with pytest.warns(UserWarning, match="SteerLM"):
-        sent = body([HumanMessage("x")], model=None, labels={"creativity": 1})
-    assert sent["messages"][-1]["labels"] == {"creativity": 1}
+def test_labels_to_a_model_not_marked_steerlm_are_left_out_unless_forced() -> None:
+    sent = body([HumanMessage("x")], model=None, labels={"creativity": 1})
+    assert [m["role"] for m in sent["messages"]] == ["user"]
+    forced = body([HumanMessage("x")], model=None, labels={"creativity": 1}, force_labels=True)
+    assert forced["messages"][-1] == {"role": "assistant", "labels": {"creativity": 1}}
 
 
 def test_image_parts_and_standard_blocks_become_openai_image_url_parts() -> None:
@@ -262,3 +264,37 @@ def test_no_warning_for_ordinary_requests() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         body([HumanMessage("hi")])
+
+
+def test_invalid_tool_calls_are_not_sent_back() -> None:
+    cut = AIMessage(
+        "",
+        invalid_tool_calls=[
+            {"id": "c1", "name": "add", "args": '{"a": 1, "b', "error": None, "type": "x"}
+        ],
+        additional_kwargs={
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a'}}
+            ]
+        },
+    )
+    mixed = AIMessage(
+        "Adding.",
+        tool_calls=[{"id": "c2", "name": "add", "args": {"a": 1, "b": 2}}],
+        invalid_tool_calls=[{"id": "c3", "name": "add", "args": "{", "error": None}],
+    )
+    sent = body(
+        [
+            HumanMessage("add 1 and 2"),
+            cut,
+            ToolMessage("error: bad arguments", tool_call_id="c1"),
+            HumanMessage("again"),
+            mixed,
+            ToolMessage("3", tool_call_id="c2"),
+        ]
+    )
+    roles = [m["role"] for m in sent["messages"]]
+    assert roles == ["user", "user", "assistant", "tool"]
+    assistant = sent["messages"][2]
+    assert [c["id"] for c in assistant["tool_calls"]] == ["c2"]
+    assert json.loads(assistant["tool_calls"][0]["function"]["arguments"]) == {"a": 1, "b": 2}

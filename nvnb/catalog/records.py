@@ -299,6 +299,21 @@ def resolve_model(
     raise UnknownModelError(name, suggestions=suggestions)
 
 
+def listed_record(item: Mapping[str, Any], model_type: str = "chat") -> Model:
+    """A record for a ``/v1/models`` item the catalog lacks: ``root`` as its base model, and
+    the image capability when the listing declares image input."""
+    from nvnb.catalog.modalities import listed_modalities
+
+    root = item.get("root")
+    takes = listed_modalities(item) or frozenset()
+    return Model(
+        id=str(item["id"]),
+        type=model_type,
+        base_model=root if isinstance(root, str) else None,
+        capabilities=frozenset({"images"}) if "image" in takes else frozenset(),
+    )
+
+
 def merge_listing(
     list_models: Callable[[], Iterable[Mapping[str, Any]]],
     *,
@@ -324,14 +339,12 @@ def merge_listing(
             raise
         listed = []
     if self_hosted:
-        out = []
+        out: dict[str, Model] = {}  # in the server's order; a listing may repeat an id
         for item in listed:
-            found = find_model(item["id"]) or Model(
-                id=item["id"], type=unknown_type, base_model=item.get("root")
-            )
+            found = find_model(item["id"]) or listed_record(item, unknown_type)
             if keep(found):
-                out.append(found)
-        return out
+                out.setdefault(found.id, found)
+        return list(out.values())
     records = {m.id: m for m in known_models() if keep(m)}
     if add_unknown:
         for item in listed:

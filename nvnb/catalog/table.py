@@ -9,15 +9,18 @@ from nvnb.catalog.records import MODEL_TYPES, Model, known_models
 _TYPE_WORDS = {"vision": ("vlm", "nv-vlm"), "steer": ("steerlm",), **{t: (t,) for t in MODEL_TYPES}}
 
 
-def matching_models(text: str = "", *, include_all: bool = False) -> list[Model]:
+def matching_models(
+    text: str = "", *, include_all: bool = False, models: Iterable[Model] | None = None
+) -> list[Model]:
     """Models whose id, alias or type matches ``text`` (case-insensitive), sorted by id.
 
     Embedding and ranking models are left out unless ``include_all`` or the filter names their type.
+    ``models``: search these (a self-hosted server's list) instead of the catalog.
     """
     query = text.strip().lower()
     types = _TYPE_WORDS.get(query)
     out = []
-    for model in known_models():
+    for model in known_models() if models is None else models:
         if types is not None:
             if model.type in types:
                 out.append(model)

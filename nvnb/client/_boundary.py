@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from nvnb.client._exchange import Request, parse_retry_after
+from nvnb.client._mistakes import hint_for_mistake
 from nvnb.errors import (
     APIError,
     AuthenticationError,
@@ -373,6 +374,8 @@ _EXTRA_FIELD = re.compile(
 
 
 def _hint_for(status: int, detail: str | None) -> str | None:
+    if mistake := hint_for_mistake(detail):  # before any 5xx "try again": it cannot help
+        return mistake
     if detail and (match := _EXTRA_FIELD.search(detail)):
         field = match.group(1)
         drop = f"{{k: v for k, v in p.items() if k != {field!r}}}"

@@ -1,5 +1,5 @@
 """A run's ``schema``: the ``response_format`` each request carries, and each answer parsed and
-validated against it. The request side and the parsing are ChatNVIDIA's (``nvnb.structured``);
+validated against it. The request side and the parsing are ChatNVIDIA's (``nvnb._structured``);
 this adds validation for TypedDicts (pydantic's ``TypeAdapter``) and JSON schemas (``jsonschema``
 when installed, else the required keys), which structured output leaves to the caller.
 
@@ -17,7 +17,7 @@ class AnswerSchema:
     """``schema`` → ``response_format``; ``parse(text)`` → the value or :class:`SchemaMismatch`."""
 
     def __init__(self, schema: Any) -> None:
-        from nvnb import structured
+        from nvnb import _structured as structured
 
         self.schema = schema
         self.name, self.json_schema = structured.describe(schema)

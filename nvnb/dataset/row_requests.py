@@ -19,11 +19,7 @@ from typing import Any
 from nvnb import images as image_sources
 from nvnb.dataset.rows import columns_of
 from nvnb.errors import InvalidInputError
-
-try:  # the layout helper moves the module into nvnb/magics/; the lead fixes this at merge
-    from nvnb.prompt_template import interpolate
-except ImportError:  # pragma: no cover
-    from nvnb.magics.prompt_template import interpolate  # type: ignore[no-redef]
+from nvnb.prompt_template import interpolate
 
 Template = str | Callable[[Mapping[str, Any]], Any]
 
@@ -171,7 +167,7 @@ def _as_messages(prompt: Any) -> list[dict[str, Any]]:
                     raise InvalidInputError(f"a message needs a 'role': {dict(message)!r:.120}")
                 out.append(dict(message))
             elif hasattr(message, "type") and hasattr(message, "content"):
-                from nvnb.payload import message_to_wire  # LangChain messages
+                from nvnb._payload import message_to_wire  # LangChain messages
 
                 out.append(message_to_wire(message))
             else:

@@ -1,6 +1,6 @@
 """``%%nvchat`` and ``%nvchat …``: the magic (:mod:`nvnb.magics.nvchat`) and what only it uses.
 
-* :mod:`~nvnb.magics.prompt_template`: ``{name}`` references in a prompt, filled from the namespace;
+* :mod:`~nvnb.prompt_template`: ``{name}`` references in a prompt, filled from the namespace;
 * :mod:`~nvnb.magics.answer_output`: how an answer is shown (text, Markdown, code) and stored;
 * :mod:`~nvnb.magics.cell_failure`: short, readable failures of a cell;
 * :mod:`~nvnb.magics.kernel_errors`: the errors a kernel raised, by cell (for ``%nvchat fix``).

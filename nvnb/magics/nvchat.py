@@ -22,7 +22,7 @@ from nvnb.answers import partial_text
 from nvnb.magics.answer_output import FORMATS, ShownOnStart, TextStream, final_display
 from nvnb.magics.cell_failure import AnswerInterrupted, CellFailure, brief_errors
 from nvnb.magics.kernel_errors import ErrorsByCell, last_error
-from nvnb.magics.prompt_template import interpolate, resolve_argument
+from nvnb.prompt_template import interpolate, resolve_argument
 
 COMMANDS = (
     "fix",
@@ -355,8 +355,11 @@ class NVChatMagics(Magics):
 
         from nvnb.catalog.table import format_table, markdown_table, matching_models
 
-        models = matching_models(" ".join(rest))
-        current = _session().model
+        session = _session()
+        with brief_errors():
+            served = session.served_models()  # self-hosted: its own list is the catalog
+        models = matching_models(" ".join(rest), models=served)
+        current = session.settle_default_model() if served is not None else session.model
         text = format_table(models)
         markdown = markdown_table(models)
         if models:

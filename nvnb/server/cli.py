@@ -35,6 +35,20 @@ def parser() -> argparse.ArgumentParser:
         help=f"fault spec applied to every request ({', '.join(FAULT_NAMES)}; "
         "see nvnb.server.faults)",
     )
+    p.add_argument(
+        "--upstream",
+        metavar="URL",
+        default=None,
+        help="forward every request to this OpenAI-compatible server (e.g. a self-hosted NIM "
+        "or llama-server at http://host:port/v1) and apply faults to its real answers",
+    )
+    p.add_argument(
+        "--upstream-key-env",
+        metavar="NAME",
+        default=None,
+        help="environment variable with the upstream's API key (default: NVIDIA_API_KEY, "
+        "for NVIDIA's hosted service only); the key is never printed or recorded",
+    )
     p.add_argument("--chunk-delay-ms", type=float, default=0, help="delay per streamed chunk")
     p.add_argument("--latency-ms", type=float, default=0, help="delay before each answer")
     return p
@@ -47,6 +61,11 @@ def serve(argv: list[str] | None = None) -> int:
 
     args = parser().parse_args(argv)
     key = args.auth_key or os.environ.get("NVNB_SERVER_KEY") or None
+    upstream_key = None
+    if args.upstream:
+        from nvnb.server.upstream import upstream_key as find_upstream_key
+
+        upstream_key = find_upstream_key(args.upstream, args.upstream_key_env)
     try:
         server = LocalServer(
             args.host,
@@ -55,6 +74,8 @@ def serve(argv: list[str] | None = None) -> int:
             fault=args.fault,
             chunk_delay_ms=args.chunk_delay_ms,
             latency_ms=args.latency_ms,
+            upstream=args.upstream,
+            upstream_key=upstream_key,
         )
         server.start()
     except Problem as exc:
@@ -68,6 +89,14 @@ def serve(argv: list[str] | None = None) -> int:
     done = threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: done.set())
+    if args.upstream:
+        sent = "with its key from the environment" if upstream_key else "without a key"
+        print(
+            f"nvnb serve: forwarding {server.base_url} to {args.upstream} ({sent}); "
+            "faults apply on the way back",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"nvnb local server listening on {server.base_url}", flush=True)
     print(f"auth {'on' if key else 'off'}; Ctrl+C to stop", file=sys.stderr, flush=True)
     try:

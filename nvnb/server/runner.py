@@ -41,9 +41,16 @@ class LocalServer:
         chunk_delay_ms: float = 0,
         latency_ms: float = 0,
         record: bool = True,
+        upstream: str | None = None,
+        upstream_key: str | None = None,
     ) -> None:
+        """``upstream``: forward every API request to that server and apply faults to its
+        answers (:mod:`nvnb.server.upstream`), with ``upstream_key`` as its bearer key."""
         self.host, self.port = host, port
-        self._state = ServerState(Options(auth_key, fault, chunk_delay_ms, latency_ms, record))
+        options = Options(
+            auth_key, fault, chunk_delay_ms, latency_ms, record, upstream, upstream_key
+        )
+        self._state = ServerState(options)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -74,7 +81,9 @@ class LocalServer:
     def __repr__(self) -> str:
         running = "running" if self.running else "stopped"
         auth = "on" if self.auth else "off"
-        return f"LocalServer({self.origin!r}, {running}, auth {auth})"
+        upstream = self._state.options.upstream
+        via = f", upstream {upstream!r}" if upstream else ""
+        return f"LocalServer({self.origin!r}, {running}, auth {auth}{via})"
 
     # -- recordings -------------------------------------------------------------------------
 
@@ -105,7 +114,10 @@ class LocalServer:
             return self
         import uvicorn
 
-        from nvnb.server.app import build
+        if self._state.options.upstream:
+            from nvnb.server.upstream import build
+        else:
+            from nvnb.server.app import build
 
         _quiet_uvicorn()
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET

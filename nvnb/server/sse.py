@@ -60,7 +60,8 @@ async def stall(gone: asyncio.Event, stopping: threading.Event) -> None:
             waited += 0.1
 
 
-async def _watch(receive: Any, gone: asyncio.Event) -> None:
+async def watch_disconnect(receive: Any, gone: asyncio.Event) -> None:
+    """Set ``gone`` when the client disconnects (run as a task beside a streamed answer)."""
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -89,7 +90,7 @@ class EventStream:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         gone = asyncio.Event()
-        watcher = asyncio.create_task(_watch(receive, gone))
+        watcher = asyncio.create_task(watch_disconnect(receive, gone))
         try:
             await self._send_all(scope, send, gone)
         finally:

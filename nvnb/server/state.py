@@ -16,6 +16,8 @@ class Options:
     chunk_delay_ms: float = 0.0
     latency_ms: float = 0.0
     record: bool = True
+    upstream: str | None = None  # nvnb serve --upstream: forward to this server
+    upstream_key: str | None = field(default=None, repr=False)
 
 
 @dataclass

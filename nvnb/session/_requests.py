@@ -18,6 +18,7 @@ from typing import Any
 
 from nvnb.answers import Answer, Turn
 from nvnb.client.last_exchange import start_capture
+from nvnb.images import ImageAttachment
 
 Event = tuple[str, Any]
 """``("start", answer)``, ``("delta", text)``, ``("reasoning", text)`` or ``("end", answer)``."""
@@ -34,6 +35,7 @@ class Request:
     user_turn: Turn
     used_attached: bool
     llm: Any
+    attachments: tuple[ImageAttachment, ...] = ()  # put back if nothing was answered
 
 
 class Flight:

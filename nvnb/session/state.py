@@ -126,6 +126,9 @@ class Session(traitlets.HasTraits):
         self._loop_thread = LoopThread()
         if model is not None:
             self.model = model
+        # Not given a model: on a self-hosted server, the first question settles on a served one.
+        self._default_open = model is None and llm is None
+        self.observe(self._model_chosen, "model")
 
     # ----------------------------------------------------------------------------- state
     @traitlets.validate("model")
@@ -139,6 +142,24 @@ class Session(traitlets.HasTraits):
     @traitlets.validate("labels")
     def _validate_labels(self, proposal: dict[str, Any]) -> dict[str, int]:
         return check_labels(proposal["value"])
+
+    def _model_chosen(self, change: dict[str, Any]) -> None:
+        self._default_open = False
+
+    def settle_default_model(self) -> str:
+        """The session's model; the first time, on a self-hosted server that does not serve
+        the default, switch to a model it serves (see :mod:`nvnb.catalog.served`)."""
+        if self._default_open:
+            self._default_open = False
+            from nvnb.catalog.served import served_default
+
+            try:
+                chosen = served_default(self.llm_for(self.model).client, self.model)
+            except Exception:  # no listing: keep the default, the request will tell
+                chosen = None
+            if chosen and chosen != self.model:
+                self.model = chosen
+        return self.model
 
     @property
     def model_info(self) -> Model | None:
@@ -163,6 +184,16 @@ class Session(traitlets.HasTraits):
         if client is None or not hasattr(client, "list_models"):
             return None
         return [str(item["id"]) for item in client.list_models() if item.get("id")]
+
+    def served_models(self) -> list[Model] | None:
+        """On a self-hosted server, the chat models it lists (its list is the catalog there);
+        ``None`` against the hosted catalog or with a chat model of one's own."""
+        client = getattr(self.llm_for(), "client", None)
+        if client is None or not hasattr(client, "list_models"):
+            return None
+        from nvnb.catalog.served import served_models
+
+        return served_models(client)
 
     def attach_image(
         self, image: ImageAttachment | bytes | str | Path, name: str | None = None
@@ -319,7 +350,7 @@ class Session(traitlets.HasTraits):
             )
         if not isinstance(prompt, str) or not prompt.strip():
             raise InvalidInputError("the prompt is empty")
-        model = overrides.get("model") or self.model
+        model = overrides.get("model") or self.settle_default_model()
         info = find_model(model)
         if info is not None:
             model = info.id
@@ -356,6 +387,7 @@ class Session(traitlets.HasTraits):
             user_turn=user,
             used_attached=bool(attached),
             llm=self.llm_for(model),
+            attachments=tuple(self.images) if attached else (),
         )
 
     def _handle(
@@ -391,6 +423,8 @@ class Session(traitlets.HasTraits):
                 # Nothing was answered (a 401, an unknown model…): drop the question as well, so
                 # that a later ``chat=True`` turn does not resend it unanswered.
                 self.history = [t for t in self.history if t is not request.user_turn]
+                if request.attachments and not self.images:  # e.g. refused by a text model
+                    self.images = list(request.attachments)
             self.last_answer = answer
             self.busy = bool(self._flights)
             if sink is not None:

@@ -83,12 +83,17 @@ class ModelPicker(NVWidget):
             if listed is None:
                 self.status = "offline"
                 return
+            served = self.session.served_models()  # self-hosted: its list is the catalog
         except Exception as exc:
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             self.error = f"Could not load the live model list: {text}"
             self.status = "error"
             return
-        self.models = merge_live(self.models, listed)
+        if served is not None:
+            self.models = [_record(m, live=True) for m in served]
+            self.session.settle_default_model()
+        else:
+            self.models = merge_live(self.models, listed)
         self.status = "ready"
 
     def __repr__(self) -> str:

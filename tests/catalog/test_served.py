@@ -1,0 +1,43 @@
+"""A self-hosted server's live list as the catalog (nvnb serve stands in for the server)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nvnb.catalog import merge_listing
+from nvnb.catalog.served import served_default, served_models
+from nvnb.client import Client
+from nvnb.session import DEFAULT_MODEL
+
+
+def test_unknown_listed_ids_become_chat_records_with_their_image_input() -> None:
+    listing = [
+        {"id": "gemma-3-270m", "architecture": {"input_modalities": ["text"]}},
+        {"id": "my-vlm", "input_modalities": ["text", "image"]},
+        {"id": "nvidia/nv-embedqa-e5-v5"},  # an embedding model: no chat record
+        {"object": "model"},  # no id
+        {"id": "gemma-3-270m"},  # listed twice
+    ]
+    served = merge_listing(lambda: listing, keep=lambda m: m.is_chat, self_hosted=True)
+    assert [m.id for m in served] == ["gemma-3-270m", "my-vlm"]
+    text, vision = served
+    assert text.type == "chat" and not text.supports_images
+    assert vision.supports_images
+
+
+def test_only_a_self_hosted_server_has_its_own_list(nvnb_server: Any) -> None:
+    with Client(base_url=nvnb_server.base_url) as client:
+        served = served_models(client)
+        assert served is not None and all(m.is_chat for m in served)
+        assert DEFAULT_MODEL in [m.id for m in served]
+        assert served_default(client, DEFAULT_MODEL) == DEFAULT_MODEL  # served: kept
+        assert served_default(client, "not/served") == served[0].id
+
+
+def test_the_hosted_catalog_is_not_replaced(nvnb_server: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("NVNB_HOSTED_ORIGIN", nvnb_server.origin)
+    monkeypatch.setenv("NVIDIA_API_KEY", "nvapi-test-sentinel-key-0123456789")
+    monkeypatch.delenv("NVIDIA_BASE_URL", raising=False)
+    with Client() as client:
+        assert client.settings.mode == "hosted"
+        assert served_models(client) is None and served_default(client, "x") is None
