@@ -65,8 +65,10 @@ PANEL_NOTEBOOK = {
             "metadata": {},
             "outputs": [],
             "source": [
-                "# A third panel whose first request fails (one 500), then works.\n",
-                "flaky = nvnb.ChatPanel(nvnb.Session(max_retries=0, default_headers="
+                "# A third panel whose first chat request fails (one 500), then works. Its model\n",
+                "# is given, so no model listing (which the fault would hit first) is asked for.\n",
+                "from nvnb.session import DEFAULT_MODEL\n",
+                "flaky = nvnb.ChatPanel(nvnb.Session(DEFAULT_MODEL, max_retries=0, default_headers="
                 "{'X-NVNB-Fault': 'status=500;times=1;id=flaky'}), live=False)\n",
                 "flaky",
             ],
