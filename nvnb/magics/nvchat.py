@@ -277,10 +277,20 @@ class NVChatMagics(Magics):
             answer = session.ask(
                 prompt, images=images, context=context, chat=args.chat, sink=sink, **overrides
             )
-        return self._deliver(answer, args, out, streamed=sink is not None, terminal=terminal)
+        pane = isinstance(sink, ShownOnStart) and sink.view is not None
+        return self._deliver(
+            answer, args, out, streamed=sink is not None, terminal=terminal, pane=pane
+        )
 
     def _deliver(
-        self, answer: Any, args: Any, out: str | None, *, streamed: bool, terminal: bool
+        self,
+        answer: Any,
+        args: Any,
+        out: str | None,
+        *,
+        streamed: bool,
+        terminal: bool,
+        pane: bool = False,
     ) -> Any:
         """Store and show a finished (or interrupted) answer; the result is the cell's output."""
         text = answer.text
@@ -307,6 +317,10 @@ class NVChatMagics(Magics):
             self.shell.set_next_input(str(shown), replace=False)
         if terminal and streamed and args.format != "json":
             return None  # already printed as it streamed
+        if pane and args.format != "json":
+            return None  # the pane shows it (as %%ai does: one copy, not the pane and Out[n])
+        if out is not None and streamed:
+            return None  # -o stores it without showing it again: it was shown as it streamed
         return shown
 
     def _interrupted(

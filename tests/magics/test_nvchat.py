@@ -234,10 +234,14 @@ def test_context_from_a_variable_reaches_a_qa_model(
 def test_out_stores_the_answer_as_a_plain_str(
     shell: InteractiveShell, session: Session, server: Any
 ) -> None:
-    result, _ = run(shell, "%%nvchat -o reply\nHello")
+    result, captured = run(shell, "%%nvchat -o reply\nHello")
     assert result.success, result.error_in_exec
     assert type(shell.user_ns["reply"]) is str
-    assert shell.user_ns["reply"] == str(result.result)
+    # shown once as it streamed; -o stores it without an Out[n] copy
+    assert result.result is None
+    assert captured.stdout.count(shell.user_ns["reply"]) == 1
+    result, captured = run(shell, "%%nvchat --no-stream -o quiet\nHello")
+    assert result.result == shell.user_ns["quiet"]  # nothing streamed: shown once as the result
 
 
 def test_code_format_puts_the_code_into_the_next_cell(
@@ -246,9 +250,12 @@ def test_code_format_puts_the_code_into_the_next_cell(
     shell.rl_next_input = None
     result, _ = run(shell, f"%%nvchat -m {CODE} -f code -o snippet\nA function that adds numbers")
     assert result.success, result.error_in_exec
+    assert result.result is None  # streamed once, and put into the next cell; no Out[n]
+    assert "```" not in shell.user_ns["snippet"] and "def " in shell.user_ns["snippet"]
+    assert shell.rl_next_input == shell.user_ns["snippet"]
+    result, _ = run(shell, f"%%nvchat -m {CODE} -f code\nA function that adds numbers")
     assert isinstance(result.result, CodeAnswer)
     assert "```" not in result.result
-    assert shell.rl_next_input == str(result.result) == shell.user_ns["snippet"]
 
 
 def test_text_format_shows_plain_text(
@@ -302,11 +309,17 @@ def test_a_kernel_with_widgets_streams_into_a_stream_pane(
     result, captured = run(shell, "%%nvchat\nHello pane")
     assert result.success, result.error_in_exec
     (pane,) = panes
-    assert pane.text == str(result.result) and pane.status == "done"
+    assert "local nvnb server" in pane.text and pane.status == "done"
     assert pane.session is session
-    assert captured.stdout.count(str(result.result)) == 1  # not also streamed as text
+    # one copy: the pane; no Out[n] again, not streamed as text
+    assert result.result is None
+    assert pane.text not in captured.stdout
+    shell.rl_next_input = None
+    result, captured = run(shell, f"%%nvchat -m {CODE} -f code -o pane_code\nAdd numbers")
+    assert result.result is None and pane.text not in captured.stdout
+    assert shell.rl_next_input == shell.user_ns["pane_code"] != ""  # the one other copy
     result, captured = run(shell, "%%nvchat --no-widget\nHello text")
-    assert len(panes) == 1
+    assert len(panes) == 2
     assert captured.stdout.count(str(result.result)) == 2  # streamed, then the result
 
 
