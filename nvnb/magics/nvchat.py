@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import keyword
 import os
+import re
 import shlex
 import sys
 from typing import Any, NoReturn
@@ -271,7 +272,7 @@ class NVChatMagics(Magics):
             # ".partial_text" means nothing to a notebook user: say where the text is.
             if partial_text(exc) and sink is not None:
                 return "the text received before the error is shown above"
-            return None
+            return _magic_hint(exc)
 
         with brief_errors(hint_for):
             answer = session.ask(
@@ -473,6 +474,19 @@ class NVChatMagics(Magics):
         from nvnb.calllog_magics import cache_command
 
         cache_command(rest)
+
+
+def _magic_hint(exc: BaseException) -> str | None:
+    """The client's hint in a cell's words: a cell has no ``llm`` to set ``payload_fn`` on."""
+    message = str(exc)
+    if "payload_fn" not in message:
+        return None
+    match = re.search(r"does not accept '([^']+)'", message)
+    field = f" {match.group(1)!r}" if match else " a field nvnb sent"
+    return (
+        f"this model refuses{field}: leave out the %%nvchat option or session setting "
+        "that sets it, or try another model (%nvchat models)"
+    )
 
 
 def _resolve_model(name: str, session: Any) -> Any:

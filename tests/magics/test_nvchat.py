@@ -618,3 +618,42 @@ def test_fix_sends_the_last_error_and_its_cell(
 def test_load_ext_twice_is_harmless(shell: InteractiveShell) -> None:
     shell.run_line_magic("reload_ext", "nvnb")
     assert "nvchat" in shell.magics_manager.magics["cell"]
+
+
+# --- models that cannot stream (issue 15 defect 4) ----------------------------------------------
+
+KOSMOS = "microsoft/kosmos-2"  # the catalog: "streaming": false; the service refuses "stream"
+
+
+def test_a_model_that_cannot_stream_is_asked_without_stream_from_the_magic(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    result, captured = run(shell, f"%%nvchat -m {KOSMOS}\nDescribe a GPU")
+    assert result.success, failure_text(captured)
+    (body,) = chats(server)
+    assert "stream" not in body and body["model"] == KOSMOS
+    assert "local nvnb server" in captured.stdout and "422" not in captured.stdout
+
+
+def test_a_model_that_cannot_stream_works_in_the_session_and_chat_nvidia_stream(
+    session: Session, server: Any
+) -> None:
+    import nvnb
+
+    answer = session.ask("Describe a GPU", model=KOSMOS)
+    assert "local nvnb server" in answer.text
+    chunks = list(nvnb.ChatNVIDIA(model=KOSMOS, max_retries=1).stream("Describe a GPU"))
+    assert "local nvnb server" in "".join(str(c.content) for c in chunks)
+    assert all("stream" not in body for body in chats(server))
+
+
+def test_a_refused_field_hint_speaks_of_the_cell_not_an_llm(
+    shell: InteractiveShell, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = Session(max_retries=1, model_kwargs={"frequency_penalty": 0.5})
+    monkeypatch.setattr(session_module, "_default", fresh)
+    result, captured = run(shell, f"%%nvchat -m {KOSMOS}\nDescribe a GPU")
+    text = assert_one_line_failure(result, captured, "InvalidRequestError")
+    assert "422" in text and "request id" in text
+    assert "payload_fn" not in failure_text(captured) and "llm" not in failure_text(captured)
+    assert "'frequency_penalty'" in text and "%%nvchat option" in text
