@@ -8,6 +8,7 @@ first use, so ``%load_ext nvnb`` stays instant.
 
 from __future__ import annotations
 
+import inspect
 import keyword
 import os
 import re
@@ -20,7 +21,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from nvnb.answers import partial_text
-from nvnb.magics.answer_output import FORMATS, ShownOnStart, TextStream, final_display
+from nvnb.magics.answer_output import FORMATS, ShownWhenTextArrives, TextStream, final_display
 from nvnb.magics.cell_failure import AnswerInterrupted, CellFailure, brief_errors
 from nvnb.magics.kernel_errors import ErrorsByCell, last_error
 from nvnb.prompt_template import interpolate, resolve_argument
@@ -100,6 +101,18 @@ def _parse_options(line: str) -> Any:
     if not posix:
         argv = [a[1:-1] if len(a) > 1 and a[0] == a[-1] and a[0] in "'\"" else a for a in argv]
     return NVChatMagics.nvchat.parser.parse_args(argv)
+
+
+def readable_help(doc: str) -> str:
+    """A reStructuredText docstring as plain text: no ``::`` markers, no double backticks."""
+    lines = []
+    for line in inspect.cleandoc(doc).splitlines():
+        if line.strip() == "::":
+            continue
+        if line.endswith("::"):
+            line = line[:-1]
+        lines.append(line.replace("``", ""))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
 
 
 def _output_name(name: str | None) -> str | None:
@@ -224,7 +237,16 @@ class NVChatMagics(Magics):
         out = _output_name(args.out)
         prompt = prompt.strip("\n").rstrip()  # the body's trailing newline is not the prompt's
         if template:
-            prompt = interpolate(prompt, self._lookup)
+            missing: list[str] = []
+            prompt = interpolate(prompt, self._lookup, missing)
+            if missing:
+                names = ", ".join("{" + name + "}" for name in missing)
+                print(
+                    f"note: {names} {'names' if len(missing) == 1 else 'name'} nothing in "
+                    "this kernel, so it is sent as written "
+                    "(define the variable first if you meant one)",
+                    file=sys.stderr,
+                )
         overrides: dict[str, Any] = {}
         models = [interpolate(m, self._lookup).strip() for m in args.model or []]
         if len(models) == 1:
@@ -263,7 +285,7 @@ class NVChatMagics(Magics):
             if use_widget:
                 from IPython.display import display
 
-                sink = ShownOnStart(lambda: _stream_pane(session), display)
+                sink = ShownWhenTextArrives(lambda: _stream_pane(session), display)
             else:
                 # a kernel's stdout flushes itself; elsewhere show each token as it comes
                 sink = TextStream(flush_each=getattr(self.shell, "kernel", None) is None)
@@ -278,7 +300,7 @@ class NVChatMagics(Magics):
             answer = session.ask(
                 prompt, images=images, context=context, chat=args.chat, sink=sink, **overrides
             )
-        pane = isinstance(sink, ShownOnStart) and sink.view is not None
+        pane = isinstance(sink, ShownWhenTextArrives) and sink.shown
         return self._deliver(
             answer, args, out, streamed=sink is not None, terminal=terminal, pane=pane
         )
@@ -360,7 +382,7 @@ class NVChatMagics(Magics):
 
     # ------------------------------------------------------------------------- commands
     def _help(self) -> None:
-        print(self.nvchat.__doc__)
+        print(readable_help(self.nvchat.__doc__ or ""))
 
     def _cmd_help(self, rest: list[str]) -> None:
         self._help()

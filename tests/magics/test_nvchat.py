@@ -657,3 +657,44 @@ def test_a_refused_field_hint_speaks_of_the_cell_not_an_llm(
     assert "422" in text and "request id" in text
     assert "payload_fn" not in failure_text(captured) and "llm" not in failure_text(captured)
     assert "'frequency_penalty'" in text and "%%nvchat option" in text
+
+
+# --- rough words (issue 15 defect 9) ------------------------------------------------------------
+
+
+def test_help_is_readable_text_not_restructuredtext(shell: InteractiveShell) -> None:
+    result, captured = run(shell, "%nvchat help")
+    assert result.success
+    text = captured.stdout
+    assert "``" not in text and "::" not in text
+    assert "{name} is replaced by a variable's value" in text
+    assert "%nvchat models [FILTER]" in text
+
+
+def test_a_misspelt_reference_is_sent_as_written_with_a_notice_naming_it(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    shell.user_ns["topic"] = "GPUs"
+    result, captured = run(shell, "%%nvchat\nTell me about {topik} and {topic}; code: {}")
+    assert result.success, result.error_in_exec
+    assert user_text(chats(server)[-1]) == "Tell me about {topik} and GPUs; code: {}"
+    assert "{topik}" in captured.stderr and "names nothing" in captured.stderr
+    assert "{topic}" not in captured.stderr  # only what did not resolve
+    _, captured = run(shell, "%%nvchat\nAbout {topic}")
+    assert "names nothing" not in captured.stderr
+    _, captured = run(shell, '%%nvchat\nFix: return f"{lo}-{hi}"\n```\nx = {y}\n```')
+    assert "nothing in this kernel" not in captured.stderr  # braces in code are no typo
+
+
+def test_an_unknown_model_is_said_once_without_an_empty_pane_or_stats(
+    shell: InteractiveShell, session: Session, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown: list[Any] = []
+    monkeypatch.setattr(magics, "_widgets_shown", lambda shell: True)
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
+    result, captured = run(shell, "%%nvchat -m no-such/model-x\nHi")
+    text = assert_one_line_failure(result, captured, "UnknownModelError")
+    assert "no-such/model-x" in text
+    assert shown == []  # no pane repeating the error with a "0 tokens" line
+    assert failure_text(captured).count("no-such/model-x") == 1
+    assert "tokens" not in failure_text(captured)
