@@ -159,6 +159,12 @@ class NVChatMagics(Magics):
     @argument("--context", metavar="TEXT|{var}", help="the context a QA model answers from")
     @argument("-o", "--out", metavar="NAME", help="store the answer in the variable NAME")
     @argument(
+        "--map",
+        metavar="ROWS",
+        help="run the prompt over each row of the variable ROWS (a DataFrame or list of "
+        "dicts; {column} is filled per row) with nvnb.map; -o stores the result",
+    )
+    @argument(
         "-f",
         "--format",
         choices=FORMATS,
@@ -236,6 +242,8 @@ class NVChatMagics(Magics):
     def _ask(self, args: Any, prompt: str, *, template: bool = True) -> Any:
         out = _output_name(args.out)
         prompt = prompt.strip("\n").rstrip()  # the body's trailing newline is not the prompt's
+        if args.map is not None:
+            return self._map(args, prompt, out)
         if template:
             missing: list[str] = []
             prompt = interpolate(prompt, self._lookup, missing)
@@ -304,6 +312,37 @@ class NVChatMagics(Magics):
         return self._deliver(
             answer, args, out, streamed=sink is not None, terminal=terminal, pane=pane
         )
+
+    def _map(self, args: Any, template: str, out: str | None) -> Any:
+        """``--map ROWS``: the prompt over every row (``nvnb.map``); a summary, not a table."""
+        if args.chat or len(args.model or []) > 1 or args.image or args.context or args.labels:
+            raise CellFailure(
+                "--map runs one prompt per row: it does not combine with --chat, several -m, "
+                "--image, --context or --labels",
+                hint="name image columns in Python: nvnb.map(rows, prompt, images='column')",
+            )
+        name = args.map.strip("{} ")
+        if name not in self.shell.user_ns:
+            raise CellFailure(f"--map {args.map}: no variable {name!r} in this kernel")
+        params: dict[str, Any] = {}
+        for option in ("temperature", "max_tokens", "top_p", "seed"):
+            if getattr(args, option) is not None:
+                params[option] = getattr(args, option)
+        if args.stop:
+            params["stop"] = [resolve_argument(s, self._lookup) for s in args.stop]
+        model = interpolate(args.model[0], self._lookup).strip() if args.model else None
+        system = interpolate(args.system, self._lookup) if args.system is not None else None
+        from nvnb.dataset import map as map_rows
+
+        with brief_errors():
+            result = map_rows(
+                self.shell.user_ns[name], template, model=model, system=system, **params
+            )
+        if out is None:
+            return result  # its repr is the short summary
+        self.shell.user_ns[out] = result
+        print(f"{out} = {result!r}; {out}.to_dataframe() joins the answers to the rows")
+        return None
 
     def _deliver(
         self,

@@ -698,3 +698,44 @@ def test_an_unknown_model_is_said_once_without_an_empty_pane_or_stats(
     assert shown == []  # no pane repeating the error with a "0 tokens" line
     assert failure_text(captured).count("no-such/model-x") == 1
     assert "tokens" not in failure_text(captured)
+
+
+# --- %%nvchat --map (issue 17) ------------------------------------------------------------------
+
+
+def test_map_runs_the_prompt_over_each_row_and_stores_the_result_with_a_summary(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    pandas = pytest.importorskip("pandas")
+    shell.user_ns["reviews"] = pandas.DataFrame({"text": ["great GPU", "too loud", "fine"]})
+    result, captured = run(shell, "%%nvchat --map reviews -o labelled -t 0\nLabel: {text}")
+    assert result.success, failure_text(captured)
+    assert result.result is None
+    sent = sorted(user_text(b) for b in chats(server))
+    assert sent == ["Label: fine", "Label: great GPU", "Label: too loud"]
+    labelled = shell.user_ns["labelled"]
+    assert len(labelled) == 3 and labelled.ok
+    assert all("local nvnb server" in (o.text or "") for o in labelled)
+    frame = labelled.to_dataframe()
+    assert list(frame["text"]) == ["great GPU", "too loud", "fine"]
+    # a short summary, not the table (nor the answers) printed
+    assert "3 rows" in captured.stdout and "local nvnb server" not in captured.stdout
+    assert len(captured.stdout.strip().splitlines()) == 1
+
+
+def test_map_over_a_list_of_dicts_without_o_shows_the_summary_as_the_result(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    shell.user_ns["rows"] = [{"city": "Lyon"}, {"city": "Oslo"}]
+    result, captured = run(shell, "%%nvchat --map rows\nWhere is {city}?")
+    assert result.success, failure_text(captured)
+    assert [o.text is not None for o in result.result] == [True, True]
+    assert repr(result.result).startswith("MapResult(2 rows, 2 done")
+
+
+def test_map_of_a_missing_variable_is_one_readable_line(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    result, captured = run(shell, "%%nvchat --map nowhere_rows\nHi {x}")
+    text = assert_one_line_failure(result, captured, "CellFailure")
+    assert "nowhere_rows" in text and chats(server) == []
