@@ -24,6 +24,7 @@ from nvnb.answers import partial_text
 from nvnb.magics.answer_output import FORMATS, ShownWhenTextArrives, TextStream, final_display
 from nvnb.magics.cell_failure import AnswerInterrupted, CellFailure, brief_errors
 from nvnb.magics.kernel_errors import ErrorsByCell, last_error
+from nvnb.magics.settings_rows import config_rows, where
 from nvnb.prompt_template import interpolate, resolve_argument
 
 COMMANDS = (
@@ -314,35 +315,9 @@ class NVChatMagics(Magics):
         )
 
     def _map(self, args: Any, template: str, out: str | None) -> Any:
-        """``--map ROWS``: the prompt over every row (``nvnb.map``); a summary, not a table."""
-        if args.chat or len(args.model or []) > 1 or args.image or args.context or args.labels:
-            raise CellFailure(
-                "--map runs one prompt per row: it does not combine with --chat, several -m, "
-                "--image, --context or --labels",
-                hint="name image columns in Python: nvnb.map(rows, prompt, images='column')",
-            )
-        name = args.map.strip("{} ")
-        if name not in self.shell.user_ns:
-            raise CellFailure(f"--map {args.map}: no variable {name!r} in this kernel")
-        params: dict[str, Any] = {}
-        for option in ("temperature", "max_tokens", "top_p", "seed"):
-            if getattr(args, option) is not None:
-                params[option] = getattr(args, option)
-        if args.stop:
-            params["stop"] = [resolve_argument(s, self._lookup) for s in args.stop]
-        model = interpolate(args.model[0], self._lookup).strip() if args.model else None
-        system = interpolate(args.system, self._lookup) if args.system is not None else None
-        from nvnb.dataset import map as map_rows
+        from nvnb.magics.map_cell import map_cell
 
-        with brief_errors():
-            result = map_rows(
-                self.shell.user_ns[name], template, model=model, system=system, **params
-            )
-        if out is None:
-            return result  # its repr is the short summary
-        self.shell.user_ns[out] = result
-        print(f"{out} = {result!r}; {out}.to_dataframe() joins the answers to the rows")
-        return None
+        return map_cell(self.shell.user_ns, args, template, out, self._lookup)
 
     def _deliver(
         self,
@@ -513,12 +488,12 @@ class NVChatMagics(Magics):
                 hint="set NVIDIA_API_KEY in the kernel's environment, or run %nvchat key in "
                 "JupyterLab, Notebook or a terminal IPython",
             ) from None
-        print(f"key set for this kernel; new requests go to {_where(effective)}")
+        print(f"key set for this kernel; new requests go to {where(effective)}")
 
     def _cmd_config(self, rest: list[str]) -> None:
         from IPython.display import display
 
-        rows = _config_rows(_session())
+        rows = config_rows(_session())
         width = max(len(name) for name, _ in rows)
         text = "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
         markdown = "| setting | value |\n| --- | --- |\n" + "\n".join(
@@ -561,50 +536,6 @@ def _resolve_model(name: str, session: Any) -> Any:
             return []
 
     return resolve_model(name, live=listed)
-
-
-def _mask(secret: Any) -> str:
-    if not secret:
-        return "not set"
-    value = secret.get_secret_value() if hasattr(secret, "get_secret_value") else str(secret)
-    return "set (nvapi-****)" if value.startswith("nvapi-") else "set (****)"
-
-
-def _config_rows(session: Any) -> list[tuple[str, str]]:
-    rows = [
-        ("model", session.model),
-        ("labels", ", ".join(f"{k}={v}" for k, v in session.labels.items()) or "none"),
-        ("temperature", _or_default(session.temperature)),
-        ("max_tokens", _or_default(session.max_tokens)),
-        ("top_p", _or_default(session.top_p)),
-        ("seed", _or_default(session.seed)),
-        ("system prompt", session.system_prompt or "none"),
-        ("conversation", f"{len(session.history)} messages"),
-    ]
-    try:
-        from nvnb.settings import resolve_settings
-
-        settings = resolve_settings(start_local=False)
-    except Exception as exc:
-        return [*rows, ("settings", f"not usable: {str(exc).splitlines()[0]}")]
-    return [
-        *rows,
-        ("requests go to", _where(settings)),
-        ("mode", settings.mode),
-        ("base_url", settings.base_url or "chosen when the local server starts"),
-        ("api key", _mask(settings.api_key)),
-        ("retries", str(settings.retry.max_retries)),
-    ]
-
-
-def _where(settings: Any) -> str:
-    """Where requests go, in words (``Settings.describe``), never any part of the key."""
-    describe = getattr(settings, "describe", None)
-    return describe() if describe is not None else settings.base_url or "nvnb's local server"
-
-
-def _or_default(value: Any) -> str:
-    return "model default" if value is None else str(value)
 
 
 def load_ipython_extension(ipython: Any) -> None:
