@@ -389,7 +389,8 @@ def build_request(
         payload = _apply_thinking(payload, wire, bool(thinking), model, model_id)
         payload = {k: v for k, v in payload.items() if v is not None}
     payload["messages"] = wire
-    payload["stream"] = stream
+    if stream or model is None or model.streaming:
+        payload["stream"] = stream  # kosmos-2 (streaming: false) refuses the field itself
     # The vlm and QA endpoints reject stream_options, and it means nothing without a stream.
     if stream and not (model is not None and model.type in ("nv-vlm", "qa")):
         if "stream_options" not in payload and stream_options is not None:

@@ -56,10 +56,20 @@ def as_text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def interpolate(text: str, lookup: Lookup) -> str:
+def _in_code(text: str, position: int) -> bool:
+    """Whether ``position`` is inside a string literal of its line or a fenced code block."""
+    before = text[:position]
+    if before.count("```") % 2:
+        return True
+    line = before.rsplit("\n", 1)[-1]
+    return line.count('"') % 2 == 1 or line.count("'") % 2 == 1
+
+
+def interpolate(text: str, lookup: Lookup, missing: list[str] | None = None) -> str:
     """``text`` with every resolvable ``{reference}`` replaced by its value's text.
 
-    Anything else, including ``{`` and ``}`` in code, is left exactly as written.
+    Anything else, including ``{`` and ``}`` in code, is left exactly as written; ``missing``,
+    when given, receives each reference left as written (a misspelt name, say) once.
     """
 
     def replace(match: re.Match[str]) -> str:
@@ -68,6 +78,10 @@ def interpolate(text: str, lookup: Lookup) -> str:
         try:
             value = resolve(reference, lookup)
         except Unresolved:
+            # f"{x}" in pasted code is no typo: only prose references are reported
+            named = escaped is None and not _in_code(text, match.start())
+            if missing is not None and named and reference not in missing:
+                missing.append(reference)
             return match.group()
         if escaped is not None:
             return "{" + escaped + "}"

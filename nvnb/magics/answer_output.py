@@ -1,10 +1,10 @@
-"""Where a ``%%nvchat`` answer goes: live while it streams, then once as a plain display.
+"""Where a ``%%nvchat`` answer goes: live while it streams, then, unless a pane shows it, once
+as a plain display.
 
 While streaming, deltas go to a ``StreamPane`` widget (in a kernel whose front end shows widgets)
-or to standard output as plain text. When the answer is complete it is displayed once more as a
-plain ``text/markdown`` + ``text/plain`` output, which is what saved notebooks, GitHub and nbval
-see (they ignore display updates and widget views).
-"""
+or to standard output as plain text. A pane is the answer's one copy (as with jupyter-ai's
+``%%ai``); otherwise the complete answer is displayed as a plain ``text/markdown`` +
+``text/plain`` result, which is what saved notebooks, GitHub and nbval see."""
 
 from __future__ import annotations
 
@@ -56,23 +56,28 @@ class TextStream:
         self._finish_line()
 
 
-class ShownOnStart:
-    """A live view (a ``StreamPane``) displayed when the request starts, then fed every event.
+class ShownWhenTextArrives:
+    """A live view (a ``StreamPane``) made when the request starts, displayed with its first text.
 
-    Input refused before anything is sent (bad labels, a missing image) leaves no empty view
-    behind: the view appears only once ``Session.ask`` calls ``on_start``.
+    An error before any text (an unknown model, bad labels, a missing image) leaves no view
+    behind: the cell's one-line error says it once, with no empty pane or "0 tokens" line beside.
     """
 
     def __init__(self, make_view: Callable[[], Any], show: Callable[[Any], None]) -> None:
         self._make_view = make_view
         self._show = show
         self.view: Any = None
+        self.shown = False
 
     def on_start(self, answer: Any = None) -> None:
         if self.view is None:
             self.view = self._make_view()
-            self._show(self.view)
         self._forward("on_start", answer)
+
+    def _display(self) -> None:
+        if self.view is not None and not self.shown:
+            self.shown = True
+            self._show(self.view)
 
     def _forward(self, name: str, value: Any) -> None:
         method = getattr(self.view, name, None) if self.view is not None else None
@@ -80,12 +85,17 @@ class ShownOnStart:
             method(value)
 
     def on_delta(self, text: str) -> None:
+        if text:
+            self._display()
         self._forward("on_delta", text)
 
     def on_reasoning(self, text: str) -> None:
+        if text:
+            self._display()
         self._forward("on_reasoning", text)
 
     def on_end(self, answer: Any) -> None:
+        self._display()
         self._forward("on_end", answer)
 
     def on_error(self, exc: BaseException) -> None:

@@ -8,8 +8,10 @@ first use, so ``%load_ext nvnb`` stays instant.
 
 from __future__ import annotations
 
+import inspect
 import keyword
 import os
+import re
 import shlex
 import sys
 from typing import Any, NoReturn
@@ -19,9 +21,10 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from nvnb.answers import partial_text
-from nvnb.magics.answer_output import FORMATS, ShownOnStart, TextStream, final_display
+from nvnb.magics.answer_output import FORMATS, ShownWhenTextArrives, TextStream, final_display
 from nvnb.magics.cell_failure import AnswerInterrupted, CellFailure, brief_errors
 from nvnb.magics.kernel_errors import ErrorsByCell, last_error
+from nvnb.magics.settings_rows import config_rows, where
 from nvnb.prompt_template import interpolate, resolve_argument
 
 COMMANDS = (
@@ -101,6 +104,18 @@ def _parse_options(line: str) -> Any:
     return NVChatMagics.nvchat.parser.parse_args(argv)
 
 
+def readable_help(doc: str) -> str:
+    """A reStructuredText docstring as plain text: no ``::`` markers, no double backticks."""
+    lines = []
+    for line in inspect.cleandoc(doc).splitlines():
+        if line.strip() == "::":
+            continue
+        if line.endswith("::"):
+            line = line[:-1]
+        lines.append(line.replace("``", ""))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
 def _output_name(name: str | None) -> str | None:
     if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
         raise CellFailure(f"-o needs a variable name, not {name!r}")
@@ -144,6 +159,12 @@ class NVChatMagics(Magics):
     )
     @argument("--context", metavar="TEXT|{var}", help="the context a QA model answers from")
     @argument("-o", "--out", metavar="NAME", help="store the answer in the variable NAME")
+    @argument(
+        "--map",
+        metavar="ROWS",
+        help="run the prompt over each row of the variable ROWS (a DataFrame or list of "
+        "dicts; {column} is filled per row) with nvnb.map; -o stores the result",
+    )
     @argument(
         "-f",
         "--format",
@@ -222,8 +243,19 @@ class NVChatMagics(Magics):
     def _ask(self, args: Any, prompt: str, *, template: bool = True) -> Any:
         out = _output_name(args.out)
         prompt = prompt.strip("\n").rstrip()  # the body's trailing newline is not the prompt's
+        if args.map is not None:
+            return self._map(args, prompt, out)
         if template:
-            prompt = interpolate(prompt, self._lookup)
+            missing: list[str] = []
+            prompt = interpolate(prompt, self._lookup, missing)
+            if missing:
+                names = ", ".join("{" + name + "}" for name in missing)
+                print(
+                    f"note: {names} {'names' if len(missing) == 1 else 'name'} nothing in "
+                    "this kernel, so it is sent as written "
+                    "(define the variable first if you meant one)",
+                    file=sys.stderr,
+                )
         overrides: dict[str, Any] = {}
         models = [interpolate(m, self._lookup).strip() for m in args.model or []]
         if len(models) == 1:
@@ -262,7 +294,7 @@ class NVChatMagics(Magics):
             if use_widget:
                 from IPython.display import display
 
-                sink = ShownOnStart(lambda: _stream_pane(session), display)
+                sink = ShownWhenTextArrives(lambda: _stream_pane(session), display)
             else:
                 # a kernel's stdout flushes itself; elsewhere show each token as it comes
                 sink = TextStream(flush_each=getattr(self.shell, "kernel", None) is None)
@@ -271,16 +303,31 @@ class NVChatMagics(Magics):
             # ".partial_text" means nothing to a notebook user: say where the text is.
             if partial_text(exc) and sink is not None:
                 return "the text received before the error is shown above"
-            return None
+            return _magic_hint(exc)
 
         with brief_errors(hint_for):
             answer = session.ask(
                 prompt, images=images, context=context, chat=args.chat, sink=sink, **overrides
             )
-        return self._deliver(answer, args, out, streamed=sink is not None, terminal=terminal)
+        pane = isinstance(sink, ShownWhenTextArrives) and sink.shown
+        return self._deliver(
+            answer, args, out, streamed=sink is not None, terminal=terminal, pane=pane
+        )
+
+    def _map(self, args: Any, template: str, out: str | None) -> Any:
+        from nvnb.magics.map_cell import map_cell
+
+        return map_cell(self.shell.user_ns, args, template, out, self._lookup)
 
     def _deliver(
-        self, answer: Any, args: Any, out: str | None, *, streamed: bool, terminal: bool
+        self,
+        answer: Any,
+        args: Any,
+        out: str | None,
+        *,
+        streamed: bool,
+        terminal: bool,
+        pane: bool = False,
     ) -> Any:
         """Store and show a finished (or interrupted) answer; the result is the cell's output."""
         text = answer.text
@@ -307,6 +354,10 @@ class NVChatMagics(Magics):
             self.shell.set_next_input(str(shown), replace=False)
         if terminal and streamed and args.format != "json":
             return None  # already printed as it streamed
+        if pane and args.format != "json":
+            return None  # the pane shows it (as %%ai does: one copy, not the pane and Out[n])
+        if out is not None and streamed:
+            return None  # -o stores it without showing it again: it was shown as it streamed
         return shown
 
     def _interrupted(
@@ -345,7 +396,7 @@ class NVChatMagics(Magics):
 
     # ------------------------------------------------------------------------- commands
     def _help(self) -> None:
-        print(self.nvchat.__doc__)
+        print(readable_help(self.nvchat.__doc__ or ""))
 
     def _cmd_help(self, rest: list[str]) -> None:
         self._help()
@@ -437,12 +488,12 @@ class NVChatMagics(Magics):
                 hint="set NVIDIA_API_KEY in the kernel's environment, or run %nvchat key in "
                 "JupyterLab, Notebook or a terminal IPython",
             ) from None
-        print(f"key set for this kernel; new requests go to {_where(effective)}")
+        print(f"key set for this kernel; new requests go to {where(effective)}")
 
     def _cmd_config(self, rest: list[str]) -> None:
         from IPython.display import display
 
-        rows = _config_rows(_session())
+        rows = config_rows(_session())
         width = max(len(name) for name, _ in rows)
         text = "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
         markdown = "| setting | value |\n| --- | --- |\n" + "\n".join(
@@ -461,6 +512,19 @@ class NVChatMagics(Magics):
         cache_command(rest)
 
 
+def _magic_hint(exc: BaseException) -> str | None:
+    """The client's hint in a cell's words: a cell has no ``llm`` to set ``payload_fn`` on."""
+    message = str(exc)
+    if "payload_fn" not in message:
+        return None
+    match = re.search(r"does not accept '([^']+)'", message)
+    field = f" {match.group(1)!r}" if match else " a field nvnb sent"
+    return (
+        f"this model refuses{field}: leave out the %%nvchat option or session setting "
+        "that sets it, or try another model (%nvchat models)"
+    )
+
+
 def _resolve_model(name: str, session: Any) -> Any:
     """The catalog record for ``name``; an id only the live listing knows becomes a chat record."""
     from nvnb.catalog import resolve_model
@@ -472,50 +536,6 @@ def _resolve_model(name: str, session: Any) -> Any:
             return []
 
     return resolve_model(name, live=listed)
-
-
-def _mask(secret: Any) -> str:
-    if not secret:
-        return "not set"
-    value = secret.get_secret_value() if hasattr(secret, "get_secret_value") else str(secret)
-    return "set (nvapi-****)" if value.startswith("nvapi-") else "set (****)"
-
-
-def _config_rows(session: Any) -> list[tuple[str, str]]:
-    rows = [
-        ("model", session.model),
-        ("labels", ", ".join(f"{k}={v}" for k, v in session.labels.items()) or "none"),
-        ("temperature", _or_default(session.temperature)),
-        ("max_tokens", _or_default(session.max_tokens)),
-        ("top_p", _or_default(session.top_p)),
-        ("seed", _or_default(session.seed)),
-        ("system prompt", session.system_prompt or "none"),
-        ("conversation", f"{len(session.history)} messages"),
-    ]
-    try:
-        from nvnb.settings import resolve_settings
-
-        settings = resolve_settings(start_local=False)
-    except Exception as exc:
-        return [*rows, ("settings", f"not usable: {str(exc).splitlines()[0]}")]
-    return [
-        *rows,
-        ("requests go to", _where(settings)),
-        ("mode", settings.mode),
-        ("base_url", settings.base_url or "chosen when the local server starts"),
-        ("api key", _mask(settings.api_key)),
-        ("retries", str(settings.retry.max_retries)),
-    ]
-
-
-def _where(settings: Any) -> str:
-    """Where requests go, in words (``Settings.describe``), never any part of the key."""
-    describe = getattr(settings, "describe", None)
-    return describe() if describe is not None else settings.base_url or "nvnb's local server"
-
-
-def _or_default(value: Any) -> str:
-    return "model default" if value is None else str(value)
 
 
 def load_ipython_extension(ipython: Any) -> None:

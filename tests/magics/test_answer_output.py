@@ -12,7 +12,7 @@ from IPython.utils.capture import capture_output
 from nvnb.magics.answer_output import (
     CodeAnswer,
     MarkdownAnswer,
-    ShownOnStart,
+    ShownWhenTextArrives,
     TextAnswer,
     TextStream,
     extract_code,
@@ -60,7 +60,7 @@ def test_text_stream_in_a_kernel_leaves_flushing_to_the_kernel() -> None:
     assert out.getvalue() == "abc" and out.flushes == 0
 
 
-def test_a_live_view_appears_only_when_the_request_starts() -> None:
+def test_a_live_view_appears_only_when_text_arrives() -> None:
     shown: list[object] = []
 
     class View:
@@ -76,12 +76,17 @@ def test_a_live_view_appears_only_when_the_request_starts() -> None:
         def on_end(self, answer: object) -> None:
             self.events.append(("end", answer))
 
-    refused = ShownOnStart(View, shown.append)
+    refused = ShownWhenTextArrives(View, shown.append)
     refused.on_error(ValueError("bad labels"))
     assert shown == [] and refused.view is None
+    failed = ShownWhenTextArrives(View, shown.append)  # started, then failed before any text
+    failed.on_start("answer")
+    failed.on_error(ValueError("unknown model"))
+    assert shown == [] and not failed.shown
 
-    sink = ShownOnStart(View, shown.append)
+    sink = ShownWhenTextArrives(View, shown.append)
     sink.on_start("answer")
+    assert shown == []
     sink.on_delta("Hi")
     sink.on_reasoning("hmm")  # the view has no on_reasoning: skipped
     sink.on_end("answer")

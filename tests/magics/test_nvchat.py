@@ -234,10 +234,14 @@ def test_context_from_a_variable_reaches_a_qa_model(
 def test_out_stores_the_answer_as_a_plain_str(
     shell: InteractiveShell, session: Session, server: Any
 ) -> None:
-    result, _ = run(shell, "%%nvchat -o reply\nHello")
+    result, captured = run(shell, "%%nvchat -o reply\nHello")
     assert result.success, result.error_in_exec
     assert type(shell.user_ns["reply"]) is str
-    assert shell.user_ns["reply"] == str(result.result)
+    # shown once as it streamed; -o stores it without an Out[n] copy
+    assert result.result is None
+    assert captured.stdout.count(shell.user_ns["reply"]) == 1
+    result, captured = run(shell, "%%nvchat --no-stream -o quiet\nHello")
+    assert result.result == shell.user_ns["quiet"]  # nothing streamed: shown once as the result
 
 
 def test_code_format_puts_the_code_into_the_next_cell(
@@ -246,9 +250,12 @@ def test_code_format_puts_the_code_into_the_next_cell(
     shell.rl_next_input = None
     result, _ = run(shell, f"%%nvchat -m {CODE} -f code -o snippet\nA function that adds numbers")
     assert result.success, result.error_in_exec
+    assert result.result is None  # streamed once, and put into the next cell; no Out[n]
+    assert "```" not in shell.user_ns["snippet"] and "def " in shell.user_ns["snippet"]
+    assert shell.rl_next_input == shell.user_ns["snippet"]
+    result, _ = run(shell, f"%%nvchat -m {CODE} -f code\nA function that adds numbers")
     assert isinstance(result.result, CodeAnswer)
     assert "```" not in result.result
-    assert shell.rl_next_input == str(result.result) == shell.user_ns["snippet"]
 
 
 def test_text_format_shows_plain_text(
@@ -302,11 +309,17 @@ def test_a_kernel_with_widgets_streams_into_a_stream_pane(
     result, captured = run(shell, "%%nvchat\nHello pane")
     assert result.success, result.error_in_exec
     (pane,) = panes
-    assert pane.text == str(result.result) and pane.status == "done"
+    assert "local nvnb server" in pane.text and pane.status == "done"
     assert pane.session is session
-    assert captured.stdout.count(str(result.result)) == 1  # not also streamed as text
+    # one copy: the pane; no Out[n] again, not streamed as text
+    assert result.result is None
+    assert pane.text not in captured.stdout
+    shell.rl_next_input = None
+    result, captured = run(shell, f"%%nvchat -m {CODE} -f code -o pane_code\nAdd numbers")
+    assert result.result is None and pane.text not in captured.stdout
+    assert shell.rl_next_input == shell.user_ns["pane_code"] != ""  # the one other copy
     result, captured = run(shell, "%%nvchat --no-widget\nHello text")
-    assert len(panes) == 1
+    assert len(panes) == 2
     assert captured.stdout.count(str(result.result)) == 2  # streamed, then the result
 
 
@@ -605,3 +618,124 @@ def test_fix_sends_the_last_error_and_its_cell(
 def test_load_ext_twice_is_harmless(shell: InteractiveShell) -> None:
     shell.run_line_magic("reload_ext", "nvnb")
     assert "nvchat" in shell.magics_manager.magics["cell"]
+
+
+# --- models that cannot stream (issue 15 defect 4) ----------------------------------------------
+
+KOSMOS = "microsoft/kosmos-2"  # the catalog: "streaming": false; the service refuses "stream"
+
+
+def test_a_model_that_cannot_stream_is_asked_without_stream_from_the_magic(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    result, captured = run(shell, f"%%nvchat -m {KOSMOS}\nDescribe a GPU")
+    assert result.success, failure_text(captured)
+    (body,) = chats(server)
+    assert "stream" not in body and body["model"] == KOSMOS
+    assert "local nvnb server" in captured.stdout and "422" not in captured.stdout
+
+
+def test_a_model_that_cannot_stream_works_in_the_session_and_chat_nvidia_stream(
+    session: Session, server: Any
+) -> None:
+    import nvnb
+
+    answer = session.ask("Describe a GPU", model=KOSMOS)
+    assert "local nvnb server" in answer.text
+    chunks = list(nvnb.ChatNVIDIA(model=KOSMOS, max_retries=1).stream("Describe a GPU"))
+    assert "local nvnb server" in "".join(str(c.content) for c in chunks)
+    assert all("stream" not in body for body in chats(server))
+
+
+def test_a_refused_field_hint_speaks_of_the_cell_not_an_llm(
+    shell: InteractiveShell, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = Session(max_retries=1, model_kwargs={"frequency_penalty": 0.5})
+    monkeypatch.setattr(session_module, "_default", fresh)
+    result, captured = run(shell, f"%%nvchat -m {KOSMOS}\nDescribe a GPU")
+    text = assert_one_line_failure(result, captured, "InvalidRequestError")
+    assert "422" in text and "request id" in text
+    assert "payload_fn" not in failure_text(captured) and "llm" not in failure_text(captured)
+    assert "'frequency_penalty'" in text and "%%nvchat option" in text
+
+
+# --- rough words (issue 15 defect 9) ------------------------------------------------------------
+
+
+def test_help_is_readable_text_not_restructuredtext(shell: InteractiveShell) -> None:
+    result, captured = run(shell, "%nvchat help")
+    assert result.success
+    text = captured.stdout
+    assert "``" not in text and "::" not in text
+    assert "{name} is replaced by a variable's value" in text
+    assert "%nvchat models [FILTER]" in text
+
+
+def test_a_misspelt_reference_is_sent_as_written_with_a_notice_naming_it(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    shell.user_ns["topic"] = "GPUs"
+    result, captured = run(shell, "%%nvchat\nTell me about {topik} and {topic}; code: {}")
+    assert result.success, result.error_in_exec
+    assert user_text(chats(server)[-1]) == "Tell me about {topik} and GPUs; code: {}"
+    assert "{topik}" in captured.stderr and "names nothing" in captured.stderr
+    assert "{topic}" not in captured.stderr  # only what did not resolve
+    _, captured = run(shell, "%%nvchat\nAbout {topic}")
+    assert "names nothing" not in captured.stderr
+    _, captured = run(shell, '%%nvchat\nFix: return f"{lo}-{hi}"\n```\nx = {y}\n```')
+    assert "nothing in this kernel" not in captured.stderr  # braces in code are no typo
+
+
+def test_an_unknown_model_is_said_once_without_an_empty_pane_or_stats(
+    shell: InteractiveShell, session: Session, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown: list[Any] = []
+    monkeypatch.setattr(magics, "_widgets_shown", lambda shell: True)
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
+    result, captured = run(shell, "%%nvchat -m no-such/model-x\nHi")
+    text = assert_one_line_failure(result, captured, "UnknownModelError")
+    assert "no-such/model-x" in text
+    assert shown == []  # no pane repeating the error with a "0 tokens" line
+    assert failure_text(captured).count("no-such/model-x") == 1
+    assert "tokens" not in failure_text(captured)
+
+
+# --- %%nvchat --map (issue 17) ------------------------------------------------------------------
+
+
+def test_map_runs_the_prompt_over_each_row_and_stores_the_result_with_a_summary(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    pandas = pytest.importorskip("pandas")
+    shell.user_ns["reviews"] = pandas.DataFrame({"text": ["great GPU", "too loud", "fine"]})
+    result, captured = run(shell, "%%nvchat --map reviews -o labelled -t 0\nLabel: {text}")
+    assert result.success, failure_text(captured)
+    assert result.result is None
+    sent = sorted(user_text(b) for b in chats(server))
+    assert sent == ["Label: fine", "Label: great GPU", "Label: too loud"]
+    labelled = shell.user_ns["labelled"]
+    assert len(labelled) == 3 and labelled.ok
+    assert all("local nvnb server" in (o.text or "") for o in labelled)
+    frame = labelled.to_dataframe()
+    assert list(frame["text"]) == ["great GPU", "too loud", "fine"]
+    # a short summary, not the table (nor the answers) printed
+    assert "3 rows" in captured.stdout and "local nvnb server" not in captured.stdout
+    assert len(captured.stdout.strip().splitlines()) == 1
+
+
+def test_map_over_a_list_of_dicts_without_o_shows_the_summary_as_the_result(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    shell.user_ns["rows"] = [{"city": "Lyon"}, {"city": "Oslo"}]
+    result, captured = run(shell, "%%nvchat --map rows\nWhere is {city}?")
+    assert result.success, failure_text(captured)
+    assert [o.text is not None for o in result.result] == [True, True]
+    assert repr(result.result).startswith("MapResult(2 rows, 2 done")
+
+
+def test_map_of_a_missing_variable_is_one_readable_line(
+    shell: InteractiveShell, session: Session, server: Any
+) -> None:
+    result, captured = run(shell, "%%nvchat --map nowhere_rows\nHi {x}")
+    text = assert_one_line_failure(result, captured, "CellFailure")
+    assert "nowhere_rows" in text and chats(server) == []
