@@ -62,8 +62,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from nvnb.calls.record import last_call
+    from nvnb.calls.cache import cache
     from nvnb.calls.log import log
+    from nvnb.calls.record import last_call
     from nvnb.catalog import Model, register_model
     from nvnb.chat import ChatNVIDIA
     from nvnb.client import AsyncClient, Client
@@ -71,7 +72,6 @@ if TYPE_CHECKING:
     from nvnb.embeddings import NVIDIAEmbeddings
     from nvnb.notebook_export import export_notebook
     from nvnb.rerank import NVIDIARerank
-    from nvnb.calls.cache import cache
     from nvnb.session import Session
     from nvnb.widgets import Arena, ChatPanel, ImageDrop, ModelPicker, SteerSliders, StreamPane
 

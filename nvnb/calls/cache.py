@@ -35,8 +35,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from nvnb.errors import NVNBError
 from nvnb.calls.digest import RequestDigest
+from nvnb.errors import NVNBError
 
 Mode = Literal["auto", "record", "replay", "off"]
 MODES: tuple[str, ...] = ("auto", "record", "replay", "off")

@@ -19,8 +19,11 @@ from typing import Any
 
 import httpx
 
-from nvnb.calls import log as calllog, response_cache
 from nvnb._notices import notify_once
+from nvnb.calls import log as calllog
+from nvnb.calls import response_cache
+from nvnb.calls.cache import CacheMiss, Recorded, ResponseCache
+from nvnb.calls.digest import RequestDigest, digest_request
 from nvnb.calls.record import (
     CACHE_HEADER,
     RETRY_EXTENSION,
@@ -31,8 +34,6 @@ from nvnb.calls.record import (
     remember,
     request_id_of,
 )
-from nvnb.calls.digest import RequestDigest, digest_request
-from nvnb.calls.cache import CacheMiss, Recorded, ResponseCache
 
 log = logging.getLogger("nvnb.client")
 

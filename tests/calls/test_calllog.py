@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from nvnb import ChatNVIDIA, NVIDIAEmbeddings, NVIDIARerank, _notices, calllog, images
-from nvnb.calls.record import last_call
 from nvnb.calls.log import log, log_path
+from nvnb.calls.record import last_call
 from nvnb.client import AsyncClient, Client
 from nvnb.testing import AUTH_KEY
 
@@ -461,8 +461,8 @@ def test_a_gzip_answer_is_read_for_its_text_and_usage() -> None:
 
     import httpx
 
-    from nvnb.calls.record import AnswerReader, CallRecord
     from nvnb.calls.digest import digest_request
+    from nvnb.calls.record import AnswerReader, CallRecord
 
     body = json.dumps(
         {
