@@ -28,7 +28,7 @@ def _median_per_call(fn: Callable[[], object], inner: int) -> float:
 
 def main(repeats: int = 15, inner: int = 20) -> int:
     import nvnb
-    from nvnb import calllog
+    from nvnb.calls import log as calllog
 
     folder = tempfile.mkdtemp(prefix="nvnb-bench-log-")
     log_file = os.path.join(folder, "calls.sqlite")

@@ -26,9 +26,9 @@ _EXPORTS = {
     "export_notebook": "nvnb.notebook_export",
     "NVIDIAEmbeddings": "nvnb.embeddings",
     "NVIDIARerank": "nvnb.rerank",
-    "log": "nvnb.calllog",
-    "cache": "nvnb.response_cache",
-    "last_call": "nvnb.call_record",
+    "log": "nvnb.calls.log",
+    "cache": "nvnb.calls.cache",
+    "last_call": "nvnb.calls.record",
     "map": "nvnb.dataset.mapping",
     "amap": "nvnb.dataset.mapping",
     "mapper": "nvnb.dataset.mapping",
@@ -62,8 +62,9 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from nvnb.call_record import last_call
-    from nvnb.calllog import log
+    from nvnb.calls.cache import cache
+    from nvnb.calls.log import log
+    from nvnb.calls.record import last_call
     from nvnb.catalog import Model, register_model
     from nvnb.chat import ChatNVIDIA
     from nvnb.client import AsyncClient, Client
@@ -71,7 +72,6 @@ if TYPE_CHECKING:
     from nvnb.embeddings import NVIDIAEmbeddings
     from nvnb.notebook_export import export_notebook
     from nvnb.rerank import NVIDIARerank
-    from nvnb.response_cache import cache
     from nvnb.session import Session
     from nvnb.widgets import Arena, ChatPanel, ImageDrop, ModelPicker, SteerSliders, StreamPane
 

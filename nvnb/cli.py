@@ -142,13 +142,13 @@ def _cmd_lab(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 def _cmd_log(args: argparse.Namespace, rest: list[str]) -> int:
-    from nvnb.calllog_cli import run_log
+    from nvnb.calls.cli import run_log
 
     return run_log(args)
 
 
 def _cmd_cache(args: argparse.Namespace, rest: list[str]) -> int:
-    from nvnb.calllog_cli import run_cache
+    from nvnb.calls.cli import run_cache
 
     return run_cache(args)
 
@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     tutorials.add_argument("--overwrite", action="store_true")
     tutorials.set_defaults(run=_cmd_tutorials)
 
-    from nvnb.calllog_cli import add_cache_parser, add_log_parser
+    from nvnb.calls.cli import add_cache_parser, add_log_parser
 
     add_log_parser(sub).set_defaults(run=_cmd_log)
     add_cache_parser(sub).set_defaults(run=_cmd_cache)

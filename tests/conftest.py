@@ -22,7 +22,7 @@ def call_log_in_tmp(
     import sys
 
     # leave no process-wide override behind for the next test (only if a test loaded them)
-    if "nvnb.calllog" in sys.modules:
-        sys.modules["nvnb.calllog"].reset_path()
-    if "nvnb.response_cache" in sys.modules:
-        sys.modules["nvnb.response_cache"].reset()
+    if "nvnb.calls.log" in sys.modules:
+        sys.modules["nvnb.calls.log"].reset_path()
+    if "nvnb.calls.cache" in sys.modules:
+        sys.modules["nvnb.calls.cache"].reset()

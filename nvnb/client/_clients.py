@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from nvnb.call_record import RETRY_EXTENSION
+from nvnb.calls.record import RETRY_EXTENSION
 from nvnb.client import last_exchange as exchange
 from nvnb.client._boundary import translate_errors
 from nvnb.client._core import ClientCore, PayloadFn

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import httpx
 
-from nvnb.call_record import RetryNote
+from nvnb.calls.record import RetryNote
 from nvnb.client._boundary import retryable_cause
 from nvnb.client._exchange import Request, parse_retry_after
 from nvnb.errors import APIError, NVNBError, RequestTimeout

@@ -23,7 +23,7 @@ import ssl
 
 import httpx
 
-from nvnb.call_transport import observe
+from nvnb.calls.transport import observe
 from nvnb.settings import Settings
 
 

@@ -460,7 +460,7 @@ class NVChatMagics(Magics):
     def _cmd_last(self, rest: list[str]) -> None:
         from IPython.display import display
 
-        from nvnb.call_record import last_call
+        from nvnb.calls.record import last_call
         from nvnb.request_code import last_request_code
 
         if rest:
@@ -502,12 +502,12 @@ class NVChatMagics(Magics):
         display({"text/markdown": markdown, "text/plain": text}, raw=True)
 
     def _cmd_log(self, rest: list[str]) -> None:
-        from nvnb.calllog_magics import show_log
+        from nvnb.magics.calls import show_log
 
         show_log(rest)
 
     def _cmd_cache(self, rest: list[str]) -> None:
-        from nvnb.calllog_magics import cache_command
+        from nvnb.magics.calls import cache_command
 
         cache_command(rest)
 

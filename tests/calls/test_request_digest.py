@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 
-from nvnb.request_digest import digest_request
+from nvnb.calls.digest import digest_request
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 URI = "data:image/png;base64," + base64.b64encode(PNG).decode()

@@ -11,7 +11,7 @@ from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 from IPython.utils.capture import CapturedIO, capture_output
 
 import nvnb.session as session_module
-from nvnb.response_cache import active_cache
+from nvnb.calls.cache import active_cache
 from nvnb.session import Session
 
 CHAT = "meta/llama-3.1-8b-instruct"

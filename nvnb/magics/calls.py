@@ -17,7 +17,7 @@ CACHE_USAGE = (
 def show_log(rest: list[str]) -> None:
     from IPython.display import display
 
-    from nvnb.calllog import log, log_path
+    from nvnb.calls.log import log, log_path
 
     limit, model = 10, None
     for word in rest:
@@ -37,7 +37,7 @@ def show_log(rest: list[str]) -> None:
 
 
 def cache_command(rest: list[str]) -> Any:
-    from nvnb.response_cache import MODES, active_cache, cache
+    from nvnb.calls.cache import MODES, active_cache, cache
 
     if not rest:
         current = active_cache()
@@ -55,7 +55,7 @@ def cache_command(rest: list[str]) -> Any:
         if first == "clear":
             print(f"{current.clear()} recorded answer(s) removed from {current.path}")
         else:
-            from nvnb.calllog_cli import format_stats
+            from nvnb.calls.cli import format_stats
 
             print(format_stats(current.stats()))
         return None

@@ -268,7 +268,7 @@ class CallRows(list):
 
     def table(self, *, width: int = 40) -> str:
         """A plain text table (what ``nvnb log`` prints)."""
-        from nvnb.calllog_table import format_rows
+        from nvnb.calls.log_table import format_rows
 
         return format_rows(self, width=width)
 

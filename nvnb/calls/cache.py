@@ -15,7 +15,7 @@ messages, parameters, labels, images by hash, no host, no headers, no key) which
 without overriding its keying; vcrpy patches httpx globally and writes YAML cassettes (slow, and
 a base64 image inflates them); hishel follows HTTP caching rules, which POST answers opt out of.
 What nvnb needs is a table from key to (status, a few headers, the raw body chunks), safe across
-kernels (WAL), which is a few lines of sqlite3. The transport (``nvnb.call_transport``) does the
+kernels (WAL), which is a few lines of sqlite3. The transport (``nvnb.calls.transport``) does the
 recording and replaying; this module only stores.
 """
 
@@ -35,8 +35,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from nvnb.calls.digest import RequestDigest
 from nvnb.errors import NVNBError
-from nvnb.request_digest import RequestDigest
 
 Mode = Literal["auto", "record", "replay", "off"]
 MODES: tuple[str, ...] = ("auto", "record", "replay", "off")

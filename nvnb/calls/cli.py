@@ -40,7 +40,7 @@ def add_cache_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def run_log(args: argparse.Namespace) -> int:
-    from nvnb.calllog import log, log_path
+    from nvnb.calls.log import log, log_path
 
     path = log_path()
     if path is None:
@@ -67,7 +67,7 @@ def run_log(args: argparse.Namespace) -> int:
 
 
 def run_cache(args: argparse.Namespace) -> int:
-    from nvnb.response_cache import ResponseCache
+    from nvnb.calls.cache import ResponseCache
 
     file = args.file or os.environ.get("NVNB_CACHE")
     if not file or file.lower() == "off":

@@ -22,7 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from nvnb.request_digest import RequestDigest
+from nvnb.calls.digest import RequestDigest
 
 RETRY_EXTENSION = "nvnb.retry"
 CACHE_HEADER = "x-nvnb-cache"  # set on replayed responses: "hit"

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from nvnb import ChatNVIDIA, NVIDIAEmbeddings, NVIDIARerank, _notices, calllog, images
-from nvnb.call_record import last_call
-from nvnb.calllog import log, log_path
+from nvnb.calls.log import log, log_path
+from nvnb.calls.record import last_call
 from nvnb.client import AsyncClient, Client
 from nvnb.testing import AUTH_KEY
 
@@ -318,7 +318,7 @@ def test_the_key_is_in_no_byte_of_the_log_or_the_cache(
 _WRITER = textwrap.dedent(
     """
     import sys, time
-    from nvnb import calllog
+    from nvnb.calls import log as calllog
     tag, count = sys.argv[1], int(sys.argv[2])
     while time.time() < float(sys.argv[3]):
         time.sleep(0.001)
@@ -348,7 +348,7 @@ def test_two_processes_writing_at_once_lose_no_row(call_log_in_tmp: Path) -> Non
 _HAMMER = textwrap.dedent(
     """
     import sys, time
-    from nvnb import calllog
+    from nvnb.calls import log as calllog
     conn = calllog.connect(sys.argv[1])
     print("ready", flush=True)
     i = 0
@@ -461,8 +461,8 @@ def test_a_gzip_answer_is_read_for_its_text_and_usage() -> None:
 
     import httpx
 
-    from nvnb.call_record import AnswerReader, CallRecord
-    from nvnb.request_digest import digest_request
+    from nvnb.calls.digest import digest_request
+    from nvnb.calls.record import AnswerReader, CallRecord
 
     body = json.dumps(
         {

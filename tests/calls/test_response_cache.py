@@ -16,9 +16,9 @@ import pytest
 
 import nvnb
 from nvnb import ChatNVIDIA, images
-from nvnb.calllog import log
+from nvnb.calls.cache import CacheMiss, ResponseCache, active_cache
+from nvnb.calls.log import log
 from nvnb.client import AsyncClient, Client
-from nvnb.response_cache import CacheMiss, ResponseCache, active_cache
 
 CHAT = "meta/llama-3.1-8b-instruct"
 

@@ -1,8 +1,8 @@
 """The httpx transport wrapper that writes the call log and serves the response cache.
 
 ``observe(transport)`` wraps any sync or async httpx transport. Each request it passes on is
-read once (``nvnb.request_digest``); its answer's bytes are watched as they stream (first-token
-time, text, usage: ``nvnb.call_record.AnswerReader``) and kept for the cache when one records.
+read once (``nvnb.calls.digest``); its answer's bytes are watched as they stream (first-token
+time, text, usage: ``nvnb.calls.record.AnswerReader``) and kept for the cache when one records.
 A cached answer is replayed chunk by chunk, as it first arrived, without touching the network.
 
 Retries are the client's business: its retry loop passes a ``RetryNote`` in the request's
@@ -19,9 +19,12 @@ from typing import Any
 
 import httpx
 
-from nvnb import calllog, response_cache
 from nvnb._notices import notify_once
-from nvnb.call_record import (
+from nvnb.calls import log as calllog
+from nvnb.calls import response_cache
+from nvnb.calls.cache import CacheMiss, Recorded, ResponseCache
+from nvnb.calls.digest import RequestDigest, digest_request
+from nvnb.calls.record import (
     CACHE_HEADER,
     RETRY_EXTENSION,
     AnswerReader,
@@ -31,8 +34,6 @@ from nvnb.call_record import (
     remember,
     request_id_of,
 )
-from nvnb.request_digest import RequestDigest, digest_request
-from nvnb.response_cache import CacheMiss, Recorded, ResponseCache
 
 log = logging.getLogger("nvnb.client")
 
