@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 
 from nvnb._notices import notify_once
+from nvnb.calls import cache as response_cache
 from nvnb.calls import log as calllog
-from nvnb.calls import response_cache
 from nvnb.calls.cache import CacheMiss, Recorded, ResponseCache
 from nvnb.calls.digest import RequestDigest, digest_request
 from nvnb.calls.record import (

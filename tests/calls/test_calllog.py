@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from nvnb import ChatNVIDIA, NVIDIAEmbeddings, NVIDIARerank, _notices, calllog, images
+from nvnb import ChatNVIDIA, NVIDIAEmbeddings, NVIDIARerank, _notices, images
+from nvnb.calls import log as calllog
 from nvnb.calls.log import log, log_path
 from nvnb.calls.record import last_call
 from nvnb.client import AsyncClient, Client
