@@ -233,7 +233,7 @@ def test_labels_on_the_model_and_per_call_merge(nvnb_server: Any) -> None:
 def test_labels_to_an_unmarked_model_are_not_sent_and_it_says_so_once(
     nvnb_server: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from nvnb import notices
+    from nvnb import _notices as notices
 
     llm = _llm(nvnb_server)
     notices.reset(f"labels-dropped:{llm.model}")
