@@ -6,7 +6,7 @@ download of the tutorial's image from nvidia.com, which comes from the local ser
 instead (``noise.png``: like the tutorial's picture, too large to send inline).
 
 The key and ``NVNB_HOSTED_ORIGIN`` put ChatNVIDIA in hosted mode with NVIDIA's hosts moved onto
-the local server, so the hosted paths run: the vlm endpoints, the 422 for kosmos-2's ``stream``,
+the local server, so the hosted paths run: the vlm endpoints, kosmos-2 sent no ``stream`` (and the 422 when one is forced),
 the assets API for large images.
 """
 
@@ -226,13 +226,14 @@ def test_forcing_the_payload_for_kosmos(image_url: str) -> None:
             ]
         )
     ]
-    with pytest.raises(InvalidRequestError) as refused:
-        kosmos.invoke(message)
-    assert refused.value.status == 422 and refused.value.request_id
-    assert "body -> stream" in str(refused.value)
+    # The official docs need payload_fn here because the service refuses kosmos-2's "stream"
+    # with a 422; nvnb's catalog knows kosmos-2 cannot stream and leaves the field out.
+    assert kosmos.invoke(message).content
+    sent: list[dict[str, Any]] = []
 
     def drop_streaming_key(d: dict[str, Any]) -> dict[str, Any]:
         """Takes the payload dict, returns a new payload dict"""
+        sent.append(dict(d))
         if "stream" in d:
             d.pop("stream")
         return d
@@ -241,6 +242,26 @@ def test_forcing_the_payload_for_kosmos(image_url: str) -> None:
     kosmos = ChatNVIDIA(model="kosmos_2")
     kosmos.client.payload_fn = drop_streaming_key
     assert kosmos.invoke(message).content
+    assert "".join(c.content for c in kosmos.stream(message))  # one chunk, the whole answer
+    assert sent and all("stream" not in d for d in sent)
+
+
+def test_a_field_the_service_refuses_is_a_422_with_its_path(image_url: str) -> None:
+    """What the snippet guarded against, still reported as the service reports it."""
+    from langchain_core.messages import HumanMessage
+
+    from nvnb import ChatNVIDIA
+
+    def force_stream(d: dict[str, Any]) -> dict[str, Any]:
+        return {**d, "stream": True}
+
+    kosmos = ChatNVIDIA(model="kosmos_2")
+    kosmos.client.payload_fn = force_stream
+    message = [HumanMessage(content=[{"type": "image_url", "image_url": {"url": image_url}}])]
+    with pytest.raises(InvalidRequestError) as refused:
+        kosmos.invoke(message)
+    assert refused.value.status == 422 and refused.value.request_id
+    assert "body -> stream" in str(refused.value)
 
 
 def test_rag_context_models() -> None:

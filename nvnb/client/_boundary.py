@@ -136,10 +136,38 @@ def translate_errors(req: Request, *, reading: bool = False) -> Iterator[None]:
 
 
 def translated_error(exc: Exception, req: Request, *, reading: bool = False) -> NVNBError:
-    """The nvnb error for one of ``TRANSPORT_ERRORS`` (its ``__cause__`` set to ``exc``)."""
+    """The nvnb error for one of ``TRANSPORT_ERRORS`` (its ``__cause__`` set to ``exc``, with
+    the request and its headers taken out of ``exc``'s chain: see :func:`_drop_requests`)."""
     err = _translated(exc, req, reading)
-    err.__cause__ = exc
+    err.__cause__ = _drop_requests(exc)
     return err
+
+
+# what a transport exception may hold that carries the request's headers (so the key)
+_REQUEST_HOLDERS = (httpx.Request, httpx.Response, httpx.Headers)
+_REQUEST_HOLDER_NAMES = {"RequestInfo", "ClientResponse", "CIMultiDict", "CIMultiDictProxy"}
+
+
+def _drop_requests(exc: BaseException) -> BaseException:
+    """``exc`` and the exceptions chained to it, without the requests they hold.
+
+    httpx's exceptions keep the request (its headers hold ``Authorization``), aiohttp's keep
+    ``request_info``. Nothing prints them, but a pickler that follows ``__cause__`` and
+    ``__context__`` does: tblib's, which dask.distributed installs process-wide to ship a
+    worker's errors. What the message says stays; ``exc.request`` no longer answers.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        link = todo.pop()
+        if link is None or id(link) in seen:
+            continue
+        seen.add(id(link))
+        for name, value in list(vars(link).items()):
+            if isinstance(value, _REQUEST_HOLDERS) or type(value).__name__ in _REQUEST_HOLDER_NAMES:
+                setattr(link, name, None)
+        todo += (link.__cause__, link.__context__)
+    return exc
 
 
 def _translated(exc: Exception, req: Request, reading: bool) -> NVNBError:

@@ -154,6 +154,7 @@ def test_nvnb_map_runs_prompts_against_the_server(session: Session) -> None:
         client=AsyncClient(base_url=session.llm_for().base_url),
         progress=False,
         max_tokens=12,
+        temperature=0.0,
         stop=STOP,
     )
     outcomes = list(results)

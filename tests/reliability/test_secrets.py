@@ -87,6 +87,36 @@ def test_errors_and_their_tracebacks_never_carry_the_key(keyed: LocalServer) -> 
         assert_clean(everything_about(info.value), WRONG)
 
 
+def test_errors_pickled_with_their_whole_chain_never_carry_the_key(keyed: LocalServer) -> None:
+    """tblib's pickler (dask.distributed installs it for every exception class) follows
+    ``__cause__``, ``__context__`` and the traceback: the httpx and aiohttp errors down there
+    must not bring the request's headers along."""
+    pickling_support = pytest.importorskip("tblib.pickling_support")
+    for spec, cls in (("drop-after=2", E.StreamInterrupted), ("status=500", E.ServerError)):
+        for use_async in (False, True):
+            llm = ChatNVIDIA(
+                model=MODEL,
+                api_key=SENTINEL,
+                base_url=keyed.base_url,
+                max_retries=0,
+                default_headers={"X-NVNB-Fault": spec},
+            )
+            with pytest.raises(cls) as info:
+                if use_async:
+                    asyncio.run(_drain(llm.astream(PROMPT)))
+                else:
+                    list(llm.stream(PROMPT))
+            pickling_support.install(info.value)  # as distributed does for a task's error
+            data = pickle.dumps(info.value)
+            assert_clean(data.decode("latin-1"))
+            assert type(pickle.loads(data)) is cls
+
+
+async def _drain(chunks: Any) -> None:
+    async for _ in chunks:
+        pass
+
+
 def test_debug_logs_of_nvnb_httpx_and_the_transports_never_show_the_key(
     keyed: LocalServer, caplog: pytest.LogCaptureFixture
 ) -> None:
