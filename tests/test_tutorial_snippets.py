@@ -6,8 +6,8 @@ download of the tutorial's image from nvidia.com, which comes from the local ser
 instead (``noise.png``: like the tutorial's picture, too large to send inline).
 
 The key and ``NVNB_HOSTED_ORIGIN`` put ChatNVIDIA in hosted mode with NVIDIA's hosts moved onto
-the local server, so the hosted paths run: the vlm endpoints, kosmos-2 sent no ``stream`` (and the 422 when one is forced),
-the assets API for large images.
+the local server, so the hosted paths run: the vlm endpoints, kosmos-2 sent no ``stream``
+(and the 422 when one is forced), the assets API for large images.
 """
 
 from __future__ import annotations
