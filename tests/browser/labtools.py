@@ -34,6 +34,12 @@ def start_kernel(base: str, path: str) -> str:
         return json.load(r)["kernel"]["id"]
 
 
+def lab_url(base: str, path: str) -> str:
+    """JupyterLab on ``path`` alone: ``?reset`` empties the workspace, which otherwise reopens
+    the notebooks an earlier test left open (two ``.jp-Notebook`` on the page, one hidden)."""
+    return f"{base}/lab/tree/{path}?reset"
+
+
 def wait_kernel_idle(page: Any, timeout: float = 60_000) -> None:
     page.wait_for_selector(
         ".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=timeout

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labtools import SCREENSHOTS, run_all, shot, start_kernel
+from labtools import SCREENSHOTS, lab_url, run_all, shot, start_kernel
 from PIL import Image
 
 PANEL = ".jp-Cell:nth-child(1) .jp-OutputArea"
@@ -30,7 +30,7 @@ def page(browser: Any, lab: str) -> Any:
     page = context.new_page()
     page.set_default_timeout(30_000)
     start_kernel(lab, "panel.ipynb")
-    page.goto(f"{lab}/lab/tree/panel.ipynb")
+    page.goto(lab_url(lab, "panel.ipynb"))
     page.wait_for_selector(".jp-Notebook", timeout=90_000)
     run_all(page, until=f"{FLAKY} [data-nvnb-widget='chat-composer']")
     page.wait_for_selector(f"{PANEL} [data-nvnb-widget='chat-composer']")

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from labtools import run_all, shot, start_kernel
+from labtools import lab_url, run_all, shot, start_kernel
 
 MODELS = ["meta/llama-3.1-8b-instruct", "nvidia/nemotron-steerlm-8b", "google/gemma-3n-e4b-it"]
 FAST = ".jp-Cell:nth-child(1) .jp-OutputArea"
@@ -74,7 +74,7 @@ def open_notebook(browser: Any, lab: str, path: str, width: int, notebook7: bool
     page = context.new_page()
     page.set_default_timeout(30_000)
     start_kernel(lab, path)
-    page.goto(f"{lab}/{'notebooks' if notebook7 else 'lab/tree'}/{path}")
+    page.goto(f"{lab}/notebooks/{path}" if notebook7 else lab_url(lab, path))
     page.wait_for_selector(".jp-Notebook", timeout=90_000)
     run_all(page, until=f"{SLOW} [data-nvnb-widget='arena']")
     page.wait_for_selector(f"{FAST} [data-nvnb-widget='arena']")

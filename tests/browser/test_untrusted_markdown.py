@@ -8,7 +8,7 @@ targets) go through nvnb's real display path (``answer_output.final_display`` an
 - ``jupyter nbconvert --to html`` (mistune, which decodes link targets twice), the export
   opened in headless Chromium;
 - JupyterLab, where outputs of the running session are trusted (raw HTML is rendered);
-- the widgets' own Markdown renderer (``js/stream_pane.js``).
+- the widgets' own Markdown renderer (the StreamPane view of ``nvnb/static/nvnb.js``).
 
 Each page is watched for dialogs (``alert``/``confirm``/``prompt``, which the vectors call) and
 for ``window.__xss``; every URL-bearing attribute is resolved by the browser itself, and none
@@ -27,7 +27,7 @@ from typing import Any
 import nbformat
 import pytest
 from IPython.core.formatters import DisplayFormatter
-from labtools import run_all, shot, start_kernel
+from labtools import lab_url, run_all, shot, start_kernel
 
 from nvnb.magics.answer_output import final_display
 from nvnb.session import Answer
@@ -238,7 +238,7 @@ def test_jupyterlab_runs_no_model_script_in_trusted_outputs(
     start_kernel(lab, "xss_lab.ipynb")
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     dialogs = _watch(page)
-    page.goto(f"{lab}/lab/tree/xss_lab.ipynb")
+    page.goto(lab_url(lab, "xss_lab.ipynb"))
     page.wait_for_selector(".jp-Notebook", timeout=90_000)
     run_all(page, ".jp-OutputArea-output:has-text('all-shown')", timeout_s=300)
     # Notebook windowing keeps off-screen cells out of the DOM: visit every cell.
@@ -265,7 +265,7 @@ def _vector_file(workdir: Path) -> Path:
 
 
 def test_the_widgets_renderer_runs_no_model_script(browser: Any) -> None:
-    js = Path(__file__).resolve().parents[2] / "js" / "stream_pane.js"
+    js = Path(__file__).resolve().parents[2] / "nvnb" / "static" / "nvnb.js"
     page = browser.new_page()
     dialogs = _watch(page)
     page.set_content("<!doctype html><html><body></body></html>")
@@ -277,7 +277,7 @@ def test_the_widgets_renderer_runs_no_model_script(browser: Any) -> None:
           for (const text of texts) {
             const el = document.createElement("div");
             document.body.appendChild(el);
-            const state = {text, status: "done", reasoning: "", error: "", stats: {},
+            const state = {_view: "stream-pane", text, status: "done", reasoning: "", error: "", stats: {},
                            request_id: "", model_name: "m"};
             const model = {get: (k) => state[k], set() {}, save_changes() {}, send() {},
                            on() {}, off() {}};
