@@ -80,7 +80,7 @@ def test_a_question_in_the_marimo_chat_panel_is_answered(
         shot(page, f"marimo-chat-{width}")
         fast, _slow = servers
         asked = [
-            r.json["messages"][-1]["content"]
+            r.json["messages"][-1].get("content")  # the shared server saw other tests' requests
             for r in fast.requests
             if r.path.endswith("/chat/completions") and r.json
         ]
