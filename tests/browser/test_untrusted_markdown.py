@@ -277,8 +277,8 @@ def test_the_widgets_renderer_runs_no_model_script(browser: Any) -> None:
           for (const text of texts) {
             const el = document.createElement("div");
             document.body.appendChild(el);
-            const state = {_view: "stream-pane", text, status: "done", reasoning: "", error: "", stats: {},
-                           request_id: "", model_name: "m"};
+            const state = {_view: "stream-pane", text, status: "done", reasoning: "",
+                           error: "", stats: {}, request_id: "", model_name: "m"};
             const model = {get: (k) => state[k], set() {}, save_changes() {}, send() {},
                            on() {}, off() {}};
             mod.default.render({model, el});
