@@ -107,6 +107,8 @@ def _(mo):
         The session is made here, not taken from `nvnb.session()`: an app served with
         `marimo run` runs every visitor's copy in one Python process, and the default session
         would be shared between them.
+
+        Several models answering one prompt side by side: `16_arena_marimo.py`.
         """
     )
     return
