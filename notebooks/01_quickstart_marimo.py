@@ -132,5 +132,35 @@ def _(session):
     return
 
 
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md(
+        r"""
+        ## An answer streamed into a pane
+
+        `nvnb.widgets.in_marimo.stream_pane(session)` is a StreamPane on its own: pass its
+        `.pane` as `sink=` to `session.ask` and the answer streams into it as it arrives, with
+        its speed and request id at the end.
+        """
+    )
+    return
+
+
+@app.cell
+def _(session):
+    from nvnb.widgets.in_marimo import stream_pane
+
+    pane = stream_pane(session)
+    pane
+    return (pane,)
+
+
+@app.cell
+def _(pane, session):
+    streamed = session.ask("Explain streaming in two sentences.", sink=pane.pane)
+    print(f"streamed {streamed.stats.output_tokens} tokens into the pane")
+    return
+
+
 if __name__ == "__main__":
     app.run()

@@ -91,6 +91,13 @@ def test_a_question_in_the_marimo_chat_panel_is_answered(
         assert "Hello from marimo at" not in history.inner_text().replace(question, "")
         page.locator("button.nvnb-send").scroll_into_view_if_needed()
         shot(page, f"marimo-chat-{width}")
+        # The StreamPane on its own: a later cell streamed an answer into it.
+        pane = page.locator("[data-nvnb-widget='stream-pane']").last
+        pane.scroll_into_view_if_needed()
+        assert "Explain streaming in two sentences." in pane.inner_text()
+        assert pane.get_attribute("data-status") == "done"
+        assert "request id" in pane.inner_text()
+        shot(page, f"marimo-stream-pane-{width}", pane)
         fast, _slow = servers
         asked = [
             r.json["messages"][-1]["content"]

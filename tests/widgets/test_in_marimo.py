@@ -71,6 +71,7 @@ def test_the_marimo_quickstart_runs_headless(nvnb_server: Any, tmp_path: Path) -
     printed = _export(NOTEBOOK, nvnb_server, tmp_path)
     assert "standing in for mistralai/mixtral-8x7b-instruct-v0.1" in printed
     assert "2 messages in the session the panel shows" in printed
+    assert re.search(r"streamed \d+ tokens into the pane", printed), printed
     assert "Traceback" not in printed
     asked = [r.json["messages"][-1]["content"] for r in nvnb_server.requests if r.json]
     assert "Write a ballad about LangChain." in asked and "What does a GPU do?" in asked
