@@ -18,9 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labtools import shot
-
-from conftest import BIN, _free_port, _wait_http
+from labtools import BIN, free_port, shot, wait_http
 
 NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "01_quickstart_marimo.py"
 
@@ -34,7 +32,7 @@ def _marimo_run(notebook: Path, servers: tuple[Any, Any], root: Path, theme: str
     config = root / ".config" / "marimo"
     config.mkdir(parents=True)
     (config / "marimo.toml").write_text(f'[display]\ntheme = "{theme}"\n')
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NVIDIA_", "NVNB_"))}
     env.update(NVIDIA_BASE_URL=fast.base_url, HOME=str(root), PYTHONUNBUFFERED="1")
     log = (root / "marimo.log").open("wb")
@@ -48,7 +46,7 @@ def _marimo_run(notebook: Path, servers: tuple[Any, Any], root: Path, theme: str
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait_http(f"{base}/health", proc)
+        wait_http(f"{base}/health", proc)
         yield base
     finally:
         with contextlib.suppress(ProcessLookupError):
