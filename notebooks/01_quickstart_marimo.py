@@ -107,6 +107,8 @@ def _(mo):
         The session is made here, not taken from `nvnb.session()`: an app served with
         `marimo run` runs every visitor's copy in one Python process, and the default session
         would be shared between them.
+
+        Several models answering one prompt side by side: `16_arena_marimo.py`.
         """
     )
     return
@@ -127,6 +129,36 @@ def _(session):
     answer = session.ask("What does a GPU do?", chat=True)
     print(f"{session.model}: {answer.text[:120]}")
     print(f"{len(session.history)} messages in the session the panel shows")
+    return
+
+
+@app.cell(hide_code=True)
+def _(mo):
+    mo.md(
+        r"""
+        ## An answer streamed into a pane
+
+        `nvnb.widgets.in_marimo.stream_pane(session)` is a StreamPane on its own: pass its
+        `.pane` as `sink=` to `session.ask` and the answer streams into it as it arrives, with
+        its speed and request id at the end.
+        """
+    )
+    return
+
+
+@app.cell
+def _(session):
+    from nvnb.widgets.in_marimo import stream_pane
+
+    pane = stream_pane(session)
+    pane
+    return (pane,)
+
+
+@app.cell
+def _(pane, session):
+    streamed = session.ask("Explain streaming in two sentences.", sink=pane.pane)
+    print(f"streamed {streamed.stats.output_tokens} tokens into the pane")
     return
 
 

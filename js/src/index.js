@@ -25,7 +25,7 @@ const VIEWS = {
 };
 
 function render({ model, el }) {
-  injectStyles();
+  injectStyles(el);
   const name = model.get("_view");
   const view = VIEWS[name];
   if (!view) {

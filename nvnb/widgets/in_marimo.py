@@ -2,8 +2,9 @@
 
 marimo renders anywidget widgets (not ipywidgets containers), so the ChatPanel's parts, each an
 anywidget, are wrapped one by one and stacked with ``mo.vstack``; the panel's Python side (the
-session, the background request, the history) is the same object as in Jupyter. The session is
-the kernel's default one unless given, so every cell sees the same model, labels and history.
+session, the background request, the history) is the same object as in Jupyter. The Arena and
+the StreamPane are one anywidget each. The session is the kernel's default one unless given, so
+every cell sees the same model, labels and history.
 
 IPython magics (``%%nvchat``, ``%nvchat``) cannot work in marimo: its cells are plain Python.
 Use ``nvnb.session().ask(...)`` or ``ChatNVIDIA`` there instead.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nvnb.widgets.arena import Arena
 from nvnb.widgets.chat_panel import ChatPanel
 from nvnb.widgets.stream_pane import StreamPane
 
@@ -46,4 +48,16 @@ def stream_pane(session: Any = None) -> Any:
     pane = StreamPane(session=session)
     view = mo.ui.anywidget(pane)
     view.pane = pane  # type: ignore[attr-defined]
+    return view
+
+
+def arena(models: Any = None, session: Any = None, **settings: Any) -> Any:
+    """An :class:`~nvnb.widgets.Arena` as a marimo element: one prompt box, 2–4 models answering
+    side by side (``.arena`` is the Arena: ``.arena.ask(...)``, ``.arena.results``). Takes what
+    ``nvnb.Arena`` takes. The Code view's "Insert as cell" copies the code in marimo (widgets
+    cannot add marimo cells); paste it into a new cell."""
+    mo = _marimo()
+    widget = Arena(models=models, session=session, **settings)
+    view = mo.ui.anywidget(widget)
+    view.arena = widget  # type: ignore[attr-defined]
     return view

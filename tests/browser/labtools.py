@@ -5,12 +5,17 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import shutil
+import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
+BIN = Path(sys.executable).parent
+"""Where this Python's console scripts are (jupyter, marimo)."""
 
 
 def start_kernel(base: str, path: str) -> str:
@@ -109,3 +114,25 @@ def sample(page: Any, selector: str, attribute: str, times: int, every_ms: int) 
         values.append(page.get_attribute(selector, attribute))
         page.wait_for_timeout(every_ms)
     return values
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Until ``url`` answers 200; an error if ``proc`` exits first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[1]} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer in {timeout} s")

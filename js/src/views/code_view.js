@@ -63,6 +63,10 @@ async function insertByKeys(from, text) {
   return (added.querySelector(".cm-content").textContent || "").includes(first.slice(0, 40));
 }
 
+// marimo draws each widget in a shadow root of <marimo-anywidget> and gives widgets no way to add
+// cells, so there the view offers Copy only.
+const inMarimo = (el) => el.getRootNode().host?.tagName === "MARIMO-ANYWIDGET";
+
 export function renderCodeView(code, view, { title: heading, fallback, onClose }) {
   const state = code._nvnbCodeView || (code._nvnbCodeView = { tab: "python" });
   code.replaceChildren();
@@ -97,7 +101,7 @@ export function renderCodeView(code, view, { title: heading, fallback, onClose }
   const status = h("div", "nvnb-code-status nvnb-muted");
   status.setAttribute("role", "status");
   code.append(bar, pre, notes, status);
-  insert.hidden = state.tab === "headers";
+  insert.hidden = state.tab === "headers" || inMarimo(code);
   copy.addEventListener("click", async () => {
     const ok = await copyText(text);
     status.textContent = ok ? "Copied." : "Copy failed: select the text and copy it.";
