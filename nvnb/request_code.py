@@ -1,10 +1,11 @@
 """A chat request as code you can run: ``ChatNVIDIA(...)`` Python, a ``%%nvchat`` cell, ``curl``.
 
-:func:`code_for_body` reads the exact JSON body of a request (as :mod:`nvnb.client.last_exchange`
-recorded it, or as :func:`code_for_session` builds it from the session's current settings) and
-writes three programs that send that same body again, plus the body itself::
+:func:`code_for_body` reads the exact JSON body of a request (as the call's record kept it,
+:class:`nvnb.calls.record.CallRecord`, or as :func:`code_for_session` builds it from the
+session's current settings) and writes three programs that send that same body again, plus the
+body itself::
 
-    code = code_for_exchange(session.last_answer.exchange, base_url=...)
+    code = code_for_call(session.last_answer.call, base_url=...)
     print(code.python); print(code.nvchat); print(code.curl); print(code.body)
 
 What each form reproduces (``tests/test_request_code.py`` runs all three against ``nvnb serve``
@@ -37,7 +38,7 @@ __all__ = [
     "RequestCode",
     "base_url_for",
     "code_for_body",
-    "code_for_exchange",
+    "code_for_call",
     "code_for_session",
     "last_request_code",
 ]
@@ -76,6 +77,16 @@ class RequestCode:
             "curl": self.curl,
             "body": self.body,
         }
+
+    def cell_source(self, form: str) -> str:
+        """One form as a notebook cell runs it: ``curl`` under ``%%bash``, the body assigned to
+        ``body`` (the Code view's "Insert as cell" writes the same)."""
+        text = self.forms()[form]
+        if form == "curl":
+            return "%%bash\n" + text
+        if form == "body":
+            return "body = " + text
+        return text
 
     def view(self, **extra: Any) -> dict[str, Any]:
         """What a widget's Code view trait holds (``js/src/code_view.js`` renders it): the forms,
@@ -129,20 +140,21 @@ class RequestCode:
         return self.to_markdown()
 
 
-def code_for_exchange(exchange: Any, *, base_url: str | None = None) -> RequestCode:
-    """The code for a recorded :class:`nvnb.client.last_exchange.Exchange` (``base_url``: what
-    the chat model was given, ``None`` for the default)."""
-    if exchange is None or exchange.body is None:
+def code_for_call(call: Any, *, base_url: str | None = None) -> RequestCode:
+    """The code for a request's :class:`nvnb.calls.record.CallRecord` (``base_url``: what the
+    chat model was given, ``None`` for the default)."""
+    body = call.body if call is not None else None
+    if body is None:
         raise ValueError("no request was recorded yet: ask a question first")
     return code_for_body(
-        exchange.body,
-        url=exchange.url,
+        body,
+        url=call.url,
         base_url=base_url,
-        request_headers=exchange.request_headers,
-        authorized=exchange.authorized,
-        response_headers=exchange.response_headers,
-        request_id=exchange.request_id,
-        retries=exchange.retries,
+        request_headers=call.request_headers,
+        authorized=call.authorized,
+        response_headers=call.response_headers,
+        request_id=call.request_id,
+        retries=call.retries,
     )
 
 
@@ -185,12 +197,12 @@ def code_for_body(
 def last_request_code(session: Any) -> RequestCode:
     """The code for the session's last request (what ``%nvchat last`` shows)."""
     answer = getattr(session, "last_answer", None)
-    exchange = getattr(answer, "exchange", None)
-    if exchange is None or exchange.body is None:
+    call = getattr(answer, "call", None)
+    if call is None or call.body is None:
         from nvnb.errors import InvalidInputError
 
         raise InvalidInputError("no request yet in this session: ask a question first")
-    return code_for_exchange(exchange, base_url=base_url_for(session, answer.model))
+    return code_for_call(call, base_url=base_url_for(session, answer.model))
 
 
 def code_for_session(session: Any, prompt: str, **overrides: Any) -> RequestCode:

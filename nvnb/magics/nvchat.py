@@ -460,7 +460,6 @@ class NVChatMagics(Magics):
     def _cmd_last(self, rest: list[str]) -> None:
         from IPython.display import display
 
-        from nvnb.calls.record import last_call
         from nvnb.request_code import last_request_code
 
         if rest:
@@ -468,11 +467,9 @@ class NVChatMagics(Magics):
         with brief_errors():
             code = last_request_code(_session())
         text, markdown = str(code), code.to_markdown()
-        record = last_call()  # how it went, from the call log's record of the same request
-        if record is not None:
-            outcome = record.outcome_lines()
-            text += "\n\n" + outcome
-            markdown += "\n\n```text\n" + outcome + "\n```"
+        outcome = _session().last_answer.call.outcome_lines()  # the same record the log wrote
+        text += "\n\n" + outcome
+        markdown += "\n\n```text\n" + outcome + "\n```"
         display({"text/markdown": markdown, "text/plain": text}, raw=True)
 
     def _cmd_key(self, rest: list[str]) -> None:
