@@ -9,8 +9,9 @@ import stream from "./styles/stream_pane.css";
 import code from "./styles/code.css";
 import codeView from "./styles/code_view.css";
 import arena from "./styles/arena.css";
+import chatTools from "./styles/chat_tools.css";
 
-const CSS = [base, panel, drop, picker, steer, stream, code, codeView, arena].join("\n");
+const CSS = [base, panel, drop, picker, steer, stream, code, codeView, arena, chatTools].join("\n");
 const ID = "nvnb-styles";
 
 export function injectStyles(doc = document) {
