@@ -78,6 +78,7 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
             **kwargs,
         )
         self.add_class("nvnb-panel")
+        self.exporter.anchor = self.model_id or ""  # Export finds the cell showing the panel
         self._thread: threading.Thread | None = None
         self._thumbs: dict[str, str] = {}
         self.composer.on_msg(self._on_composer_msg)

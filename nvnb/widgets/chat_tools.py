@@ -8,7 +8,9 @@ code_view.js`` as in the Arena). The key is never in it: the code reads ``NVIDIA
 ``Export`` writes the conversation into the notebook below the panel, as Markdown cells for the
 questions and answers and a code cell per turn that asks again, each cell's metadata carrying the
 turn's provenance (:mod:`nvnb.notebook_export`); where the page lets no widget add cells, the
-same notebook is downloaded as an ``.ipynb`` file. It can also save a Markdown file.
+same notebook is downloaded as an ``.ipynb`` file. Cells go below the cell showing the panel
+(found on the page, or in the notebook's model by the panel's widget id, ``anchor``). It can also
+save a Markdown file.
 
 Replies to the page carry the ``nonce`` of the view that asked, so a panel shown twice inserts
 its cells once.
@@ -102,6 +104,7 @@ class _ExportView(NVWidget):
 
     _view = traitlets.Unicode("chat-export").tag(sync=True)
     turns = traitlets.Int(0).tag(sync=True)
+    anchor = traitlets.Unicode("")  # the model id of the widget whose cell the cells follow
 
     def __init__(self, session: Any, save_markdown: Callable[[], Path], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -134,6 +137,7 @@ class _ExportView(NVWidget):
                     cells=[_cell_json(c) for c in notebook.cells],
                     notebook=nbformat.writes(notebook),
                     filename=f"conversation-{stamp}.ipynb",
+                    anchor=self.anchor,
                 )
             elif kind == "markdown":
                 where = self._save_markdown()

@@ -86,6 +86,7 @@ def test_export_sends_the_conversation_as_cells_with_provenance_and_no_key(
     panel.exporter._on_front_end_msg(panel.exporter, {"type": "cells", "nonce": "n-1"}, [])
     (reply,) = messages.messages
     assert reply["type"] == "cells" and reply["nonce"] == "n-1"
+    assert reply["anchor"] == panel.model_id  # the page finds the panel's cell by it
     kinds = [c["cell_type"] for c in reply["cells"]]
     assert kinds == ["markdown"] + ["markdown", "code", "markdown"] * 2
     first_code = reply["cells"][2]
