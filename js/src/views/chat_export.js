@@ -7,9 +7,10 @@
 import { cellOf, jupyterApp } from "../code.js";
 import { button, h, onTraits } from "../dom.js";
 
-/** Insert `cells` below the cell holding `from`, in one change of the notebook's shared model
- * (undo and collaboration see one edit); Markdown cells are rendered. How many went in. */
-async function insertCells(from, cells) {
+/** Insert `cells` below the cell holding `from` with JupyterLab's application object (when the
+ * page exposes it): one change of the notebook's shared model (undo and collaboration see one
+ * edit), and the Markdown cells rendered. How many went in. */
+async function insertWithApp(from, cells) {
   const app = jupyterApp();
   const where = app && cellOf(app, from);
   const shared = where && where.notebook.model && where.notebook.model.sharedModel;
@@ -22,6 +23,31 @@ async function insertCells(from, cells) {
     const widget = where.notebook.widgets[at + i];
     if (!widget || widget.model.sharedModel.getSource() !== cell.source) break;
     if (cell.cell_type === "markdown" && "rendered" in widget) widget.rendered = true;
+    inserted += 1;
+  }
+  return inserted;
+}
+
+const WIDGET_VIEW = "application/vnd.jupyter.widget-view+json";
+
+/** Without the application object (JupyterLab's default, Notebook 7): the notebook's shared model
+ * through the widget manager of this notebook (@jupyter-widgets/jupyterlab-manager keeps the
+ * document's context), the cells going below the cell whose output shows the widget `anchor`. */
+function insertWithManager(model, anchor, cells) {
+  const manager = model.widget_manager;
+  const context = manager && manager.context;
+  const shared = context && context.model && context.model.sharedModel;
+  if (!anchor || !shared || typeof shared.insertCells !== "function" || !shared.cells) return 0;
+  const index = shared.cells.findIndex((cell) => {
+    if (cell.cell_type !== "code" || typeof cell.getOutputs !== "function") return false;
+    return cell.getOutputs().some((out) => out.data && out.data[WIDGET_VIEW] && out.data[WIDGET_VIEW].model_id === anchor);
+  });
+  if (index < 0) return 0;
+  shared.insertCells(index + 1, cells);
+  let inserted = 0;
+  for (const [i, cell] of cells.entries()) {
+    const added = shared.cells[index + 1 + i];
+    if (!added || added.getSource() !== cell.source) break;
     inserted += 1;
   }
   return inserted;
@@ -78,7 +104,7 @@ export default function chatExport({ model, el }) {
     if (msg.type === "error") return say(`⚠ ${msg.text}`, true);
     if (msg.type === "saved") return say(msg.text);
     if (msg.type === "cells") {
-      const n = await insertCells(el, msg.cells);
+      const n = (await insertWithApp(el, msg.cells)) || insertWithManager(model, msg.anchor, msg.cells);
       if (n === msg.cells.length) return say(`Inserted ${n} cells below the panel.`);
       if (n > 0) return say(`⚠ Inserted ${n} of ${msg.cells.length} cells: use Download .ipynb for all of them.`, true);
       download(msg.filename, msg.notebook);
@@ -94,6 +120,7 @@ export default function chatExport({ model, el }) {
 
   function paint() {
     const turns = model.get("turns") || 0;
+    if (!pending) say(""); // what was said concerned the conversation before this change
     hint.textContent = turns
       ? `${turns} question${turns > 1 ? "s" : ""}: each becomes a Markdown cell, a code cell that asks it again, and its answer.`
       : "Nothing to export yet: ask a question first.";
