@@ -26,6 +26,7 @@ The key is never written: the Python reads ``NVIDIA_API_KEY`` itself, ``curl`` s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -67,6 +68,7 @@ class RequestCode:
     request_id: str | None = None
     retries: int = 0
     notes: tuple[str, ...] = ()
+    outcome: str = ""  # how the request went, from its record (CallRecord.outcome_lines)
 
     def forms(self) -> dict[str, str]:
         """``{"python", "nvchat", "curl", "body"}``: what a Code view shows, one tab each."""
@@ -100,7 +102,10 @@ class RequestCode:
         }
 
     def headers_text(self) -> str:
-        """The response headers, one ``name: value`` a line, request id and retries first."""
+        """How the request went: status, timing, request id, retries (and 429 waits), then the
+        response headers that matter, one ``name: value`` a line."""
+        if self.outcome:
+            return self.outcome
         lines = [f"request id: {self.request_id or 'none given'}", f"retries: {self.retries}"]
         lines += [f"{k}: {v}" for k, v in self.response_headers.items()]
         return "\n".join(lines)
@@ -146,7 +151,7 @@ def code_for_call(call: Any, *, base_url: str | None = None) -> RequestCode:
     body = call.body if call is not None else None
     if body is None:
         raise ValueError("no request was recorded yet: ask a question first")
-    return code_for_body(
+    code = code_for_body(
         body,
         url=call.url,
         base_url=base_url,
@@ -156,6 +161,7 @@ def code_for_call(call: Any, *, base_url: str | None = None) -> RequestCode:
         request_id=call.request_id,
         retries=call.retries,
     )
+    return dataclasses.replace(code, outcome=call.outcome_lines())
 
 
 def code_for_body(

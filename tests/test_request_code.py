@@ -170,6 +170,7 @@ def test_the_code_shows_request_id_retries_and_never_the_key(session: Session, s
     assert code.request_id == answer.request_id and code.request_id
     assert code.retries == 0
     assert f"request id: {answer.request_id}" in code.headers_text()
+    assert code.headers_text().startswith("→ 200 ok (")  # the call record's outcome
     assert '"Authorization: Bearer $NVIDIA_API_KEY"' in code.curl
     assert f"base_url={str(server)!r}".replace("'", '"') in code.python
     assert AUTH_KEY not in str(code) and AUTH_KEY not in code.to_markdown()

@@ -466,10 +466,8 @@ class NVChatMagics(Magics):
             raise UsageError("usage: %nvchat last")
         with brief_errors():
             code = last_request_code(_session())
+        # the forms and how it went, from the one record of the request the log wrote too
         text, markdown = str(code), code.to_markdown()
-        outcome = _session().last_answer.call.outcome_lines()  # the same record the log wrote
-        text += "\n\n" + outcome
-        markdown += "\n\n```text\n" + outcome + "\n```"
         display({"text/markdown": markdown, "text/plain": text}, raw=True)
 
     def _cmd_key(self, rest: list[str]) -> None:
