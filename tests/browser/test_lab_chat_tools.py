@@ -155,8 +155,8 @@ def test_the_code_view_shows_the_last_request_exactly_and_copies_it(
     assert json.loads(source.inner_text()) == sent  # the exact body the server received
     pop.locator(".nvnb-code-tab[data-tab='headers']").click()
     headers = source.inner_text()
-    assert headers.startswith("request id: ") and "retries: 0" in headers
-    assert "request id: none given" not in headers
+    assert headers.startswith("→ 200 ok (") and "retries: 0 (0 × 429" in headers
+    assert "request id: -" not in headers and "request id: " in headers
     assert pop.locator(".nvnb-code-insert").is_hidden()  # headers are not code
 
     pop.locator(".nvnb-code-tab[data-tab='curl']").click()
