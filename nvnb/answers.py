@@ -107,9 +107,9 @@ class Answer:
     stopped: bool = False
     stop_reason: str | None = None  # "stop" (Session.stop) or "interrupt" (KeyboardInterrupt)
     error: BaseException | None = field(default=None, repr=False)
-    exchange: Any = field(
+    call: Any = field(
         default=None, repr=False, compare=False
-    )  # nvnb.client.last_exchange.Exchange
+    )  # the request's nvnb.calls.record.CallRecord (the call log's row, the Code view's source)
 
     def __str__(self) -> str:
         return self.text

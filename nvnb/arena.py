@@ -249,8 +249,8 @@ class ArenaRound:
         result.elapsed = stats.elapsed
         result.request_id = answer.request_id or getattr(answer.error, "request_id", None)
         result.finish_reason = answer.finish_reason
-        exchange = getattr(answer, "exchange", None)
-        result.request = exchange.body if exchange is not None else None
+        call = getattr(answer, "call", None)
+        result.request = call.body if call is not None else None
         if answer.error is not None:
             result.status = "error"
             result.error = _short_error(answer.error)

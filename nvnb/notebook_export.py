@@ -29,8 +29,8 @@ _PARAMETERS = ("temperature", "top_p", "max_tokens", "seed", "stop")
 
 def provenance(answer: Any) -> dict[str, Any]:
     """Where an answer came from, as JSON: model, parameters, labels, request id, time…"""
-    exchange = getattr(answer, "exchange", None)
-    body = (getattr(exchange, "body", None) or {}) if exchange is not None else {}
+    call = getattr(answer, "call", None)  # the request's record (nvnb.calls.record)
+    body = (getattr(call, "body", None) or {}) if call is not None else {}
     messages = body.get("messages") or []
     labels = None
     if messages and messages[-1].get("role") == "assistant" and "labels" in messages[-1]:
@@ -43,7 +43,7 @@ def provenance(answer: Any) -> dict[str, Any]:
                 image = part.get("image_url")
                 url = image.get("url", "") if isinstance(image, dict) else str(image)
                 images.append("sha256:" + hashlib.sha256(url.encode()).hexdigest())
-    sent_at = getattr(exchange, "sent_at", None)
+    sent_at = getattr(call, "time", None)
     when = _dt.datetime.fromtimestamp(sent_at, _dt.timezone.utc) if sent_at else None
     from nvnb._version import __version__
 
@@ -53,7 +53,7 @@ def provenance(answer: Any) -> dict[str, Any]:
         "labels": labels,
         "request_id": getattr(answer, "request_id", None),
         "time": when.isoformat(timespec="seconds") if when else None,
-        "url": getattr(exchange, "url", None),
+        "url": getattr(call, "url", None),
         "finish_reason": getattr(answer, "finish_reason", None),
         "stopped": bool(getattr(answer, "stopped", False)),
         "images": images,
@@ -74,7 +74,7 @@ def export_notebook(session: Any = None, path: str | Path | None = None) -> Any:
     except ImportError:
         raise ImportError("exporting a notebook needs nbformat: pip install nbformat") from None
     from nvnb.markdown_safety import inert_markdown
-    from nvnb.request_code import base_url_for, code_for_exchange
+    from nvnb.request_code import base_url_for, code_for_call
 
     if session is None:
         from nvnb.session import session as default
@@ -94,9 +94,9 @@ def export_notebook(session: Any = None, path: str | Path | None = None) -> Any:
         if item.images:
             question += f"\n\n*({len(item.images)} image(s) sent)*"
         cells.append(v4.new_markdown_cell(question, metadata=meta))
-        exchange = getattr(answer, "exchange", None)
-        if exchange is not None and exchange.body is not None:
-            code = code_for_exchange(exchange, base_url=base_url_for(session, answer.model))
+        call = getattr(answer, "call", None)
+        if call is not None and call.body is not None:
+            code = code_for_call(call, base_url=base_url_for(session, answer.model))
             cells.append(v4.new_code_cell(code.python.rstrip("\n"), metadata=meta))
         if answer is not None:
             name = inert_markdown(answer.model or "Assistant")

@@ -1,10 +1,11 @@
 """A chat request as code you can run: ``ChatNVIDIA(...)`` Python, a ``%%nvchat`` cell, ``curl``.
 
-:func:`code_for_body` reads the exact JSON body of a request (as :mod:`nvnb.client.last_exchange`
-recorded it, or as :func:`code_for_session` builds it from the session's current settings) and
-writes three programs that send that same body again, plus the body itself::
+:func:`code_for_body` reads the exact JSON body of a request (as the call's record kept it,
+:class:`nvnb.calls.record.CallRecord`, or as :func:`code_for_session` builds it from the
+session's current settings) and writes three programs that send that same body again, plus the
+body itself::
 
-    code = code_for_exchange(session.last_answer.exchange, base_url=...)
+    code = code_for_call(session.last_answer.call, base_url=...)
     print(code.python); print(code.nvchat); print(code.curl); print(code.body)
 
 What each form reproduces (``tests/test_request_code.py`` runs all three against ``nvnb serve``
@@ -25,6 +26,7 @@ The key is never written: the Python reads ``NVIDIA_API_KEY`` itself, ``curl`` s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -37,7 +39,7 @@ __all__ = [
     "RequestCode",
     "base_url_for",
     "code_for_body",
-    "code_for_exchange",
+    "code_for_call",
     "code_for_session",
     "last_request_code",
 ]
@@ -66,6 +68,7 @@ class RequestCode:
     request_id: str | None = None
     retries: int = 0
     notes: tuple[str, ...] = ()
+    outcome: str = ""  # how the request went, from its record (CallRecord.outcome_lines)
 
     def forms(self) -> dict[str, str]:
         """``{"python", "nvchat", "curl", "body"}``: what a Code view shows, one tab each."""
@@ -76,6 +79,16 @@ class RequestCode:
             "curl": self.curl,
             "body": self.body,
         }
+
+    def cell_source(self, form: str) -> str:
+        """One form as a notebook cell runs it: ``curl`` under ``%%bash``, the body assigned to
+        ``body`` (the Code view's "Insert as cell" writes the same)."""
+        text = self.forms()[form]
+        if form == "curl":
+            return "%%bash\n" + text
+        if form == "body":
+            return "body = " + text
+        return text
 
     def view(self, **extra: Any) -> dict[str, Any]:
         """What a widget's Code view trait holds (``js/src/code_view.js`` renders it): the forms,
@@ -89,7 +102,10 @@ class RequestCode:
         }
 
     def headers_text(self) -> str:
-        """The response headers, one ``name: value`` a line, request id and retries first."""
+        """How the request went: status, timing, request id, retries (and 429 waits), then the
+        response headers that matter, one ``name: value`` a line."""
+        if self.outcome:
+            return self.outcome
         lines = [f"request id: {self.request_id or 'none given'}", f"retries: {self.retries}"]
         lines += [f"{k}: {v}" for k, v in self.response_headers.items()]
         return "\n".join(lines)
@@ -129,21 +145,23 @@ class RequestCode:
         return self.to_markdown()
 
 
-def code_for_exchange(exchange: Any, *, base_url: str | None = None) -> RequestCode:
-    """The code for a recorded :class:`nvnb.client.last_exchange.Exchange` (``base_url``: what
-    the chat model was given, ``None`` for the default)."""
-    if exchange is None or exchange.body is None:
+def code_for_call(call: Any, *, base_url: str | None = None) -> RequestCode:
+    """The code for a request's :class:`nvnb.calls.record.CallRecord` (``base_url``: what the
+    chat model was given, ``None`` for the default)."""
+    body = call.body if call is not None else None
+    if body is None:
         raise ValueError("no request was recorded yet: ask a question first")
-    return code_for_body(
-        exchange.body,
-        url=exchange.url,
+    code = code_for_body(
+        body,
+        url=call.url,
         base_url=base_url,
-        request_headers=exchange.request_headers,
-        authorized=exchange.authorized,
-        response_headers=exchange.response_headers,
-        request_id=exchange.request_id,
-        retries=exchange.retries,
+        request_headers=call.request_headers,
+        authorized=call.authorized,
+        response_headers=call.response_headers,
+        request_id=call.request_id,
+        retries=call.retries,
     )
+    return dataclasses.replace(code, outcome=call.outcome_lines())
 
 
 def code_for_body(
@@ -185,12 +203,12 @@ def code_for_body(
 def last_request_code(session: Any) -> RequestCode:
     """The code for the session's last request (what ``%nvchat last`` shows)."""
     answer = getattr(session, "last_answer", None)
-    exchange = getattr(answer, "exchange", None)
-    if exchange is None or exchange.body is None:
+    call = getattr(answer, "call", None)
+    if call is None or call.body is None:
         from nvnb.errors import InvalidInputError
 
         raise InvalidInputError("no request yet in this session: ask a question first")
-    return code_for_exchange(exchange, base_url=base_url_for(session, answer.model))
+    return code_for_call(call, base_url=base_url_for(session, answer.model))
 
 
 def code_for_session(session: Any, prompt: str, **overrides: Any) -> RequestCode:

@@ -1,6 +1,6 @@
 """The three forms of a request, each run for real against ``nvnb serve``: same body each time.
 
-A question is asked through the session; its recorded exchange becomes Python (run in a fresh
+A question is asked through the session; its call record becomes Python (run in a fresh
 interpreter), a ``%%nvchat`` cell (run in a real IPython shell) and ``curl`` (run by bash). The
 server records the body of every request; the bodies must be equal, field for field (see the
 module docstring of ``nvnb.request_code`` for what ``%%nvchat`` cannot carry).
@@ -170,10 +170,11 @@ def test_the_code_shows_request_id_retries_and_never_the_key(session: Session, s
     assert code.request_id == answer.request_id and code.request_id
     assert code.retries == 0
     assert f"request id: {answer.request_id}" in code.headers_text()
+    assert code.headers_text().startswith("→ 200 ok (")  # the call record's outcome
     assert '"Authorization: Bearer $NVIDIA_API_KEY"' in code.curl
     assert f"base_url={str(server)!r}".replace("'", '"') in code.python
     assert AUTH_KEY not in str(code) and AUTH_KEY not in code.to_markdown()
-    assert "authorization" not in {k.lower() for k in answer.exchange.request_headers}
+    assert "authorization" not in {k.lower() for k in answer.call.request_headers}
 
 
 def test_code_for_the_current_settings_is_the_body_the_session_then_sends(

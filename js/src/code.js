@@ -73,13 +73,13 @@ export async function copyText(text) {
 }
 
 /** JupyterLab's (or Notebook 7's) application object, when the page exposes it. */
-function jupyterApp() {
+export function jupyterApp() {
   const app = globalThis.jupyterapp || globalThis.jupyterlab;
   return app && app.commands && app.shell ? app : null;
 }
 
 /** The notebook panel and the index of the cell that holds `el`, if any. */
-function cellOf(app, el) {
+export function cellOf(app, el) {
   const node = el.closest(".jp-Cell");
   const panel = app.shell.currentWidget;
   const notebook = panel && panel.content;

@@ -3,6 +3,8 @@
 // once, shared by every view, and the stylesheet is injected once per page.
 import { injectStyles } from "./styles.js";
 import arena from "./views/arena.js";
+import chatCode from "./views/chat_code.js";
+import chatExport from "./views/chat_export.js";
 import chatHistory from "./views/chat_history.js";
 import composer from "./views/chat_composer.js";
 import imageDrop from "./views/image_drop.js";
@@ -14,6 +16,8 @@ import toolbar from "./views/toolbar.js";
 
 const VIEWS = {
   "model-arena": arena,
+  "chat-code": chatCode,
+  "chat-export": chatExport,
   "chat-history": chatHistory,
   "chat-composer": composer,
   "chat-settings": settings,

@@ -1,9 +1,12 @@
 """One request as nvnb saw it: a ``CallRecord`` filled while the answer streams past, the
 ``RetryNote`` the retry loop keeps for it, and the last few records in memory (``last_call``).
 
-The record is what the call log stores (one row) and what a Code view shows: the exact JSON body
-sent, the response headers worth showing (request id, cache hit), retries and 429 waits. It never
-holds request headers, so the API key cannot reach it.
+The record is the one account of a request: the call log stores it (one row), a Code view and
+``%nvchat last`` show it (the exact JSON body sent, the request headers without the key, the
+response headers worth showing: request id, cache hit; retries and 429 waits), a notebook export
+cites it. ``Authorization``, cookies and the transport's own headers are dropped before it is
+made, and only the key's presence is kept (``authorized``), so the API key cannot reach it.
+Which record belongs to which answer: :mod:`nvnb.calls.capture`.
 
 ``RetryNote`` is the hook between the retry loop (which knows about retries and waits) and the
 transport (which sees each attempt): the client puts one note per logical request in the httpx
@@ -36,6 +39,19 @@ _KEPT_HEADERS = (
     "x-ratelimit-remaining-requests",
     "x-ratelimit-remaining-tokens",
     CACHE_HEADER,
+)
+# request headers a record leaves out: secrets, and what the transport adds on its own
+_DROPPED_REQUEST_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "host",
+        "content-length",
+        "connection",
+        "accept-encoding",
+        "transfer-encoding",
+    }
 )
 _MAX_TEXT = 200_000
 _MAX_BODY = 8_000_000  # bytes of an answer kept for reading its text (a long answer is cut)
@@ -83,6 +99,8 @@ class CallRecord:
     message_count: int
     image_hashes: tuple[str, ...]
     request_body: bytes = b""  # exactly as sent (in memory only; the log keeps images hashed)
+    request_headers: dict[str, str] = field(default_factory=dict)  # no key (in memory only)
+    authorized: bool = False  # whether an Authorization header was sent (never its value)
     status: int | None = None
     outcome: str = "pending"  # ok | http error | interrupted | error | cached
     request_id: str | None = None
@@ -109,7 +127,9 @@ class CallRecord:
         return self
 
     @classmethod
-    def start(cls, digest: RequestDigest, url: str, body: bytes) -> CallRecord:
+    def start(cls, digest: RequestDigest, url: str, body: bytes, headers: Any = None) -> CallRecord:
+        """A pending record of a request (``headers``: an ``httpx.Headers``, filtered here)."""
+        kept, authorized = _request_headers(headers)
         return cls(
             time=time.time(),
             method=digest.method,
@@ -122,6 +142,8 @@ class CallRecord:
             message_count=digest.message_count,
             image_hashes=digest.image_hashes,
             request_body=body,
+            request_headers=kept,
+            authorized=authorized,
             normalised_body=digest.normalised,
         )
 
@@ -133,10 +155,24 @@ class CallRecord:
         except ValueError:
             return None
 
+    @property
+    def body(self) -> dict[str, Any] | None:
+        """The request body as sent, when it was a JSON object (what the Code view rewrites)."""
+        data = self.request_json
+        return data if isinstance(data, dict) else None
+
     def to_row(self) -> dict[str, Any]:
         self.settle()
         row = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name in ("request_body", "normalised_body", "response_headers", "url", "reader"):
+        for name in (
+            "request_body",
+            "request_headers",
+            "authorized",
+            "normalised_body",
+            "response_headers",
+            "url",
+            "reader",
+        ):
             row.pop(name)
         row["image_hashes"] = list(self.image_hashes)
         return row
@@ -319,6 +355,23 @@ def last_call(endpoint: str | None = None) -> CallRecord | None:
             if endpoint is None or record.endpoint.endswith(endpoint):
                 return record.settle()
     return None
+
+
+def _request_headers(headers: Any) -> tuple[dict[str, str], bool]:
+    """The request headers worth showing again (as spelled when sent), and whether a key went."""
+    if headers is None:
+        return {}, False
+    pairs = headers.raw if hasattr(headers, "raw") else [(k, v) for k, v in headers.items()]
+    kept: dict[str, str] = {}
+    authorized = False
+    for name, value in pairs:
+        name = name.decode("latin-1") if isinstance(name, bytes) else str(name)
+        lower = name.lower()
+        if lower == "authorization":
+            authorized = True
+        if lower not in _DROPPED_REQUEST_HEADERS:
+            kept[name] = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    return kept, authorized
 
 
 def _error_text(data: dict[str, Any]) -> str:

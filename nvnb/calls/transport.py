@@ -23,6 +23,7 @@ from nvnb._notices import notify_once
 from nvnb.calls import cache as response_cache
 from nvnb.calls import log as calllog
 from nvnb.calls.cache import CacheMiss, Recorded, ResponseCache
+from nvnb.calls.capture import note_started
 from nvnb.calls.digest import RequestDigest, digest_request
 from nvnb.calls.record import (
     CACHE_HEADER,
@@ -54,7 +55,8 @@ class Call:
         except httpx.RequestNotRead:  # a streamed upload (nvnb sends none): known by its URL
             body = b""
         self.digest: RequestDigest = digest_request(request.method, str(request.url), body)
-        self.record = CallRecord.start(self.digest, str(request.url), body)
+        self.record = CallRecord.start(self.digest, str(request.url), body, request.headers)
+        note_started(self.record)  # the answer being captured here is this record
         note = request.extensions.get(RETRY_EXTENSION)
         self.note: RetryNote | None = note if isinstance(note, RetryNote) else None
         self.cache = cache if cache is not None and _cacheable(request) else None

@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 
 from nvnb.calls.record import RETRY_EXTENSION
-from nvnb.client import last_exchange as exchange
 from nvnb.client._boundary import translate_errors
 from nvnb.client._core import ClientCore, PayloadFn
 from nvnb.client._exchange import ChatResponse, Request
@@ -188,7 +187,6 @@ class Client(_ClientBase):
             log.debug("%s %s -> %d", req.method, req.url, resp.status_code)
             delay = plan.after_status(resp.status_code, resp.headers)
             if delay is None:
-                exchange.note_response(resp.status_code, resp.headers, plan.retries)
                 return resp
             resp.close()
             time.sleep(delay)
@@ -331,7 +329,6 @@ class AsyncClient(_ClientBase):
             log.debug("%s %s -> %d", req.method, req.url, resp.status_code)
             delay = plan.after_status(resp.status_code, resp.headers)
             if delay is None:
-                exchange.note_response(resp.status_code, resp.headers, plan.retries)
                 return resp
             await resp.aclose()
             await asyncio.sleep(delay)

@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 
 from nvnb import catalog
-from nvnb.client import last_exchange as exchange
 from nvnb.client._boundary import (
     error_for_response,
     malformed_answer,
@@ -182,9 +181,6 @@ class ClientCore:
         if headers:
             hdrs.update(headers)
         target = url or self.endpoint_for(model)
-        exchange.note_request(
-            target, hdrs, content
-        )  # for "View the code" (nvnb.client.last_exchange)
         return Request("POST", target, hdrs, content, model, httpx_timeout(settings.timeout))
 
     def nvcf_request(

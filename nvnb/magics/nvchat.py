@@ -460,19 +460,14 @@ class NVChatMagics(Magics):
     def _cmd_last(self, rest: list[str]) -> None:
         from IPython.display import display
 
-        from nvnb.calls.record import last_call
         from nvnb.request_code import last_request_code
 
         if rest:
             raise UsageError("usage: %nvchat last")
         with brief_errors():
             code = last_request_code(_session())
+        # the forms and how it went, from the one record of the request the log wrote too
         text, markdown = str(code), code.to_markdown()
-        record = last_call()  # how it went, from the call log's record of the same request
-        if record is not None:
-            outcome = record.outcome_lines()
-            text += "\n\n" + outcome
-            markdown += "\n\n```text\n" + outcome + "\n```"
         display({"text/markdown": markdown, "text/plain": text}, raw=True)
 
     def _cmd_key(self, rest: list[str]) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nvnb.answers import Answer, Turn
-from nvnb.client.last_exchange import start_capture
+from nvnb.calls.capture import start_capture
 from nvnb.images import ImageAttachment
 
 Event = tuple[str, Any]
@@ -119,7 +119,7 @@ async def stream_answer(
     """Stream one answer; every event goes through ``emit``; ``done(flight)`` once the stream is
     over. Never raises (but cancels)."""
     answer = Answer(model=request.model, prompt=request.prompt)
-    answer.exchange = start_capture()  # this task's request body and response headers
+    captured = start_capture()  # the record of this task's request (nvnb.calls.capture)
     flight.bind(asyncio.get_running_loop(), asyncio.current_task())
     emit(("start", answer))
     started = time.monotonic()
@@ -165,6 +165,7 @@ async def stream_answer(
         answer.error = exc
     finally:
         done(flight)
+    answer.call = captured.record
     answer._settle()
     end = time.monotonic()
     stats = answer.stats

@@ -151,13 +151,13 @@ class Arena(NVWidget):
     def code_for(self, index: int = 0) -> Any:
         """Column ``index``'s last request as code (:class:`nvnb.request_code.RequestCode`);
         before any request, the code for asking the prompt with the Arena's settings."""
-        from nvnb.request_code import base_url_for, code_for_exchange, code_for_session
+        from nvnb.request_code import base_url_for, code_for_call, code_for_session
 
         model = self.models[index]
         answer = self._round.answers[index] if self._round is not None else None
-        exchange = getattr(answer, "exchange", None)
-        if exchange is not None and exchange.body is not None:
-            return code_for_exchange(exchange, base_url=base_url_for(self.session, model))
+        call = getattr(answer, "call", None)
+        if call is not None and call.body is not None:
+            return code_for_call(call, base_url=base_url_for(self.session, model))
         overrides: dict[str, Any] = {**self._settings, "model": model}
         if self._round is not None:
             overrides, images, _ = self._round.plan(model)
@@ -174,16 +174,10 @@ class Arena(NVWidget):
         cell). ``form``: python, nvchat, curl or body."""
         if form not in _FORMS:
             raise ValueError(f"form must be one of {', '.join(_FORMS)}")
-        code = self.code_for(self.code_view.get("index", 0) if index is None else index)
-        text = code.forms()[form]
-        if form == "curl":
-            text = "%%bash\n" + text
-        from IPython import get_ipython
+        from nvnb.widgets.chat_tools import insert_below
 
-        ip = get_ipython()
-        if ip is None:
-            raise RuntimeError("insert_code needs IPython (a notebook or IPython shell)")
-        ip.set_next_input(text, replace=False)
+        code = self.code_for(self.code_view.get("index", 0) if index is None else index)
+        insert_below(code.cell_source(form))
 
     # --------------------------------------------------------------------------- listener
     def on_column(self, index: int, kind: str, value: Any) -> None:

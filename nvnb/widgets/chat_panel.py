@@ -2,10 +2,11 @@
 
 Layout (top to bottom): a compact toolbar (the model, which opens the model browser with its
 card; Settings, which opens the system prompt, temperature, top_p, max tokens, seed and SteerLM
-labels; New chat; Export), the conversation (it scrolls, and stays at the bottom while an answer
-streams or the window is resized), the images waiting for the next question, and the prompt box.
-The panel is never taller than the window. Requests run in a background thread, so the kernel
-stays responsive and Stop works.
+labels; Code, the last request as Python, %%nvchat and curl; New chat; Export, the conversation
+as notebook cells, an .ipynb download or a Markdown file), the conversation (it scrolls, and
+stays at the bottom while an answer streams or the window is resized), the images waiting for
+the next question, and the prompt box. The panel is never taller than the window. Requests run
+in a background thread, so the kernel stays responsive and Stop works.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import ipywidgets
 
 from nvnb.widgets._base import StaticFallback, resolve_session
 from nvnb.widgets.chat_parts import _ChatHistory, _Composer, _Settings, _Toolbar
+from nvnb.widgets.chat_tools import _CodeView, _ExportView
 from nvnb.widgets.image_drop import ImageDrop, thumbnail
 from nvnb.widgets.model_picker import ModelPicker, where_requests_go
 from nvnb.widgets.steer_sliders import SteerSliders
@@ -47,6 +49,11 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
         settings_box = ipywidgets.VBox([self.settings, self.sliders])
         settings_box.add_class("nvnb-pop")
         settings_box.add_class("nvnb-pop-settings")
+        self.code = _CodeView(self.session)
+        self.exporter = _ExportView(self.session, save_markdown=self.export)
+        for pop, name in ((self.code, "nvnb-pop-code"), (self.exporter, "nvnb-pop-export")):
+            pop.add_class("nvnb-pop")
+            pop.add_class(name)
         self.history_view = _ChatHistory()
         self.pane = StreamPane(session=self.session, regenerable=True)
         convo = ipywidgets.VBox([self.history_view, self.pane])
@@ -62,6 +69,8 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
                 self.toolbar,
                 self.picker,
                 settings_box,
+                self.code,
+                self.exporter,
                 convo,
                 self.image_drop,
                 self.composer,
@@ -69,6 +78,7 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
             **kwargs,
         )
         self.add_class("nvnb-panel")
+        self.exporter.anchor = self.model_id or ""  # Export finds the cell showing the panel
         self._thread: threading.Thread | None = None
         self._thumbs: dict[str, str] = {}
         self.composer.on_msg(self._on_composer_msg)
@@ -150,6 +160,17 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
         title, _, rest = body.partition("\n")
         path.write_text(f"{title}\n\n{self._settings_markdown()}\n{rest.lstrip(chr(10))}", "utf-8")
         return path
+
+    def insert_code(self, form: str = "python") -> None:
+        """Put the last request, as ``form`` (python, nvchat, curl, body), in a cell below."""
+        self.code.insert(form)
+
+    def export_notebook(self, path: str | Path | None = None) -> Any:
+        """The conversation as notebook cells (an ``nbformat`` node; written to ``path`` if
+        given), as the toolbar's Export inserts them."""
+        from nvnb.notebook_export import export_notebook
+
+        return export_notebook(self.session, path)
 
     def _settings_markdown(self) -> str:
         s = self.session

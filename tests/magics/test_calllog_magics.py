@@ -76,6 +76,8 @@ def test_last_shows_the_exact_body_and_the_request_id(
     assert '"what was sent?"' in text and '"temperature": 0.3' in text
     assert sent.headers.get("x-request-id", "") in text or "request id:" in text
     assert "retries: 0" in text
+    # how it went is said once, from the one record of the request (status, time, 429 waits)
+    assert text.count("→ 200 ok (") == 1 and "retries: 0 (0 × 429, 0.00 s waited)" in text
 
 
 def test_cache_turns_on_replays_a_repeated_cell_and_turns_off(

@@ -8,22 +8,9 @@
 // and sets each column's final text, stats and status once in the `columns` trait. A delta whose
 // offset does not match what this view holds asks for a "resync" instead of showing a gap.
 // Model output is rendered through the same sanitised Markdown path as StreamPane.
+import { button, h } from "../dom.js";
 import { renderInto, splitThink } from "../markdown.js";
 import { renderCodeView } from "./code_view.js";
-
-function h(tag, className, text) {
-  const el = document.createElement(tag);
-  if (className) el.className = className;
-  if (text != null) el.textContent = text;
-  return el;
-}
-
-function button(label, className, title) {
-  const b = h("button", `nvnb-button ${className}`, label);
-  b.type = "button";
-  if (title) b.title = title;
-  return b;
-}
 
 function fmtStats(stats, requestId) {
   const parts = [];
@@ -47,9 +34,9 @@ function render({ model, el }) {
   input.rows = 2;
   input.placeholder = "Ask every model the same question… (Ctrl+Enter sends)";
   input.setAttribute("aria-label", "Prompt for every model");
-  const send = button("Send", "nvnb-primary nvnb-arena-send", "Send the prompt to every model");
+  const send = button("nvnb-primary nvnb-arena-send", "Send", "Send the prompt to every model");
   send.type = "submit";
-  const stopAll = button("■ Stop all", "nvnb-stop nvnb-arena-stop", "Stop every answer (the text so far is kept)");
+  const stopAll = button("nvnb-stop nvnb-arena-stop", "■ Stop all", "Stop every answer (the text so far is kept)");
   const notice = h("div", "nvnb-arena-notice nvnb-muted");
   notice.setAttribute("role", "status");
   form.append(input, send, stopAll);
@@ -76,8 +63,8 @@ function render({ model, el }) {
       title.title = name;
       const status = h("span", "nvnb-arena-status");
       const spacer = h("span", "nvnb-spacer");
-      const best = button("☆ Best", "nvnb-arena-best", "Mark this answer as the best");
-      const codeBtn = button("Code", "nvnb-arena-codebtn", "View this request as Python, %%nvchat and curl");
+      const best = button("nvnb-arena-best", "☆ Best", "Mark this answer as the best");
+      const codeBtn = button("nvnb-arena-codebtn", "Code", "View this request as Python, %%nvchat and curl");
       head.append(title, status, spacer);
       const skipped = h("div", "nvnb-arena-skipped nvnb-muted");
       const reasoningBox = h("details", "nvnb-reasoning");

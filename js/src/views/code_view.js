@@ -1,19 +1,12 @@
 // The Code view: a request as Python, %%nvchat, curl, its JSON body and the response headers,
-// with Copy and "Insert as cell". Shared by the Arena (and ChatPanel, later): the widget puts a
+// with Copy and "Insert as cell". Shared by the Arena and the ChatPanel: the widget puts a
 // `view` ({python, nvchat, curl, body, headers, notes}) in a trait and calls renderCodeView.
 //
 // "Insert as cell" uses the app's own commands when the page exposes it (../code.js); otherwise it does what a person would with the keyboard
 // (B for a new cell below, Enter to edit it, then types the text), checks the new cell holds
 // it, and if not copies the text and says how to paste it.
 import { copyText, insertCell } from "../code.js";
-import { h } from "../dom.js";
-
-function button(label, className, title) {
-  const b = h("button", `nvnb-button ${className}`, label);
-  b.type = "button";
-  if (title) b.title = title;
-  return b;
-}
+import { button, h } from "../dom.js";
 
 const TABS = [
   ["python", "Python"],
@@ -76,7 +69,7 @@ export function renderCodeView(code, view, { title: heading, fallback, onClose }
   const tabs = h("div", "nvnb-code-tabs");
   tabs.setAttribute("role", "tablist");
   for (const [key, label] of TABS) {
-    const tab = button(label, "nvnb-code-tab", null);
+    const tab = button("nvnb-code-tab", label);
     tab.setAttribute("role", "tab");
     tab.dataset.tab = key;
     tab.setAttribute("aria-selected", String(key === state.tab));
@@ -87,9 +80,9 @@ export function renderCodeView(code, view, { title: heading, fallback, onClose }
     tabs.appendChild(tab);
   }
   const spacer = h("span", "nvnb-spacer");
-  const copy = button("Copy", "nvnb-code-copy", "Copy this form");
-  const insert = button("Insert as cell", "nvnb-code-insert", "Put this form into a new cell below");
-  const close = button("×", "nvnb-code-close", "Close the Code view");
+  const copy = button("nvnb-code-copy", "Copy", "Copy this form");
+  const insert = button("nvnb-code-insert", "Insert as cell", "Put this form into a new cell below");
+  const close = button("nvnb-code-close", "×", "Close the Code view");
   bar.append(tabs, spacer, copy, insert, close);
   const text = view[state.tab] || "";
   const pre = h("pre", "nvnb-code-source");

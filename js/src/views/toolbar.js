@@ -1,9 +1,10 @@
 // The compact toolbar on top of a ChatPanel: the model (opens the model browser), Settings (opens
-// the request settings and SteerLM labels), New chat, Export, and a line for notices.
+// the request settings and SteerLM labels), Code (the last request as code) and Export (the
+// conversation as cells: chat_code.js, chat_export.js), New chat, and a line for notices.
 // Popovers are the panel's own children (`.nvnb-pop-model`, `.nvnb-pop-settings`); which one is
 // open is the panel's `data-open`, so opening one is instant and needs no kernel round trip.
 // Traits: model, summary (the settings in use), where (requests go there), notice, busy.
-// Messages to Python: {type: "clear"}, {type: "export"}.
+// Messages to Python: {type: "clear"}.
 import { button, h, onTraits, whenAttached } from "../dom.js";
 
 export default function toolbar({ model, el }) {
@@ -20,8 +21,10 @@ export default function toolbar({ model, el }) {
   gear.append(gearText, summary, h("span", "nvnb-caret", "▾"));
   const spacer = h("span", "nvnb-spacer");
   const clear = button("nvnb-clear nvnb-quiet", "New chat", "Forget the conversation");
-  const exp = button("nvnb-export nvnb-quiet", "Export", "Save the conversation, with its settings, as Markdown");
-  root.append(pick, gear, spacer, clear, exp);
+  const codeBtn = button("nvnb-code-button nvnb-quiet", "Code", "The last request as Python, %%nvchat and curl");
+  const exp = button("nvnb-export nvnb-quiet", "Export", "The conversation as notebook cells, an .ipynb file or Markdown");
+  for (const b of [codeBtn, exp]) b.setAttribute("aria-haspopup", "dialog");
+  root.append(pick, gear, spacer, codeBtn, clear, exp);
   const notice = h("div", "nvnb-notice nvnb-muted");
   notice.setAttribute("role", "status");
   el.append(root, notice);
@@ -36,6 +39,8 @@ export default function toolbar({ model, el }) {
     const open = panel ? panel.dataset.open || "" : "";
     pick.setAttribute("aria-expanded", String(open === "model"));
     gear.setAttribute("aria-expanded", String(open === "settings"));
+    codeBtn.setAttribute("aria-expanded", String(open === "code"));
+    exp.setAttribute("aria-expanded", String(open === "export"));
   }
 
   function toggle(which) {
@@ -56,7 +61,8 @@ export default function toolbar({ model, el }) {
   pick.addEventListener("click", () => toggle("model"));
   gear.addEventListener("click", () => toggle("settings"));
   clear.addEventListener("click", () => model.send({ type: "clear" }));
-  exp.addEventListener("click", () => model.send({ type: "export" }));
+  codeBtn.addEventListener("click", () => toggle("code"));
+  exp.addEventListener("click", () => toggle("export"));
 
   // Close a popover on Escape or on a click outside it (and outside the toolbar).
   const onDocClick = (event) => {
