@@ -198,11 +198,9 @@ class ChatNVIDIA(BaseChatModel):
     @property
     def available_models(self) -> list[Model]:
         """Models this endpoint offers: catalog records, merged with the live listing."""
-        return catalog.merge_listing(
-            self._client.list_models,
-            keep=lambda model: model.is_chat,
-            self_hosted=self._client.settings.is_self_hosted,
-        )
+        from nvnb.catalog.served import chat_models
+
+        return chat_models(self._client)
 
     @classmethod
     def get_available_models(cls, **kwargs: Any) -> list[Model]:

@@ -20,6 +20,18 @@ def is_self_hosted(client: Any) -> bool:
     return bool(getattr(settings, "is_self_hosted", False))
 
 
+def chat_models(client: Any) -> list[Model]:
+    """The chat models ``client``'s service offers (:func:`merge_listing` of its listing).
+
+    On a self-hosted server, what it lists, in its order (a failed listing raises); on the
+    hosted service, the catalog's chat models plus listed ids the catalog lacks (a failed
+    listing leaves the catalog).
+    """
+    return merge_listing(
+        client.list_models, keep=lambda m: m.is_chat, self_hosted=is_self_hosted(client)
+    )
+
+
 def served_models(client: Any) -> list[Model] | None:
     """The chat models a self-hosted server lists, in its order; None when not self-hosted.
 
@@ -27,7 +39,7 @@ def served_models(client: Any) -> list[Model] | None:
     """
     if not is_self_hosted(client):
         return None
-    return merge_listing(client.list_models, keep=lambda m: m.is_chat, self_hosted=True)
+    return chat_models(client)
 
 
 def served_default(client: Any, preferred: str) -> str | None:
