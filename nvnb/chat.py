@@ -2,7 +2,7 @@
 
 A drop-in for ``langchain_nvidia_ai_endpoints.ChatNVIDIA``: the same fields, call options and wire
 format, on nvnb's client (pooled, typed errors, native async). Message conversion lives in
-:mod:`nvnb._payload`, response parsing in :mod:`nvnb.response`, structured output in
+:mod:`nvnb._payload`, response parsing in :mod:`nvnb._response`, structured output in
 :mod:`nvnb._structured`.
 """
 
@@ -27,8 +27,9 @@ from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from nvnb import _payload as payload
+from nvnb import _response as response
 from nvnb import _structured as structured
-from nvnb import catalog, response
+from nvnb import catalog
 from nvnb._chat_stream import keep_partial_text, whole_as_chunks
 from nvnb.catalog import Model, check_labels, modalities
 from nvnb.errors import InvalidInputError, NVNBError

@@ -12,12 +12,12 @@ from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 
+from nvnb._prompt_template import interpolate, resolve_argument
 from nvnb.answers import partial_text
 from nvnb.magics.answer_output import ShownWhenTextArrives, TextStream, final_display
 from nvnb.magics.cell_failure import AnswerInterrupted, CellFailure, brief_errors
 from nvnb.magics.cell_options import output_name, parse_labels
 from nvnb.magics.kernel_errors import last_error
-from nvnb.prompt_template import interpolate, resolve_argument
 
 Lookup = Callable[[str], Any]
 

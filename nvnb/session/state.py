@@ -243,10 +243,10 @@ class Session(traitlets.HasTraits):
 
     def to_markdown(self) -> str:
         """The conversation as Markdown to *display* (``%nvchat history``, the ChatPanel fallback):
-        every text in it is made inert (:func:`nvnb.markdown_safety.inert_markdown`), so no HTML
+        every text in it is made inert (:func:`nvnb._markdown_safety.inert_markdown`), so no HTML
         from a model (or pasted into a prompt) runs when a notebook renders it. Images are named,
         not embedded."""
-        from nvnb.markdown_safety import inert_markdown
+        from nvnb._markdown_safety import inert_markdown
 
         return conversation_markdown(self.system_prompt, self.history, inert_markdown)
 

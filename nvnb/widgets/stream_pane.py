@@ -226,7 +226,7 @@ class StreamPane(NVWidget):
 
     def _fallback_markdown(self) -> str:
         """The answer as inert Markdown (``text`` stays exact; the error may quote a server)."""
-        from nvnb.markdown_safety import inert_markdown
+        from nvnb._markdown_safety import inert_markdown
 
         if self.error:
             return f"**Error:** {inert_markdown(self.error)}"
