@@ -177,6 +177,16 @@ class Session(traitlets.HasTraits):
         info = self.model_info
         return info is not None and "images" in info.capabilities
 
+    @property
+    def base_url(self) -> str:
+        """Where the current model's requests go ("" when that cannot be told without a
+        request: a chat model of one's own, or settings not usable yet)."""
+        try:
+            client = getattr(self.llm_for(), "client", None)
+            return str(client.settings.base_url) if client is not None else ""
+        except Exception:  # e.g. no key and NVNB_LOCAL=off: the first request will say so
+            return ""
+
     def _listing_client(self) -> Any:
         """The current model's nvnb client, or ``None`` for a chat model with no listing."""
         client = getattr(self.llm_for(), "client", None)

@@ -109,8 +109,4 @@ class ModelPicker(NVWidget):
 
 def where_requests_go(session: Any) -> str:
     """The base URL the session's requests go to ("" if it cannot be told without a request)."""
-    try:
-        client = session.llm_for().client
-        return str(client.settings.base_url)
-    except Exception:
-        return ""
+    return session.base_url

@@ -544,6 +544,12 @@ def test_the_session_lists_the_models_its_service_serves(nvnb_server):
     assert offline.available_models() is None
 
 
+def test_the_session_says_where_its_requests_go(nvnb_server):
+    assert Session(base_url=nvnb_server.base_url).base_url == nvnb_server.base_url
+    own, _ = make()  # a chat model of one's own: nvnb cannot tell
+    assert own.base_url == ""
+
+
 def test_the_sessions_chat_models_are_the_catalogs_merge_of_its_listing(nvnb_server):
     s = Session(base_url=nvnb_server.base_url)  # loopback: a self-hosted server's list counts
     offered = s.chat_models()
