@@ -3,6 +3,7 @@
 * :mod:`~nvnb.magics.ask_cell`: a cell's question asked, its answer stored and shown;
 * :mod:`~nvnb.magics.line_commands`: ``%nvchat models``, ``use``, ``labels`` and the others;
 * :mod:`~nvnb.magics.cell_options`: a line's options read (quotes, ``-o`` names, labels);
+* :mod:`~nvnb.magics.arena_cell`: ``-m A -m B``, one prompt to several models in an Arena;
 * :mod:`~nvnb.magics.map_cell`: ``--map ROWS``, one prompt per row through ``nvnb.map``;
 * :mod:`~nvnb.magics.calls`: ``%nvchat log`` and ``%nvchat cache``;
 * :mod:`~nvnb.magics.settings_rows`: what ``%nvchat config`` shows;

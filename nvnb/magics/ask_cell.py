@@ -104,7 +104,7 @@ def ask(shell: Any, args: Any, prompt: str, lookup: Lookup, *, template: bool = 
 
     session = kernel_session()
     if len(models) > 1:
-        from nvnb.arena import arena_cell
+        from nvnb.magics.arena_cell import arena_cell
 
         return arena_cell(
             session, models, prompt, out=out, images=images, context=context, **overrides
