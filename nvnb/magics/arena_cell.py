@@ -15,10 +15,12 @@ from nvnb.magics.cell_failure import CellFailure, brief_errors
 
 
 def arena_cell(
+    shell: Any,
     session: Any,
     models: Sequence[str],
     prompt: str,
     *,
+    widgets: bool,
     out: str | None = None,
     images: Iterable[Any] = (),
     context: str | None = None,
@@ -26,33 +28,29 @@ def arena_cell(
 ) -> Any:
     """``%%nvchat -m A -m B``: an Arena for this prompt.
 
-    In a kernel with widgets the Arena is displayed and the cell returns while the answers
-    stream (so its Stop button works), the Arena kept in the variable ``out`` (default
-    ``nvchat_arena``); elsewhere each answer is printed when all are done and ``out`` gets
-    the results.
+    With ``widgets`` (a kernel's front end) the Arena is displayed and the cell returns while
+    the answers stream (so its Stop button works), the Arena kept in the variable ``out``
+    (default ``nvchat_arena``); elsewhere each answer is printed when all are done and ``out``
+    gets the results.
     """
     with brief_errors():
         names = check_models(models)
-    ip = _shell()
-    if ip is not None and getattr(ip, "kernel", None) is not None:
-        try:
-            from nvnb.widgets.arena import Arena
-        except ImportError:
-            Arena = None
-        if Arena is not None:
-            from IPython.display import display
+    if widgets:
+        from IPython.display import display
 
-            arena = Arena(models=names, session=session)
-            display(arena)
-            arena.ask(prompt, images=images, context=context, **overrides)
-            ip.user_ns[out or "nvchat_arena"] = arena
-            return None
+        from nvnb.widgets.arena import Arena
+
+        arena = Arena(models=names, session=session)
+        display(arena)
+        arena.ask(prompt, images=images, context=context, **overrides)
+        shell.user_ns[out or "nvchat_arena"] = arena
+        return None
     round_ = ArenaRound(session, names, prompt, images=images, context=context, **overrides)
     with brief_errors():
         results = round_.start().wait()
     print(results_text(results))
-    if ip is not None and out is not None:
-        ip.user_ns[out] = results
+    if out is not None:
+        shell.user_ns[out] = results
     if all(r.status == "error" for r in results):
         raise CellFailure("every model failed: " + "; ".join(r.error for r in results))
     return None
@@ -69,11 +67,3 @@ def results_text(results: Sequence[ArenaResult]) -> str:
             head += f" · skipped {', '.join(r.skipped)}"
         blocks.append(f"{head}\n{r.error if r.status == 'error' else r.text}")
     return "\n\n".join(blocks)
-
-
-def _shell() -> Any:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return None
-    return get_ipython()

@@ -34,14 +34,8 @@ def _is_terminal(shell: Any) -> bool:
 
 
 def _widgets_shown(shell: Any) -> bool:
-    """Whether a front end that renders widgets may be attached (a kernel with ipywidgets)."""
-    if getattr(shell, "kernel", None) is None:
-        return False
-    try:
-        from nvnb.widgets import StreamPane  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether a front end that renders widgets may be attached (a kernel, not a plain shell)."""
+    return getattr(shell, "kernel", None) is not None
 
 
 def _stream_pane(session: Any) -> Any:
@@ -106,8 +100,17 @@ def ask(shell: Any, args: Any, prompt: str, lookup: Lookup, *, template: bool = 
     if len(models) > 1:
         from nvnb.magics.arena_cell import arena_cell
 
+        widgets = _widgets_shown(shell)
         return arena_cell(
-            session, models, prompt, out=out, images=images, context=context, **overrides
+            shell,
+            session,
+            models,
+            prompt,
+            widgets=widgets,
+            out=out,
+            images=images,
+            context=context,
+            **overrides,
         )
     terminal = _is_terminal(shell)
     sink: Any = None
