@@ -41,3 +41,19 @@ def test_the_hosted_catalog_is_not_replaced(nvnb_server: Any, monkeypatch: Any) 
     with Client() as client:
         assert client.settings.mode == "hosted"
         assert served_models(client) is None and served_default(client, "x") is None
+
+
+def test_chat_models_are_the_servers_list_on_a_nim_and_the_whole_catalog_when_hosted(
+    nvnb_server: Any, monkeypatch: Any
+) -> None:
+    from nvnb.catalog import known_models
+    from nvnb.catalog.served import chat_models
+
+    with Client(base_url=nvnb_server.base_url) as client:
+        assert [m.id for m in chat_models(client)] == [m.id for m in served_models(client) or []]
+    monkeypatch.setenv("NVNB_HOSTED_ORIGIN", "http://127.0.0.1:9")  # the listing fails
+    monkeypatch.setenv("NVIDIA_API_KEY", "nvapi-test-sentinel-key-0123456789")
+    monkeypatch.delenv("NVIDIA_BASE_URL", raising=False)
+    with Client(max_retries=0, timeout=2) as client:
+        hosted = {m.id for m in chat_models(client)}
+    assert hosted == {m.id for m in known_models() if m.is_chat}
