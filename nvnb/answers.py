@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
-__all__ = ["Answer", "Sink", "Stats", "Turn", "partial_text"]
+__all__ = ["Answer", "Sink", "Stats", "Turn", "error_line", "partial_text"]
 
 
 @runtime_checkable
@@ -200,3 +200,13 @@ def partial_text(exc: BaseException) -> str:
     if text:
         return str(text)
     return str(getattr(exc, "partial_text", "") or "")
+
+
+def error_line(exc: BaseException) -> str:
+    """What ended an answer, in one line for a view: the error's first line, its request id
+    appended when the text lacks it (a pane's banner, an Arena column, the ModelPicker)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    request_id = getattr(exc, "request_id", None)
+    if request_id and request_id not in text:
+        text += f" (request id: {request_id})"
+    return text

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from nvnb.answers import error_line
+
 __all__ = [
     "DEFAULT_MODELS",
     "MAX_MODELS",
@@ -116,14 +118,6 @@ class Listener(Protocol):
     """Receives every column's events (called from the session's event-loop thread)."""
 
     def on_column(self, index: int, kind: str, value: Any) -> None: ...
-
-
-def _short_error(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    request_id = getattr(exc, "request_id", None)
-    if request_id and request_id not in text:
-        text += f" (request id: {request_id})"
-    return text
 
 
 class ArenaRound:
@@ -231,7 +225,7 @@ class ArenaRound:
             self._finish(i, value)
         elif kind == "failed":
             result.status = "error"
-            result.error = _short_error(value)
+            result.error = error_line(value)
         if self.listener is not None:
             self.listener.on_column(i, kind, value)
         if kind in ("end", "failed"):
@@ -252,7 +246,7 @@ class ArenaRound:
         result.request = exchange.body if exchange is not None else None
         if answer.error is not None:
             result.status = "error"
-            result.error = _short_error(answer.error)
+            result.error = error_line(answer.error)
         else:
             result.status = "stopped" if answer.stopped else "done"
 

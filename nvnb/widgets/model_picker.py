@@ -83,6 +83,7 @@ class ModelPicker(NVWidget):
         return self._thread
 
     def _load_live(self) -> None:
+        from nvnb.answers import error_line
         from nvnb.catalog import listed_ids
 
         try:
@@ -92,8 +93,7 @@ class ModelPicker(NVWidget):
                 return
             offered = self.session.chat_models() or []  # the listing is cached by then
         except Exception as exc:
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            self.error = f"Could not load the live model list: {text}"
+            self.error = f"Could not load the live model list: {error_line(exc)}"
             self.status = "error"
             return
         self.models = picker_records(offered, live=listed_ids(listed))
