@@ -6,6 +6,9 @@ serves one or a few, under ids the catalog may not know. Against a self-hosted b
 lists (catalog records where the catalog knows an id, plain chat records otherwise, with the
 image capability when the listing declares image input), and a session that was not given a
 model starts on one the server serves: its default if listed, else the first listed.
+
+A name the catalog lacks is judged here too (:func:`resolve_on_service`): on a self-hosted
+server it is the server's own id, on the hosted service it must be listed.
 """
 
 from __future__ import annotations
