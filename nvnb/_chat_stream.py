@@ -10,7 +10,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 
-from nvnb import response
+from nvnb import _response as response
 from nvnb.errors import RequestTimeout, StreamError, StreamInterrupted
 
 

@@ -15,8 +15,8 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 from nvnb import catalog
-from nvnb.catalog import Model
-from nvnb.errors import APIError, ConfigurationError, InvalidInputError, NVNBError
+from nvnb.catalog import Model, served
+from nvnb.errors import APIError, ConfigurationError, InvalidInputError
 
 T = TypeVar("T")
 
@@ -162,13 +162,8 @@ class RetrievalEndpoint(BaseModel):
         elif catalog.find_model(name) is not None:
             record = self._checked(catalog.resolve_model(name))
             name = record.id
-        elif not settings.is_self_hosted:  # a NIM's own ids are not ours to judge
-            try:
-                live_ids = [item["id"] for item in live()]
-            except NVNBError:
-                live_ids = None
-            if live_ids is not None:
-                catalog.resolve_model(name, live=live_ids)  # raises with close names
+        else:  # raises, naming close ones, for a name the hosted service does not list
+            served.resolve_on_service(name, self_hosted=settings.is_self_hosted, list_models=live)
         self._record = record
         self.model = self._resolved = name
         return name
@@ -195,7 +190,7 @@ class RetrievalEndpoint(BaseModel):
         name = self.model
         needs_listing = name != self._resolved and (
             name is None
-            or (catalog.find_model(name) is None and not self._client.settings.is_self_hosted)
+            or served.judged_by_listing(name, self_hosted=self._client.settings.is_self_hosted)
         )
         listed = await self._client.aio.list_models() if needs_listing else []
         model = self._resolve(lambda: listed)

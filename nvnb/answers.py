@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
-__all__ = ["Answer", "Sink", "Stats", "Turn", "partial_text"]
+__all__ = ["Answer", "Sink", "Stats", "Turn", "error_line", "partial_text"]
 
 
 @runtime_checkable
@@ -91,7 +91,7 @@ class Answer:
 
     ``text`` and ``reasoning`` are exactly what the model sent. What is *displayed* as Markdown
     (:meth:`_repr_markdown_`, :meth:`to_markdown`) is made inert first
-    (:func:`nvnb.markdown_safety.inert_markdown`): model text may carry HTML that a notebook
+    (:func:`nvnb._markdown_safety.inert_markdown`): model text may carry HTML that a notebook
     would run.
     """
 
@@ -120,7 +120,7 @@ class Answer:
         return f"Answer(model={self.model!r}, text={short!r}{extra})"
 
     def _repr_markdown_(self) -> str:
-        from nvnb.markdown_safety import inert_markdown
+        from nvnb._markdown_safety import inert_markdown
 
         return self._refusal_markdown() + inert_markdown(self.text)
 
@@ -130,14 +130,14 @@ class Answer:
         return f"The model refused: {self.refusal}" if self.refusal else ""
 
     def _refusal_markdown(self) -> str:
-        from nvnb.markdown_safety import inert_markdown
+        from nvnb._markdown_safety import inert_markdown
 
         return f"**{inert_markdown(self.refusal_note)}**\n\n" if self.refusal else ""
 
     def to_markdown(self) -> str:
         """The answer with a footer naming the model, request id and stats, made inert for
         display (``text`` keeps the exact answer)."""
-        from nvnb.markdown_safety import inert_markdown
+        from nvnb._markdown_safety import inert_markdown
 
         foot = [f"*{self.model}*"] if self.model else []
         if self.request_id:
@@ -200,3 +200,13 @@ def partial_text(exc: BaseException) -> str:
     if text:
         return str(text)
     return str(getattr(exc, "partial_text", "") or "")
+
+
+def error_line(exc: BaseException) -> str:
+    """What ended an answer, in one line for a view: the error's first line, its request id
+    appended when the text lacks it (a pane's banner, an Arena column, the ModelPicker)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    request_id = getattr(exc, "request_id", None)
+    if request_id and request_id not in text:
+        text += f" (request id: {request_id})"
+    return text

@@ -2,10 +2,10 @@
 
 An :class:`ArenaRound` sends one prompt, with the session's system prompt and settings, to 2–4
 models concurrently on the session's event loop, and streams each answer to a listener (the
-``Arena`` widget, or :func:`arena_cell` for ``%%nvchat -m A -m B``). SteerLM labels go only to
-the models that take them, images only to the models that see them; the round says which
-models skipped what. One model failing ends only its own column. :meth:`ArenaRound.stop` stops
-every column, keeping the text so far.
+``Arena`` widget, or :mod:`nvnb.magics.arena_cell` for ``%%nvchat -m A -m B``). SteerLM labels
+go only to the models that take them, images only to the models that see them; the round says
+which models skipped what. One model failing ends only its own column. :meth:`ArenaRound.stop`
+stops every column, keeping the text so far.
 
 A round does not add to the session's conversation: comparing models is not a turn of it.
 
@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from nvnb.answers import error_line
+
 __all__ = [
     "DEFAULT_MODELS",
     "MAX_MODELS",
@@ -27,7 +29,6 @@ __all__ = [
     "ArenaResult",
     "ArenaResults",
     "ArenaRound",
-    "arena_cell",
     "check_models",
 ]
 
@@ -117,14 +118,6 @@ class Listener(Protocol):
     """Receives every column's events (called from the session's event-loop thread)."""
 
     def on_column(self, index: int, kind: str, value: Any) -> None: ...
-
-
-def _short_error(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    request_id = getattr(exc, "request_id", None)
-    if request_id and request_id not in text:
-        text += f" (request id: {request_id})"
-    return text
 
 
 class ArenaRound:
@@ -232,7 +225,7 @@ class ArenaRound:
             self._finish(i, value)
         elif kind == "failed":
             result.status = "error"
-            result.error = _short_error(value)
+            result.error = error_line(value)
         if self.listener is not None:
             self.listener.on_column(i, kind, value)
         if kind in ("end", "failed"):
@@ -253,7 +246,7 @@ class ArenaRound:
         result.request = call.body if call is not None else None
         if answer.error is not None:
             result.status = "error"
-            result.error = _short_error(answer.error)
+            result.error = error_line(answer.error)
         else:
             result.status = "stopped" if answer.stopped else "done"
 
@@ -262,71 +255,3 @@ class ArenaRound:
             self._left -= 1
             if self._left <= 0:
                 self._done.set()
-
-
-# ------------------------------------------------------------------------------ %%nvchat
-def arena_cell(
-    session: Any,
-    models: Sequence[str],
-    prompt: str,
-    *,
-    out: str | None = None,
-    images: Iterable[Any] = (),
-    context: str | None = None,
-    **overrides: Any,
-) -> Any:
-    """``%%nvchat -m A -m B``: an Arena for this prompt.
-
-    In a kernel with widgets the Arena is displayed and the cell returns while the answers
-    stream (so its Stop button works), the Arena kept in the variable ``out`` (default
-    ``nvchat_arena``); elsewhere each answer is printed when all are done and ``out`` gets
-    the results.
-    """
-    from nvnb.magics.cell_failure import CellFailure, brief_errors
-
-    with brief_errors():
-        names = check_models(models)
-    ip = _shell()
-    if ip is not None and getattr(ip, "kernel", None) is not None:
-        try:
-            from nvnb.widgets.arena import Arena
-        except ImportError:
-            Arena = None
-        if Arena is not None:
-            from IPython.display import display
-
-            arena = Arena(models=names, session=session)
-            display(arena)
-            arena.ask(prompt, images=images, context=context, **overrides)
-            ip.user_ns[out or "nvchat_arena"] = arena
-            return None
-    round_ = ArenaRound(session, names, prompt, images=images, context=context, **overrides)
-    with brief_errors():
-        results = round_.start().wait()
-    print(results_text(results))
-    if ip is not None and out is not None:
-        ip.user_ns[out] = results
-    if all(r.status == "error" for r in results):
-        raise CellFailure("every model failed: " + "; ".join(r.error for r in results))
-    return None
-
-
-def results_text(results: Sequence[ArenaResult]) -> str:
-    """The answers of a round as plain text, model by model."""
-    blocks = []
-    for r in results:
-        head = f"== {r.model} · {r.status}"
-        if r.output_tokens:
-            head += f" · {r.output_tokens} tokens"
-        if r.skipped:
-            head += f" · skipped {', '.join(r.skipped)}"
-        blocks.append(f"{head}\n{r.error if r.status == 'error' else r.text}")
-    return "\n\n".join(blocks)
-
-
-def _shell() -> Any:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return None
-    return get_ipython()

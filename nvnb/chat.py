@@ -2,7 +2,7 @@
 
 A drop-in for ``langchain_nvidia_ai_endpoints.ChatNVIDIA``: the same fields, call options and wire
 format, on nvnb's client (pooled, typed errors, native async). Message conversion lives in
-:mod:`nvnb._payload`, response parsing in :mod:`nvnb.response`, structured output in
+:mod:`nvnb._payload`, response parsing in :mod:`nvnb._response`, structured output in
 :mod:`nvnb._structured`.
 """
 
@@ -27,10 +27,11 @@ from langchain_core.utils.utils import _build_model_kwargs
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from nvnb import _payload as payload
+from nvnb import _response as response
 from nvnb import _structured as structured
-from nvnb import catalog, response
+from nvnb import catalog
 from nvnb._chat_stream import keep_partial_text, whole_as_chunks
-from nvnb.catalog import Model, check_labels, modalities
+from nvnb.catalog import Model, check_labels, modalities, served
 from nvnb.errors import InvalidInputError, NVNBError
 from nvnb.settings import Timeouts
 
@@ -198,11 +199,7 @@ class ChatNVIDIA(BaseChatModel):
     @property
     def available_models(self) -> list[Model]:
         """Models this endpoint offers: catalog records, merged with the live listing."""
-        return catalog.merge_listing(
-            self._client.list_models,
-            keep=lambda model: model.is_chat,
-            self_hosted=self._client.settings.is_self_hosted,
-        )
+        return served.chat_models(self._client)
 
     @classmethod
     def get_available_models(cls, **kwargs: Any) -> list[Model]:
@@ -304,17 +301,12 @@ class ChatNVIDIA(BaseChatModel):
         return self.model or DEFAULT_MODEL, self._record
 
     def _resolve(self, name: str) -> tuple[str, Model | None]:
-        found = catalog.find_model(name)
-        if found is not None:
-            return catalog.resolve_model(name).id, found
-        if self._client.settings.is_self_hosted:
-            return name, None  # a NIM's own ids: not ours to judge
-        try:
-            live = [m["id"] for m in self._client.list_models()]
-        except NVNBError:
-            return name, None
-        record = catalog.resolve_model(name, live=live)
-        return record.id, record
+        record = served.resolve_on_service(
+            name,
+            self_hosted=self._client.settings.is_self_hosted,
+            list_models=self._client.list_models,
+        )
+        return (record.id if record is not None else name), record
 
     async def _alist_models(self, options: dict[str, Any]) -> None:
         """Fill the client's model-list cache without blocking the event loop, when resolving
@@ -322,7 +314,7 @@ class ChatNVIDIA(BaseChatModel):
         name = options.get("model") or self.model or DEFAULT_MODEL
         if self._resolved and name == self.model:
             return
-        if catalog.find_model(name) is None and not self._client.settings.is_self_hosted:
+        if served.judged_by_listing(name, self_hosted=self._client.settings.is_self_hosted):
             with contextlib.suppress(NVNBError):
                 await self._client.aio.list_models()
 

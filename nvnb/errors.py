@@ -175,7 +175,7 @@ class NotFoundError(APIError):
 
 class ModelRetiredError(APIError):
     """410: the service retired the model (it may still list it); ``.end_of_life`` is the date
-    it gave, ``.suggestions`` current catalog models of the same type (see ``nvnb.retired``)."""
+    it gave, ``.suggestions`` current catalog models of the same type (see ``nvnb._retired``)."""
 
     default_hint = "this model was retired by the service; `nvnb models` lists current ones"
 

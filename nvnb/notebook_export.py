@@ -7,7 +7,7 @@ and a Markdown cell with the answer. Every cell's metadata carries the turn's pr
 ``"nvnb"`` (:func:`provenance`): model, parameters, labels, request id, time. ``%%nvchat``
 answers carry the same record in their output's metadata.
 
-Text from prompts and models is made inert (:func:`nvnb.markdown_safety.inert_markdown`) in the
+Text from prompts and models is made inert (:func:`nvnb._markdown_safety.inert_markdown`) in the
 Markdown cells, as everywhere nvnb displays it; the provenance keeps no key and no image bytes
 (images are named by their SHA-256).
 
@@ -73,7 +73,7 @@ def export_notebook(session: Any = None, path: str | Path | None = None) -> Any:
         from nbformat import v4
     except ImportError:
         raise ImportError("exporting a notebook needs nbformat: pip install nbformat") from None
-    from nvnb.markdown_safety import inert_markdown
+    from nvnb._markdown_safety import inert_markdown
     from nvnb.request_code import base_url_for, code_for_call
 
     if session is None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from nvnb._hosted import HOSTED_HOSTS, is_hosted_url
 from nvnb.errors import ConfigurationError
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
 ]
 
 HOSTED_BASE_URL = "https://integrate.api.nvidia.com/v1"
-HOSTED_HOSTS = frozenset({"integrate.api.nvidia.com", "ai.api.nvidia.com", "api.nvcf.nvidia.com"})
 NVCF_BASE_URL = "https://api.nvcf.nvidia.com/v2/nvcf"
 
 KEY_ENV = "NVIDIA_API_KEY"
@@ -301,7 +301,7 @@ def _origin_of(url: str) -> str:
 
 def mode_for(base_url: str) -> Mode:
     """Hosted when the host is one of NVIDIA's, else self-hosted."""
-    return "hosted" if (urlsplit(base_url).hostname or "") in HOSTED_HOSTS else "self-hosted"
+    return "hosted" if is_hosted_url(base_url) else "self-hosted"
 
 
 # --- keys ----------------------------------------------------------------------------------

@@ -31,3 +31,17 @@ def test_the_partial_text_of_an_interrupted_answer_is_read_in_one_place() -> Non
     # An error a chat model raised directly carries the text it had received.
     assert partial_text(StreamInterrupted("the stream broke off", partial_text="Hel")) == "Hel"
     assert partial_text(ValueError("before any text")) == ""
+
+
+def test_an_error_line_is_the_first_line_with_the_request_id_once() -> None:
+    from nvnb.answers import error_line
+    from nvnb.errors import APIError
+
+    exc = APIError("Upstream said no\nand more detail", status=500, request_id="req-7")
+    line = error_line(exc)
+    assert line == "500: Upstream said no (request id: req-7)"  # the id from the last line
+    assert line.count("req-7") == 1
+    assert error_line(RuntimeError()) == "RuntimeError"
+    said = RuntimeError("failed (request id: r-1)")
+    said.request_id = "r-1"  # type: ignore[attr-defined]
+    assert error_line(said) == "failed (request id: r-1)"

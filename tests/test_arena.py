@@ -9,10 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
-from IPython.utils.capture import capture_output
 
-import nvnb.session as session_module
 from nvnb.arena import DEFAULT_MODELS, ArenaRound, check_models
 from nvnb.catalog import find_model
 from nvnb.errors import InvalidInputError, UnknownModelError
@@ -201,25 +198,6 @@ def test_the_code_view_of_a_column_shows_its_own_request(
     assert f"request id: {arena.columns[1]['request_id']}" in view["headers"]
     arena.show_code(0)
     assert "labels" not in arena.code_view["body"]
-
-
-def test_nvchat_with_two_models_compares_them_in_a_plain_shell(
-    nvnb_server: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(
-        session_module, "_default", Session(base_url=str(nvnb_server), max_retries=0)
-    )
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "nvnb")
-    with capture_output() as captured:
-        result = ip.run_cell(f"%%nvchat -m {CHAT} -m {OTHER} --max-tokens 20\nSay hi")
-    assert result.success, result.error_in_exec
-    assert f"== {CHAT} · done" in captured.stdout and f"== {OTHER} · done" in captured.stdout
-    assert len(bodies_by_model(nvnb_server)) == 2
-    with capture_output() as captured:
-        result = ip.run_cell(f"%%nvchat -m {CHAT} -m nope/not-a-model\nSay hi")
-    assert not result.success
-    assert "Traceback" not in captured.stdout + captured.stderr
 
 
 def test_a_round_without_a_prompt_is_refused(session: Session) -> None:

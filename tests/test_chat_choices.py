@@ -12,8 +12,8 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from nvnb import ChatNVIDIA
+from nvnb._response import StreamAssembler
 from nvnb.errors import StreamInterrupted
-from nvnb.response import StreamAssembler
 
 MODEL = "meta/llama-3.3-70b-instruct"
 REFUSAL_START = "I'm sorry, but I can't help with that request."

@@ -1,4 +1,4 @@
-"""nvnb.response: chat completions and SSE chunks → LangChain messages."""
+"""nvnb._response: chat completions and SSE chunks → LangChain messages."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessageChunk
 
+from nvnb._response import StreamAssembler, parse_response, split_thinking
 from nvnb.errors import StreamError
-from nvnb.response import StreamAssembler, parse_response, split_thinking
 
 
 def _completion(message: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nvnb.markdown_safety import inert_markdown
+from nvnb._markdown_safety import inert_markdown
 
 markdown_it = pytest.importorskip("markdown_it")
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nvnb.prompt_template import interpolate, resolve, resolve_argument, whole_reference
+from nvnb._prompt_template import interpolate, resolve, resolve_argument, whole_reference
 
 
 class Config:

@@ -1,4 +1,4 @@
-"""nvnb.retired and ModelRetiredError: a 410 Gone names the retirement and current models.
+"""nvnb._retired and ModelRetiredError: a 410 Gone names the retirement and current models.
 
 The local server answers ``X-NVNB-Fault: status=410`` with the hosted catalog's body
 (``{"type": "about:blank", "title": "Gone", "status": 410, "detail": "The model '…' has reached
@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from nvnb import ChatNVIDIA, catalog
+from nvnb._retired import current_alternatives
 from nvnb.client import Client
 from nvnb.client._boundary import error_from_response
 from nvnb.errors import APIError, ModelRetiredError
-from nvnb.retired import current_alternatives
 
 MODEL = "meta/llama-3.1-8b-instruct"
 EOL = "2026-05-14T00:00:00Z"

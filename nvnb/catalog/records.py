@@ -314,6 +314,17 @@ def listed_record(item: Mapping[str, Any], model_type: str = "chat") -> Model:
     )
 
 
+def listed_ids(ids: Iterable[str]) -> frozenset[str]:
+    """The record ids a ``/v1/models`` listing names: a listed alias or ``playground_`` name
+    stands for its record's id, an id the catalog lacks for itself (as :func:`merge_listing`
+    makes it a record)."""
+    out = set()
+    for name in ids:
+        found = find_model(name)
+        out.add(found.id if found is not None else name)
+    return frozenset(out)
+
+
 def merge_listing(
     list_models: Callable[[], Iterable[Mapping[str, Any]]],
     *,

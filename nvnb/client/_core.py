@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from nvnb import catalog
+from nvnb._retired import current_alternatives
 from nvnb.client._boundary import (
     error_for_response,
     malformed_answer,
@@ -33,7 +34,6 @@ from nvnb.errors import (
     ModelRetiredError,
     NVNBError,
 )
-from nvnb.retired import current_alternatives
 from nvnb.settings import KEY_ENV, RetryPolicy, Secret, Settings, Timeouts, resolve_settings
 
 # The client's logger: where requests go is part of the client's story in a debug log.

@@ -1,6 +1,6 @@
 """One row → one chat request body.
 
-A template string is filled from the row with ``%%nvchat``'s rules (``nvnb.prompt_template``):
+A template string is filled from the row with ``%%nvchat``'s rules (``nvnb._prompt_template``):
 ``{column}`` is replaced by the row's value, anything else in braces (code, JSON) is sent as
 written, ``{{column}}`` is a literal ``{column}``. A callable template takes the row and returns
 the prompt text or the messages (OpenAI-style dicts, or LangChain messages).
@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from nvnb import images as image_sources
+from nvnb._prompt_template import interpolate
 from nvnb.dataset.rows import columns_of
 from nvnb.errors import InvalidInputError
-from nvnb.prompt_template import interpolate
 
 Template = str | Callable[[Mapping[str, Any]], Any]
 

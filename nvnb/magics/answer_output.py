@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from nvnb.markdown_safety import inert_markdown
+from nvnb._markdown_safety import inert_markdown
 
 FORMATS = ("markdown", "code", "text", "json")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from nvnb._prompt_template import Lookup, interpolate, resolve_argument
 from nvnb.magics.cell_failure import CellFailure, brief_errors
-from nvnb.prompt_template import Lookup, interpolate, resolve_argument
 
 
 def map_cell(

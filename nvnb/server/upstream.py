@@ -45,9 +45,9 @@ def upstream_key(upstream: str, key_env: str | None) -> str | None:
     NVIDIA's hosted service only."""
     if key_env:
         return os.environ.get(key_env) or None
-    from nvnb.settings import mode_for
+    from nvnb._hosted import is_hosted_url
 
-    if mode_for(upstream) == "hosted":
+    if is_hosted_url(upstream):
         return os.environ.get("NVIDIA_API_KEY") or None
     return None
 

@@ -177,19 +177,45 @@ class Session(traitlets.HasTraits):
         info = self.model_info
         return info is not None and "images" in info.capabilities
 
+    @property
+    def base_url(self) -> str:
+        """Where the current model's requests go ("" when that cannot be told without a
+        request: a chat model of one's own, or settings not usable yet)."""
+        try:
+            client = getattr(self.llm_for(), "client", None)
+            return str(client.settings.base_url) if client is not None else ""
+        except Exception:  # e.g. no key and NVNB_LOCAL=off: the first request will say so
+            return ""
+
+    def _listing_client(self) -> Any:
+        """The current model's nvnb client, or ``None`` for a chat model with no listing."""
+        client = getattr(self.llm_for(), "client", None)
+        return client if hasattr(client, "list_models") else None
+
     def available_models(self) -> list[str] | None:
         """The model ids the current model's service lists (``/v1/models``, cached by its
         client); ``None`` for a chat model that has no listing. Raises what the listing raised."""
-        client = getattr(self.llm_for(), "client", None)
-        if client is None or not hasattr(client, "list_models"):
+        client = self._listing_client()
+        if client is None:
             return None
         return [str(item["id"]) for item in client.list_models() if item.get("id")]
+
+    def chat_models(self) -> list[Model] | None:
+        """The chat models the current model's service offers: the catalog merged with its
+        live listing (:func:`nvnb.catalog.served.chat_models`); ``None`` for a chat model that
+        has no listing. On a self-hosted server a failed listing raises."""
+        client = self._listing_client()
+        if client is None:
+            return None
+        from nvnb.catalog.served import chat_models
+
+        return chat_models(client)
 
     def served_models(self) -> list[Model] | None:
         """On a self-hosted server, the chat models it lists (its list is the catalog there);
         ``None`` against the hosted catalog or with a chat model of one's own."""
-        client = getattr(self.llm_for(), "client", None)
-        if client is None or not hasattr(client, "list_models"):
+        client = self._listing_client()
+        if client is None:
             return None
         from nvnb.catalog.served import served_models
 
@@ -227,10 +253,10 @@ class Session(traitlets.HasTraits):
 
     def to_markdown(self) -> str:
         """The conversation as Markdown to *display* (``%nvchat history``, the ChatPanel fallback):
-        every text in it is made inert (:func:`nvnb.markdown_safety.inert_markdown`), so no HTML
+        every text in it is made inert (:func:`nvnb._markdown_safety.inert_markdown`), so no HTML
         from a model (or pasted into a prompt) runs when a notebook renders it. Images are named,
         not embedded."""
-        from nvnb.markdown_safety import inert_markdown
+        from nvnb._markdown_safety import inert_markdown
 
         return conversation_markdown(self.system_prompt, self.history, inert_markdown)
 

@@ -290,7 +290,7 @@ class Arena(NVWidget):
         return f"Arena(models={list(self.models)!r})"
 
     def _fallback_markdown(self) -> str:
-        from nvnb.markdown_safety import inert_markdown
+        from nvnb._markdown_safety import inert_markdown
 
         lines = ["**Arena** · " + " · ".join(f"`{m}`" for m in self.models)]
         for i, column in enumerate(self.columns):

@@ -269,7 +269,7 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
     def _fallback_markdown(self) -> str:
         """The conversation as inert Markdown (``Session.to_markdown``)."""
         if not self.session.history:
-            from nvnb.markdown_safety import inert_markdown
+            from nvnb._markdown_safety import inert_markdown
 
             return inert_markdown(f"**nvnb ChatPanel** — model `{self.session.model}`")
         return self.session.to_markdown()

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import traitlets
 
 from nvnb.widgets._base import NVWidget, resolve_session
-
-# Embedding and ranking models do not chat; the picker lists the rest.
-CHAT_TYPES = ("chat", "code", "vlm", "nv-vlm", "steerlm", "qa")
 
 
 def _record(model: Any, live: bool = False) -> dict[str, Any]:
@@ -31,20 +29,27 @@ def _record(model: Any, live: bool = False) -> dict[str, Any]:
     }
 
 
+def picker_records(models: Iterable[Any], live: Collection[str] = ()) -> list[dict[str, Any]]:
+    """``models`` as the picker shows them, by id (deprecated last); ids in ``live`` marked."""
+    records = (_record(m, live=m.id in live) for m in models)
+    return sorted(records, key=lambda r: (r["deprecated"], r["id"]))
+
+
 def catalog_records() -> list[dict[str, Any]]:
-    """The known catalog as the picker shows it (no network)."""
+    """The known catalog's chat models as the picker shows them (no network)."""
     from nvnb.catalog import known_models
 
-    models = [m for m in known_models() if m.type in CHAT_TYPES]
-    return sorted((_record(m) for m in models), key=lambda r: (r["deprecated"], r["id"]))
+    return picker_records(m for m in known_models() if m.is_chat)
 
 
 class ModelPicker(NVWidget):
     """Pick the session's model from the catalog; filters by type and capability.
 
     The known catalog shows at once; with ``live=True`` the service's list is loaded in a
-    background thread (the kernel never waits for it) and merged in: listed models are marked
-    live, unknown listed ids are added as chat models, and a failure shows in the widget.
+    background thread (the kernel never waits for it) and merged in as the catalog merges it
+    (:func:`nvnb.catalog.served.chat_models`: unknown listed ids become chat models; on a
+    self-hosted server its list is the catalog); listed models are marked live, and a failure
+    shows in the widget.
     """
 
     _view = traitlets.Unicode("model-picker").tag(sync=True)
@@ -78,22 +83,21 @@ class ModelPicker(NVWidget):
         return self._thread
 
     def _load_live(self) -> None:
+        from nvnb.answers import error_line
+        from nvnb.catalog import listed_ids
+
         try:
-            listed = self.session.available_models()
+            listed = self.session.available_models()  # raises what the listing raised
             if listed is None:
                 self.status = "offline"
                 return
-            served = self.session.served_models()  # self-hosted: its list is the catalog
+            offered = self.session.chat_models() or []  # the listing is cached by then
         except Exception as exc:
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            self.error = f"Could not load the live model list: {text}"
+            self.error = f"Could not load the live model list: {error_line(exc)}"
             self.status = "error"
             return
-        if served is not None:
-            self.models = [_record(m, live=True) for m in served]
-            self.session.settle_default_model()
-        else:
-            self.models = merge_live(self.models, listed)
+        self.models = picker_records(offered, live=listed_ids(listed))
+        self.session.settle_default_model()  # on a self-hosted server, a model it serves
         self.status = "ready"
 
     def __repr__(self) -> str:
@@ -105,42 +109,4 @@ class ModelPicker(NVWidget):
 
 def where_requests_go(session: Any) -> str:
     """The base URL the session's requests go to ("" if it cannot be told without a request)."""
-    try:
-        client = session.llm_for().client
-        return str(client.settings.base_url)
-    except Exception:
-        return ""
-
-
-def merge_live(records: list[dict[str, Any]], live_ids: list[str]) -> list[dict[str, Any]]:
-    """Mark listed models live; add listed ids the catalog does not know, as chat models."""
-    from nvnb.catalog import find_model
-
-    live = set(live_ids)
-    out = [{**r, "live": r["id"] in live} for r in records]
-    known = {r["id"] for r in records}
-    for model_id in sorted(live - known):
-        info = find_model(model_id)
-        if info is not None:
-            if info.id in known or info.type not in CHAT_TYPES:
-                continue
-            out.append(_record(info, live=True))
-        else:
-            out.append(
-                {
-                    "id": model_id,
-                    "type": "chat",
-                    "aliases": [],
-                    "endpoint": None,
-                    "capabilities": [],
-                    "labels": [],
-                    "deprecated": False,
-                    "live": True,
-                    "description": "",
-                    "context_length": None,
-                    "license": "",
-                    "url": "",
-                }
-            )
-        known.add(out[-1]["id"])
-    return out
+    return session.base_url

@@ -15,7 +15,7 @@ from typing import Any
 
 import traitlets
 
-from nvnb.answers import partial_text
+from nvnb.answers import error_line, partial_text
 from nvnb.widgets._base import NVWidget, resolve_session
 
 
@@ -130,7 +130,7 @@ class StreamPane(NVWidget):
                 self.reasoning = self._reasoning.value()
                 self.request_id = getattr(exc, "request_id", None) or ""
                 self.stats = self._live_stats()
-                self.error = _short_error(exc)
+                self.error = error_line(exc)
                 self.status = "error"
 
     # ----------------------------------------------------------------------- controls
@@ -226,7 +226,7 @@ class StreamPane(NVWidget):
 
     def _fallback_markdown(self) -> str:
         """The answer as inert Markdown (``text`` stays exact; the error may quote a server)."""
-        from nvnb.markdown_safety import inert_markdown
+        from nvnb._markdown_safety import inert_markdown
 
         if self.error:
             return f"**Error:** {inert_markdown(self.error)}"
@@ -270,12 +270,3 @@ class _StreamedText:
 
     def value(self) -> str:
         return "".join(self.parts)
-
-
-def _short_error(exc: BaseException) -> str:
-    """The first line of the error, its request id appended when the text lacks it."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    request_id = getattr(exc, "request_id", None)
-    if request_id and request_id not in text:
-        text += f" (request id: {request_id})"
-    return text

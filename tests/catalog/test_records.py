@@ -142,3 +142,14 @@ def test_a_listing_merges_with_the_catalog_by_where_it_comes_from() -> None:
     assert {m.id for m in fallback} == {m.id for m in known_models() if m.is_chat}
     with pytest.raises(ConnectError):
         merge_listing(offline, keep=lambda m: m.is_chat, self_hosted=True)
+
+
+def test_a_listed_alias_names_its_records_id_and_an_unknown_id_itself() -> None:
+    from nvnb.catalog import listed_ids
+
+    assert listed_ids(["ai-neva-22b", "playground_nemotron_steerlm_8b", "acme/own"]) == {
+        "nvidia/neva-22b",
+        "nvidia/nemotron-steerlm-8b",
+        "acme/own",
+    }
+    assert listed_ids([]) == frozenset()

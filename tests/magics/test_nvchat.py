@@ -16,6 +16,7 @@ import pytest
 from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 from IPython.utils.capture import CapturedIO, capture_output
 
+import nvnb.magics.ask_cell as ask_cell
 import nvnb.magics.nvchat as magics
 import nvnb.session as session_module
 from nvnb.magics.answer_output import CodeAnswer, MarkdownAnswer, TextAnswer
@@ -298,14 +299,14 @@ def test_a_kernel_with_widgets_streams_into_a_stream_pane(
     shell: InteractiveShell, session: Session, server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     panes: list[Any] = []
-    make = magics._stream_pane
+    make = ask_cell._stream_pane
 
     def record(s: Any) -> Any:
         panes.append(make(s))
         return panes[-1]
 
-    monkeypatch.setattr(magics, "_widgets_shown", lambda shell: True)
-    monkeypatch.setattr(magics, "_stream_pane", record)
+    monkeypatch.setattr(ask_cell, "_widgets_shown", lambda shell: True)
+    monkeypatch.setattr(ask_cell, "_stream_pane", record)
     result, captured = run(shell, "%%nvchat\nHello pane")
     assert result.success, result.error_in_exec
     (pane,) = panes
@@ -326,7 +327,7 @@ def test_a_kernel_with_widgets_streams_into_a_stream_pane(
 def test_the_terminal_prints_the_stream_once_and_returns_nothing(
     shell: InteractiveShell, session: Session, server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(magics, "_is_terminal", lambda shell: True)
+    monkeypatch.setattr(ask_cell, "_is_terminal", lambda shell: True)
     result, captured = run(shell, "%%nvchat -o said\nHello terminal")
     assert result.success and result.result is None
     assert captured.stdout.strip() == shell.user_ns["said"]
@@ -596,7 +597,7 @@ def test_the_question_mark_documents_the_cell_magic(shell: InteractiveShell) -> 
 def test_fix_without_any_error_says_so(
     shell: InteractiveShell, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(magics, "last_error", lambda shell: None)
+    monkeypatch.setattr(ask_cell, "last_error", lambda shell: None)
     result, captured = run(shell, "%nvchat fix")
     assert "no error to fix" in assert_one_line_failure(result, captured, "CellFailure")
 
@@ -690,7 +691,7 @@ def test_an_unknown_model_is_said_once_without_an_empty_pane_or_stats(
     shell: InteractiveShell, session: Session, server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shown: list[Any] = []
-    monkeypatch.setattr(magics, "_widgets_shown", lambda shell: True)
+    monkeypatch.setattr(ask_cell, "_widgets_shown", lambda shell: True)
     monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
     result, captured = run(shell, "%%nvchat -m no-such/model-x\nHi")
     text = assert_one_line_failure(result, captured, "UnknownModelError")

@@ -542,3 +542,19 @@ def test_the_session_lists_the_models_its_service_serves(nvnb_server):
     assert all(isinstance(model_id, str) for model_id in listed)
     offline, _ = make()  # a chat model with no /v1/models listing
     assert offline.available_models() is None
+
+
+def test_the_session_says_where_its_requests_go(nvnb_server):
+    assert Session(base_url=nvnb_server.base_url).base_url == nvnb_server.base_url
+    own, _ = make()  # a chat model of one's own: nvnb cannot tell
+    assert own.base_url == ""
+
+
+def test_the_sessions_chat_models_are_the_catalogs_merge_of_its_listing(nvnb_server):
+    s = Session(base_url=nvnb_server.base_url)  # loopback: a self-hosted server's list counts
+    offered = s.chat_models()
+    assert offered is not None and all(m.is_chat for m in offered)
+    assert [m.id for m in offered] == [m.id for m in s.served_models()]
+    assert {m.id for m in offered} <= set(s.available_models())
+    offline, _ = make()
+    assert offline.chat_models() is None

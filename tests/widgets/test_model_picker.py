@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
 
 from nvnb.session import Session
 from nvnb.widgets import ModelPicker
-from nvnb.widgets.model_picker import catalog_records, merge_live
+from nvnb.widgets.model_picker import catalog_records
 
 
 def test_the_picker_lists_the_chat_models_of_the_catalog_without_embeddings():
@@ -54,24 +61,92 @@ def test_a_failing_live_list_shows_in_the_widget_and_never_blocks():
     assert len(picker.models) > 100  # the known catalog stays usable
 
 
-def test_unknown_live_ids_are_added_as_chat_models():
-    merged = merge_live([], ["acme/new-model-1"])
-    assert merged == [
-        {
-            "id": "acme/new-model-1",
-            "type": "chat",
-            "aliases": [],
-            "endpoint": None,
-            "capabilities": [],
-            "labels": [],
-            "deprecated": False,
-            "live": True,
-            "description": "",
-            "context_length": None,
-            "license": "",
-            "url": "",
-        }
-    ]
+@pytest.fixture
+def listing_server() -> Iterator[Callable[[list[dict[str, Any]]], str]]:
+    """A loopback server whose ``/v1/models`` lists what the test says (an origin is returned)."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def serve(listing: list[dict[str, Any]]) -> str:
+        body = json.dumps({"object": "list", "data": listing}).encode()
+
+        class Listing(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                found = self.path.rstrip("/").endswith("/models")
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body) if found else 0))
+                self.end_headers()
+                if found:
+                    self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Listing)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def loaded(picker: ModelPicker) -> dict[str, dict[str, Any]]:
+    picker._thread.join(10)
+    assert picker.status == "ready", picker.error
+    return {r["id"]: r for r in picker.models}
+
+
+def test_unknown_live_ids_are_added_as_chat_models(
+    listing_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    origin = listing_server(
+        [
+            {"id": "acme/new-model-1"},  # the catalog lacks it
+            {"id": "ai-neva-22b"},  # a legacy alias: its record is the one listed
+            {"id": "nvidia/nv-embedqa-e5-v5"},  # an embedding model does not chat
+        ]
+    )
+    monkeypatch.setenv("NVIDIA_API_KEY", "nvapi-test-sentinel-key-0123456789")
+    monkeypatch.setenv("NVNB_HOSTED_ORIGIN", origin)
+    monkeypatch.delenv("NVIDIA_BASE_URL", raising=False)
+    models = loaded(ModelPicker(session=Session()))
+    assert models["acme/new-model-1"] == {
+        "id": "acme/new-model-1",
+        "type": "chat",
+        "aliases": [],
+        "endpoint": None,
+        "capabilities": [],
+        "labels": [],
+        "deprecated": False,
+        "live": True,
+        "description": "",
+        "context_length": None,
+        "license": "",
+        "url": "",
+    }
+    assert models["nvidia/neva-22b"]["live"]
+    assert "nvidia/nv-embedqa-e5-v5" not in models and "ai-neva-22b" not in models
+    # the hosted catalog stays whole; only what was listed is live
+    assert {r["id"] for r in catalog_records()} < set(models)
+    assert [i for i, r in models.items() if r["live"]] == ["acme/new-model-1", "nvidia/neva-22b"]
+
+
+def test_a_self_hosted_servers_list_is_the_pickers_and_the_session_settles_on_it(
+    listing_server: Any,
+) -> None:
+    origin = listing_server(
+        [{"id": "gemma-3-270m"}, {"id": "my-vlm", "input_modalities": ["text", "image"]}]
+    )
+    session = Session(base_url=f"{origin}/v1")
+    picker = ModelPicker(session=session)
+    models = loaded(picker)
+    assert list(models) == ["gemma-3-270m", "my-vlm"]
+    assert all(r["live"] for r in models.values())
+    assert models["my-vlm"]["capabilities"] == ["images"]
+    assert picker.value == session.model == "gemma-3-270m"  # the default is not served there
 
 
 def test_repr_and_fallback_are_stable():
