@@ -21,9 +21,17 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from nvnb.answers import partial_text
-from nvnb.magics.answer_output import FORMATS, ShownWhenTextArrives, TextStream, final_display
+from nvnb.magics.answer_output import (
+    FORMATS,
+    ShownWhenTextArrives,
+    TextStream,
+    final_display,
+    retire_pane,
+    show_pane,
+)
 from nvnb.magics.cell_failure import AnswerInterrupted, CellFailure, brief_errors
 from nvnb.magics.kernel_errors import ErrorsByCell, last_error
+from nvnb.magics.kernel_poll import KernelPoll
 from nvnb.magics.settings_rows import config_rows, where
 from nvnb.prompt_template import interpolate, resolve_argument
 
@@ -72,12 +80,18 @@ def _widgets_shown(shell: Any) -> bool:
     return True
 
 
-def _stream_pane(session: Any) -> Any:
+def _stream_pane(session: Any, stoppable: bool) -> Any:
     from nvnb.widgets import StreamPane
 
-    # The cell blocks while it streams, so a Stop click could not reach the kernel: no Stop
-    # (Kernel > Interrupt stops it, and the partial text is kept).
-    return StreamPane(session=session, stoppable=False)
+    # The cell blocks while it streams: its Stop works only while the waiting loop lets the
+    # kernel handle the click (KernelPoll); otherwise no Stop (Kernel > Interrupt stops it).
+    return StreamPane(session=session, stoppable=stoppable)
+
+
+def _show_partial(text: str) -> None:
+    from IPython.display import display
+
+    display(final_display(text, "markdown"))
 
 
 def parse_labels(text: str) -> dict[str, int]:
@@ -289,12 +303,18 @@ class NVChatMagics(Magics):
             )
         terminal = _is_terminal(self.shell)
         sink: Any = None
+        poll: KernelPoll | None = None
         if not args.no_stream:
             use_widget = not args.no_widget and not terminal and _widgets_shown(self.shell)
             if use_widget:
-                from IPython.display import display
-
-                sink = ShownWhenTextArrives(lambda: _stream_pane(session), display)
+                poll = KernelPoll.for_shell(self.shell)
+                sink = ShownWhenTextArrives(
+                    lambda: _stream_pane(session, stoppable=poll is not None),
+                    show_pane,
+                    retire_pane,
+                    _show_partial,
+                    idle=poll,
+                )
             else:
                 # a kernel's stdout flushes itself; elsewhere show each token as it comes
                 sink = TextStream(flush_each=getattr(self.shell, "kernel", None) is None)
@@ -305,14 +325,17 @@ class NVChatMagics(Magics):
                 return "the text received before the error is shown above"
             return _magic_hint(exc)
 
-        with brief_errors(hint_for):
-            answer = session.ask(
-                prompt, images=images, context=context, chat=args.chat, sink=sink, **overrides
-            )
-        pane = isinstance(sink, ShownWhenTextArrives) and sink.shown
-        return self._deliver(
-            answer, args, out, streamed=sink is not None, terminal=terminal, pane=pane
-        )
+        try:
+            with brief_errors(hint_for):
+                answer = session.ask(
+                    prompt, images=images, context=context, chat=args.chat, sink=sink, **overrides
+                )
+        finally:
+            if poll is not None:
+                poll.close()
+        # A pane steps aside at the end: the answer is then shown once, below.
+        printed = isinstance(sink, TextStream)
+        return self._deliver(answer, args, out, streamed=printed, terminal=terminal)
 
     def _map(self, args: Any, template: str, out: str | None) -> Any:
         from nvnb.magics.map_cell import map_cell
@@ -327,7 +350,6 @@ class NVChatMagics(Magics):
         *,
         streamed: bool,
         terminal: bool,
-        pane: bool = False,
     ) -> Any:
         """Store and show a finished (or interrupted) answer; the result is the cell's output."""
         text = answer.text
@@ -354,10 +376,8 @@ class NVChatMagics(Magics):
             self.shell.set_next_input(str(shown), replace=False)
         if terminal and streamed and args.format != "json":
             return None  # already printed as it streamed
-        if pane and args.format != "json":
-            return None  # the pane shows it (as %%ai does: one copy, not the pane and Out[n])
         if out is not None and streamed:
-            return None  # -o stores it without showing it again: it was shown as it streamed
+            return None  # -o stores it without showing it again: it was printed as it streamed
         return shown
 
     def _interrupted(
