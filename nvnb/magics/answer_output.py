@@ -72,8 +72,7 @@ class ShownWhenTextArrives:
     An error before any text (an unknown model, bad labels, a missing image) leaves no view
     behind: the cell's one-line error says it once, with no empty pane or "0 tokens" line beside.
     When the answer ends (done, stopped or failed), ``retire(view)`` takes the view away; on a
-    failure, the text received before it is displayed in its place (``show_partial``). ``idle``
-    is called while it waits and after each delta once the view is shown.
+    failure, the text received before it is displayed in its place (``show_partial``).
     """
 
     def __init__(
@@ -82,13 +81,11 @@ class ShownWhenTextArrives:
         show: Callable[[Any], None],
         retire: Callable[[Any], None] | None = None,
         show_partial: Callable[[str], None] | None = None,
-        idle: Callable[[], None] | None = None,
     ) -> None:
         self._make_view = make_view
         self._show = show
         self._retire = retire
         self._show_partial = show_partial
-        self._idle = idle
         self.view: Any = None
         self.shown = False
         self.retired = False
@@ -117,18 +114,11 @@ class ShownWhenTextArrives:
         if text:
             self._display()
         self._forward("on_delta", text)
-        self.on_idle()
 
     def on_reasoning(self, text: str) -> None:
         if text:
             self._display()
         self._forward("on_reasoning", text)
-
-    def on_idle(self) -> None:
-        """Called while the request waits (``Session.ask``): ``idle`` lets the kernel handle the
-        shown view's clicks (Stop) although the cell is still running."""
-        if self.shown and not self.retired and self._idle is not None:
-            self._idle()
 
     def on_end(self, answer: Any) -> None:
         self._display()
@@ -189,6 +179,7 @@ class MarkdownAnswer(_WithProvenance, str):
     """
 
     reasoning: str | None = None
+    stopped = False  # said under the Markdown: the text is what arrived before Stop
 
     def __new__(cls, text: str, reasoning: str | None = None) -> MarkdownAnswer:
         obj = super().__new__(cls, text)
@@ -196,13 +187,15 @@ class MarkdownAnswer(_WithProvenance, str):
         return obj
 
     def _repr_markdown_(self) -> str:
+        note = "\n\n*(stopped)*" if self.stopped else ""
         if not self.reasoning:
-            return inert_markdown(str(self))
+            return inert_markdown(str(self)) + note
         return (
             "<details><summary>reasoning</summary>\n\n"
             + inert_markdown(self.reasoning.strip())
             + "\n\n</details>\n\n"
             + inert_markdown(str(self))
+            + note
         )
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:

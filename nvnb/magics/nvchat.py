@@ -23,6 +23,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from nvnb.answers import partial_text
 from nvnb.magics.answer_output import (
     FORMATS,
+    MarkdownAnswer,
     ShownWhenTextArrives,
     TextStream,
     final_display,
@@ -31,8 +32,8 @@ from nvnb.magics.answer_output import (
 )
 from nvnb.magics.cell_failure import AnswerInterrupted, CellFailure, brief_errors
 from nvnb.magics.kernel_errors import ErrorsByCell, last_error
-from nvnb.magics.kernel_poll import KernelPoll
 from nvnb.magics.settings_rows import config_rows, where
+from nvnb.magics.stop_on_arrival import stop_on_arrival
 from nvnb.prompt_template import interpolate, resolve_argument
 
 COMMANDS = (
@@ -80,12 +81,14 @@ def _widgets_shown(shell: Any) -> bool:
     return True
 
 
-def _stream_pane(session: Any, stoppable: bool) -> Any:
+def _stream_pane(session: Any) -> Any:
     from nvnb.widgets import StreamPane
 
-    # The cell blocks while it streams: its Stop works only while the waiting loop lets the
-    # kernel handle the click (KernelPoll); otherwise no Stop (Kernel > Interrupt stops it).
-    return StreamPane(session=session, stoppable=stoppable)
+    # The cell blocks while it streams: its Stop is shown only where the click is heard at once
+    # (stop_on_arrival); otherwise Kernel > Interrupt stops it, keeping the partial text.
+    pane = StreamPane(session=session, stoppable=False)
+    pane.stoppable = stop_on_arrival(pane, pane.stop_streaming)
+    return pane
 
 
 def _show_partial(text: str) -> None:
@@ -303,17 +306,11 @@ class NVChatMagics(Magics):
             )
         terminal = _is_terminal(self.shell)
         sink: Any = None
-        poll: KernelPoll | None = None
         if not args.no_stream:
             use_widget = not args.no_widget and not terminal and _widgets_shown(self.shell)
             if use_widget:
-                poll = KernelPoll.for_shell(self.shell)
                 sink = ShownWhenTextArrives(
-                    lambda: _stream_pane(session, stoppable=poll is not None),
-                    show_pane,
-                    retire_pane,
-                    _show_partial,
-                    idle=poll,
+                    lambda: _stream_pane(session), show_pane, retire_pane, _show_partial
                 )
             else:
                 # a kernel's stdout flushes itself; elsewhere show each token as it comes
@@ -325,14 +322,10 @@ class NVChatMagics(Magics):
                 return "the text received before the error is shown above"
             return _magic_hint(exc)
 
-        try:
-            with brief_errors(hint_for):
-                answer = session.ask(
-                    prompt, images=images, context=context, chat=args.chat, sink=sink, **overrides
-                )
-        finally:
-            if poll is not None:
-                poll.close()
+        with brief_errors(hint_for):
+            answer = session.ask(
+                prompt, images=images, context=context, chat=args.chat, sink=sink, **overrides
+            )
         # A pane steps aside at the end: the answer is then shown once, below.
         printed = isinstance(sink, TextStream)
         return self._deliver(answer, args, out, streamed=printed, terminal=terminal)
@@ -366,6 +359,8 @@ class NVChatMagics(Magics):
                 f"the answer is not valid JSON ({exc})",
                 hint="ask for JSON only, or use -f text to see the raw answer",
             ) from None
+        if isinstance(shown, MarkdownAnswer) and answer.stopped:
+            shown.stopped = True
         if hasattr(shown, "provenance"):  # saved in the output's metadata
             from nvnb.notebook_export import provenance
 

@@ -182,19 +182,15 @@ def drain(
     handle: Callable[[Event], Answer | None],
     flight: Flight,
     future: Any,
-    idle: Callable[[], None] | None = None,
 ) -> Answer:
     """Feed the events of one request to ``handle`` (in the asking thread) until the answer
-    ends; a ``KeyboardInterrupt`` here stops the request and still collects the answer.
-    ``idle`` is called whenever 50 ms pass without an event."""
+    ends; a ``KeyboardInterrupt`` here stops the request and still collects the answer."""
     answer: Answer | None = None
     try:
         while answer is None:
             try:
                 event = events.get(timeout=0.05)
             except queue.Empty:
-                if idle is not None:
-                    idle()
                 continue
             answer = handle(event)
     except KeyboardInterrupt:

@@ -11,8 +11,7 @@ The contract the magics and widgets build on::
   ``.stats``; ``.stopped`` when :meth:`Session.stop` or a kernel interrupt ended it early).
 * ``sink`` is any object with ``on_delta(text)``, ``on_end(answer)`` and ``on_error(exc)`` (a
   ``StreamPane`` is one). Optional hooks, called when present: ``on_start(answer)`` (the answer
-  object that is being filled), ``on_reasoning(text)``, ``on_idle()`` (by :meth:`Session.ask`,
-  every 50 ms while no event arrives). Sink methods are called in the thread that
+  object that is being filled), ``on_reasoning(text)``. Sink methods are called in the thread that
   called :meth:`Session.ask` (in the event loop for :meth:`Session.ask_async`).
 * ``overrides`` are per-call settings: ``model``, ``temperature``, ``max_tokens``, ``top_p``,
   ``seed``, ``labels``, ``system``, ``stop``.
@@ -288,13 +287,7 @@ class Session(traitlets.HasTraits):
         request = self._prepare(prompt, images, context, chat, overrides)
         events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         flight, future = self._launch(request, events.put_nowait)
-        answer = drain(
-            events,
-            lambda event: self._handle(request, event, sink),
-            flight,
-            future,
-            idle=getattr(sink, "on_idle", None),
-        )
+        answer = drain(events, lambda event: self._handle(request, event, sink), flight, future)
         return finish(answer)
 
     async def ask_async(

@@ -210,3 +210,11 @@ def test_a_code_answer_fence_is_longer_than_any_backtick_run_inside() -> None:
     code = "x = 1\n````\n<img src=x onerror=alert(1)>"
     markdown = bundle(CodeAnswer(code, "python"))["text/markdown"]
     assert markdown == f"`````python\n{code}\n`````"
+
+
+def test_a_stopped_answer_says_so_under_its_markdown_only() -> None:
+    answer = final_display("Once upon a", "markdown")
+    answer.stopped = True
+    data = bundle(answer)
+    assert data["text/markdown"] == "Once upon a\n\n*(stopped)*"
+    assert data["text/plain"] == "Once upon a" == str(answer)

@@ -300,8 +300,8 @@ def test_a_kernel_with_widgets_streams_into_a_stream_pane_that_steps_aside_for_t
     panes: list[Any] = []
     make = magics._stream_pane
 
-    def record(s: Any, stoppable: bool) -> Any:
-        panes.append(make(s, stoppable))
+    def record(s: Any) -> Any:
+        panes.append(make(s))
         return panes[-1]
 
     monkeypatch.setattr(magics, "_widgets_shown", lambda shell: True)
@@ -311,6 +311,7 @@ def test_a_kernel_with_widgets_streams_into_a_stream_pane_that_steps_aside_for_t
     (pane,) = panes
     assert "local nvnb server" in pane.text and pane.status == "done"
     assert pane.session is session
+    assert not pane.stoppable  # no kernel to hear a Stop while the cell runs: none shown
     # The pane was displayed with its view alone (no "no answer yet" text for a saved notebook),
     # then emptied (model_id "", which front ends hide) and closed; the answer is shown once,
     # as the cell's result (what a saved notebook, GitHub and nbval read).
