@@ -13,6 +13,20 @@ from nvnb.widgets._base import NVWidget, resolve_session
 CHAT_TYPES = ("chat", "code", "vlm", "nv-vlm", "steerlm", "qa")
 
 
+def describe(model: Any) -> str:
+    """One line of public facts about a model (its name, release, open weights), or ``""``."""
+    parts = []
+    if getattr(model, "name", None):
+        parts.append(model.name)
+    if getattr(model, "released", None):
+        parts.append(f"released {model.released}")
+    if getattr(model, "open_weights", None):
+        parts.append("open weights")
+    if getattr(model, "max_output_tokens", None):
+        parts.append(f"answers up to {model.max_output_tokens:,} tokens")
+    return " · ".join(parts)
+
+
 def _record(model: Any, live: bool = False) -> dict[str, Any]:
     return {
         "id": model.id,
@@ -24,7 +38,7 @@ def _record(model: Any, live: bool = False) -> dict[str, Any]:
         "deprecated": bool(model.deprecated),
         "live": live,
         # Public catalog facts, where the catalog has them.
-        "description": getattr(model, "description", None) or "",
+        "description": describe(model),
         "context_length": getattr(model, "context_length", None),
         "license": getattr(model, "license", None) or "",
         "url": getattr(model, "url", None) or "",
