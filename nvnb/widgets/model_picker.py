@@ -14,12 +14,13 @@ CHAT_TYPES = ("chat", "code", "vlm", "nv-vlm", "steerlm", "qa")
 
 
 def describe(model: Any) -> str:
-    """One line of public facts about a model (its name, release, open weights), or ``""``."""
+    """One line of public facts about a model (its name, open weights, longest answer), or ``""``.
+
+    models.dev's release dates are left out: some are placeholders (``2025-01-01`` for
+    Llama 3.1 8B, released in 2024)."""
     parts = []
     if getattr(model, "name", None):
         parts.append(model.name)
-    if getattr(model, "released", None):
-        parts.append(f"released {model.released}")
     if getattr(model, "open_weights", None):
         parts.append("open weights")
     if getattr(model, "max_output_tokens", None):

@@ -90,7 +90,7 @@ def test_the_card_shows_the_public_facts_the_catalog_has_and_invents_none():
     profile = _PROFILES["nvidia/nemotron-3-nano-30b-a3b"]
     assert nano["context_length"] == profile["max_input_tokens"]
     assert nano["description"].startswith(profile["name"])
-    assert f"released {profile['release_date']}" in nano["description"]
+    assert f"answers up to {profile['max_output_tokens']:,} tokens" in nano["description"]
     # No profile, no facts: nothing is made up for a model models.dev does not describe.
     unprofiled = [r for i, r in records.items() if i not in _PROFILES]
     assert unprofiled
