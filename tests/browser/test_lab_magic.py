@@ -66,22 +66,24 @@ def notebooks(workdir: Path) -> Path:
     return where
 
 
+@pytest.mark.parametrize(("front_end", "width"), [("lab", 1400), ("notebook7", 800)])
 def test_stop_in_a_streaming_nvchat_cell_stops_it_and_keeps_the_partial_text(
-    browser: Any, lab: str, notebooks: Path
+    browser: Any, lab: str, notebooks: Path, front_end: str, width: int
 ) -> None:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
         start_kernel(lab, "stop.ipynb")
-        page.goto(lab_url(lab, "stop.ipynb"))
+        url = lab_url(lab, "stop.ipynb") if front_end == "lab" else f"{lab}/notebooks/stop.ipynb"
+        page.goto(url)
         page.wait_for_selector(".jp-Notebook", timeout=90_000)
         run_all(page, until=f"{STORY} .nvnb-stream[data-status='streaming'] .nvnb-stop")
         page.wait_for_function(  # some text has arrived
             "(sel) => (document.querySelector(sel)?.textContent || '').length > 40",
             arg=f"{STORY} .nvnb-answer",
         )
-        shot(page, "20-nvchat-streaming-stop-1400", page.locator(".jp-Cell").nth(1))
+        shot(page, f"20-nvchat-streaming-stop-{front_end}-{width}", page.locator(".jp-Cell").nth(1))
         page.click(f"{STORY} .nvnb-stop")
         # The cell ends (no kernel interrupt): the next cell runs and says how it stopped.
         page.wait_for_selector(f"{CHECK} .jp-OutputArea-output >> text=/True stop/")
@@ -93,9 +95,9 @@ def test_stop_in_a_streaming_nvchat_cell_stops_it_and_keeps_the_partial_text(
         assert texts[0].rstrip().endswith("(stopped)")
         assert "Error" not in texts[0] and "KeyboardInterrupt" not in texts[0]
         assert page.locator(f"{STORY} [data-nvnb-widget='stream-pane']").count() == 0
-        shot(page, "21-nvchat-stopped-1400", page.locator(".jp-Cell").nth(1))
+        shot(page, f"21-nvchat-stopped-{front_end}-{width}", page.locator(".jp-Cell").nth(1))
     except Exception:
-        shot(page, "failed-nvchat-stop")
+        shot(page, f"failed-nvchat-stop-{front_end}")
         raise
     finally:
         context.close()
