@@ -24,9 +24,18 @@ export function button(className, text, title) {
  */
 export function keepKeys(el, { keepEscape = false } = {}) {
   // Lumino handles shortcuts in the capture phase in Notebook 7 (before this element sees the
-  // key); it skips targets inside an element marked like this.
-  el.dataset.lmSuppressShortcuts = "true";
-  el.dataset.pSuppressShortcuts = "true";
+  // key), so stopping propagation here comes too late. It skips elements marked like this, but
+  // it tests a binding's selector on the key's target before looking for the mark: a binding on
+  // `.jp-Notebook.jp-mod-commandMode :focus` matches a focused slider itself, above any marked
+  // ancestor. So the mark goes on the root and on whatever receives focus inside it.
+  const mark = (node) => {
+    node.dataset.lmSuppressShortcuts = "true";
+    node.dataset.pSuppressShortcuts = "true";
+  };
+  mark(el);
+  el.addEventListener("focusin", (event) => {
+    if (event.target instanceof HTMLElement) mark(event.target);
+  });
   const stop = (event) => {
     if (event.key === "Escape" && !keepEscape) return;
     event.stopPropagation();

@@ -44,6 +44,12 @@ class Model:
     thinking: dict[str, Any] | None = field(default=None, compare=False, hash=False)
     base_model: str | None = None
     deprecated: bool = False
+    # Public facts where models.dev has a profile of the model (see models.json's "about").
+    name: str | None = field(default=None, compare=False)
+    context_length: int | None = field(default=None, compare=False)
+    max_output_tokens: int | None = field(default=None, compare=False)
+    released: str | None = field(default=None, compare=False)
+    open_weights: bool | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.type not in MODEL_TYPES:
@@ -110,6 +116,11 @@ class Model:
             "streaming": self.streaming,
             "thinking": self.supports_thinking,
             "deprecated": self.deprecated,
+            "name": self.name,
+            "context_length": self.context_length,
+            "max_output_tokens": self.max_output_tokens,
+            "released": self.released,
+            "open_weights": self.open_weights,
         }
 
 
@@ -183,6 +194,11 @@ def _record(raw: dict[str, Any]) -> Model:
         thinking=raw.get("thinking"),
         base_model=raw.get("base_model"),
         deprecated=raw.get("deprecated", False),
+        name=raw.get("name"),
+        context_length=raw.get("context_length"),
+        max_output_tokens=raw.get("max_output_tokens"),
+        released=raw.get("released"),
+        open_weights=raw.get("open_weights"),
     )
 
 

@@ -1,10 +1,17 @@
-"""Where a ``%%nvchat`` answer goes: live while it streams, then, unless a pane shows it, once
-as a plain display.
+"""Where a ``%%nvchat`` answer goes: live while it streams, then once as a plain display.
 
 While streaming, deltas go to a ``StreamPane`` widget (in a kernel whose front end shows widgets)
-or to standard output as plain text. A pane is the answer's one copy (as with jupyter-ai's
-``%%ai``); otherwise the complete answer is displayed as a plain ``text/markdown`` +
-``text/plain`` result, which is what saved notebooks, GitHub and nbval see."""
+or to standard output as plain text. When the answer ends, the pane steps aside and the complete
+answer is displayed once as a plain ``text/markdown`` + ``text/plain`` result, which is what saved
+notebooks, GitHub and nbval see (as with jupyter-ai's ``%%ai``: one copy).
+
+Why the pane steps aside rather than stays: a widget output saved in a notebook shows "Error
+displaying widget: model not found" once the kernel is gone, and its text fallback is the one
+taken when it was displayed (before any text; nbval ignores ``update_display_data``, so updating it
+at the end would make the saved notebook differ from what nbval sees). So the pane is displayed
+with the widget view alone and, at the end, updated to an empty view (``model_id: ""``, which
+JupyterLab and Notebook 7 hide) and closed; nbval skips widget views, so both agree.
+"""
 
 from __future__ import annotations
 
@@ -56,18 +63,32 @@ class TextStream:
         self._finish_line()
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
 class ShownWhenTextArrives:
     """A live view (a ``StreamPane``) made when the request starts, displayed with its first text.
 
     An error before any text (an unknown model, bad labels, a missing image) leaves no view
     behind: the cell's one-line error says it once, with no empty pane or "0 tokens" line beside.
+    When the answer ends (done, stopped or failed), ``retire(view)`` takes the view away; on a
+    failure, the text received before it is displayed in its place (``show_partial``).
     """
 
-    def __init__(self, make_view: Callable[[], Any], show: Callable[[Any], None]) -> None:
+    def __init__(
+        self,
+        make_view: Callable[[], Any],
+        show: Callable[[Any], None],
+        retire: Callable[[Any], None] | None = None,
+        show_partial: Callable[[str], None] | None = None,
+    ) -> None:
         self._make_view = make_view
         self._show = show
+        self._retire = retire
+        self._show_partial = show_partial
         self.view: Any = None
         self.shown = False
+        self.retired = False
 
     def on_start(self, answer: Any = None) -> None:
         if self.view is None:
@@ -84,6 +105,11 @@ class ShownWhenTextArrives:
         if method is not None:
             method(value)
 
+    def _step_aside(self) -> None:
+        if self.shown and not self.retired and self._retire is not None:
+            self.retired = True
+            self._retire(self.view)
+
     def on_delta(self, text: str) -> None:
         if text:
             self._display()
@@ -97,9 +123,39 @@ class ShownWhenTextArrives:
     def on_end(self, answer: Any) -> None:
         self._display()
         self._forward("on_end", answer)
+        self._step_aside()
 
     def on_error(self, exc: BaseException) -> None:
         self._forward("on_error", exc)
+        if self.shown and not self.retired and self._retire is not None:
+            self._step_aside()
+            from nvnb.answers import partial_text
+
+            text = partial_text(exc)
+            if text and self._show_partial is not None:
+                self._show_partial(text)
+
+
+def show_pane(view: Any) -> Any:
+    """Display a widget with its view alone (no text fallback taken before any text arrived);
+    returns the display handle :func:`retire_pane` updates."""
+    from IPython.display import display
+
+    data = view._repr_mimebundle_()
+    data = data[0] if isinstance(data, tuple) else data
+    handle = display({WIDGET_VIEW: data[WIDGET_VIEW]}, raw=True, display_id=True)
+    view._nvnb_display = handle
+    return handle
+
+
+def retire_pane(view: Any) -> None:
+    """Replace the pane's output by an empty widget view (hidden by JupyterLab, Notebook 7 and a
+    reopened notebook alike) and close the widget: the answer is displayed once, after it."""
+    handle = getattr(view, "_nvnb_display", None)
+    if handle is not None:
+        empty = {"version_major": 2, "version_minor": 0, "model_id": ""}
+        handle.update({WIDGET_VIEW: empty}, raw=True)
+    view.close()
 
 
 # --- the final, plain display ----------------------------------------------------------------
@@ -123,6 +179,7 @@ class MarkdownAnswer(_WithProvenance, str):
     """
 
     reasoning: str | None = None
+    stopped = False  # said under the Markdown: the text is what arrived before Stop
 
     def __new__(cls, text: str, reasoning: str | None = None) -> MarkdownAnswer:
         obj = super().__new__(cls, text)
@@ -130,13 +187,15 @@ class MarkdownAnswer(_WithProvenance, str):
         return obj
 
     def _repr_markdown_(self) -> str:
+        note = "\n\n*(stopped)*" if self.stopped else ""
         if not self.reasoning:
-            return inert_markdown(str(self))
+            return inert_markdown(str(self)) + note
         return (
             "<details><summary>reasoning</summary>\n\n"
             + inert_markdown(self.reasoning.strip())
             + "\n\n</details>\n\n"
             + inert_markdown(str(self))
+            + note
         )
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:

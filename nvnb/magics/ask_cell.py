@@ -14,10 +14,18 @@ from IPython.core.error import UsageError
 
 from nvnb._prompt_template import interpolate, resolve_argument
 from nvnb.answers import partial_text
-from nvnb.magics.answer_output import ShownWhenTextArrives, TextStream, final_display
+from nvnb.magics.answer_output import (
+    MarkdownAnswer,
+    ShownWhenTextArrives,
+    TextStream,
+    final_display,
+    retire_pane,
+    show_pane,
+)
 from nvnb.magics.cell_failure import AnswerInterrupted, CellFailure, brief_errors
 from nvnb.magics.cell_options import output_name, parse_labels
 from nvnb.magics.kernel_errors import last_error
+from nvnb.magics.stop_on_arrival import stop_on_arrival
 
 Lookup = Callable[[str], Any]
 
@@ -41,9 +49,17 @@ def _widgets_shown(shell: Any) -> bool:
 def _stream_pane(session: Any) -> Any:
     from nvnb.widgets import StreamPane
 
-    # The cell blocks while it streams, so a Stop click could not reach the kernel: no Stop
-    # (Kernel > Interrupt stops it, and the partial text is kept).
-    return StreamPane(session=session, stoppable=False)
+    # The cell blocks while it streams: its Stop is shown only where the click is heard at once
+    # (stop_on_arrival); otherwise Kernel > Interrupt stops it, keeping the partial text.
+    pane = StreamPane(session=session, stoppable=False)
+    pane.stoppable = stop_on_arrival(pane, pane.stop_streaming)
+    return pane
+
+
+def _show_partial(text: str) -> None:
+    from IPython.display import display
+
+    display(final_display(text, "markdown"))
 
 
 def _warn_missing(missing: list[str]) -> None:
@@ -117,9 +133,9 @@ def ask(shell: Any, args: Any, prompt: str, lookup: Lookup, *, template: bool = 
     if not args.no_stream:
         use_widget = not args.no_widget and not terminal and _widgets_shown(shell)
         if use_widget:
-            from IPython.display import display
-
-            sink = ShownWhenTextArrives(lambda: _stream_pane(session), display)
+            sink = ShownWhenTextArrives(
+                lambda: _stream_pane(session), show_pane, retire_pane, _show_partial
+            )
         else:
             # a kernel's stdout flushes itself; elsewhere show each token as it comes
             sink = TextStream(flush_each=getattr(shell, "kernel", None) is None)
@@ -134,10 +150,9 @@ def ask(shell: Any, args: Any, prompt: str, lookup: Lookup, *, template: bool = 
         answer = session.ask(
             prompt, images=images, context=context, chat=args.chat, sink=sink, **overrides
         )
-    pane = isinstance(sink, ShownWhenTextArrives) and sink.shown
-    return _deliver(
-        shell, answer, args, out, streamed=sink is not None, terminal=terminal, pane=pane
-    )
+    # A pane steps aside at the end: the answer is then shown once, below.
+    printed = isinstance(sink, TextStream)
+    return _deliver(shell, answer, args, out, streamed=printed, terminal=terminal)
 
 
 def _deliver(
@@ -148,7 +163,6 @@ def _deliver(
     *,
     streamed: bool,
     terminal: bool,
-    pane: bool = False,
 ) -> Any:
     """Store and show a finished (or interrupted) answer; the result is the cell's output."""
     text = answer.text
@@ -165,6 +179,8 @@ def _deliver(
             f"the answer is not valid JSON ({exc})",
             hint="ask for JSON only, or use -f text to see the raw answer",
         ) from None
+    if isinstance(shown, MarkdownAnswer) and answer.stopped:
+        shown.stopped = True
     if hasattr(shown, "provenance"):  # saved in the output's metadata
         from nvnb.notebook_export import provenance
 
@@ -175,10 +191,8 @@ def _deliver(
         shell.set_next_input(str(shown), replace=False)
     if terminal and streamed and args.format != "json":
         return None  # already printed as it streamed
-    if pane and args.format != "json":
-        return None  # the pane shows it (as %%ai does: one copy, not the pane and Out[n])
     if out is not None and streamed:
-        return None  # -o stores it without showing it again: it was shown as it streamed
+        return None  # -o stores it without showing it again: it was printed as it streamed
     return shown
 
 

@@ -11,6 +11,21 @@ import traitlets
 from nvnb.widgets._base import NVWidget, resolve_session
 
 
+def describe(model: Any) -> str:
+    """One line of public facts about a model (its name, open weights, longest answer), or ``""``.
+
+    models.dev's release dates are left out: some are placeholders (``2025-01-01`` for
+    Llama 3.1 8B, released in 2024)."""
+    parts = []
+    if getattr(model, "name", None):
+        parts.append(model.name)
+    if getattr(model, "open_weights", None):
+        parts.append("open weights")
+    if getattr(model, "max_output_tokens", None):
+        parts.append(f"answers up to {model.max_output_tokens:,} tokens")
+    return " · ".join(parts)
+
+
 def _record(model: Any, live: bool = False) -> dict[str, Any]:
     return {
         "id": model.id,
@@ -22,7 +37,7 @@ def _record(model: Any, live: bool = False) -> dict[str, Any]:
         "deprecated": bool(model.deprecated),
         "live": live,
         # Public catalog facts, where the catalog has them.
-        "description": getattr(model, "description", None) or "",
+        "description": describe(model),
         "context_length": getattr(model, "context_length", None),
         "license": getattr(model, "license", None) or "",
         "url": getattr(model, "url", None) or "",

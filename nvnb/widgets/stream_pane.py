@@ -138,6 +138,12 @@ class StreamPane(NVWidget):
         """Stop the answer in flight (through the bound session)."""
         self.session.stop()
 
+    def stop_streaming(self) -> None:
+        """Stop the answer this pane shows, if it is still streaming (thread-safe): a Stop
+        click that reaches the kernel late (after the answer) then stops nothing else."""
+        if self.status == "streaming":
+            self.stop()
+
     def clear(self) -> None:
         with self._lock:
             self._cancel_timer()
@@ -212,7 +218,7 @@ class StreamPane(NVWidget):
     def _on_front_end_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "stop":
-            self.stop()
+            self.stop_streaming()
         elif kind == "resync":
             with self._lock:
                 text, reasoning = self._text.value(), self._reasoning.value()

@@ -143,6 +143,8 @@ def test_the_model_browser_searches_descriptions_and_capabilities_and_hides_depr
     card = page.inner_text(f"{SLOW} .nvnb-card")
     assert os.environ.get("NVIDIA_BASE_URL", "") in card or "127.0.0.1" in card, card
     assert "integrate.api.nvidia.com" not in card
+    # Public facts from the catalog (models.dev's profile of the model): name, context length.
+    assert "Llama 3.1 8B Instruct" in card and "16,000 tokens" in card, card
     shot(page, "02-model-browser", cell(page, 1))
     close_pop(page, SLOW)
 
@@ -489,7 +491,18 @@ def set_theme(page: Any, name: str) -> None:
     page.click(f'.lm-Menu-itemLabel >> text="{name}"')
     light = "true" if "Light" in name else "false"
     page.wait_for_selector(f"body[data-jp-theme-light='{light}']", state="attached")
-    page.wait_for_timeout(500)
+    # The attribute changes before the theme's stylesheet has loaded: wait until the menu bar
+    # is painted in the theme (a screenshot taken earlier shows a half-dark page).
+    page.wait_for_function(
+        """(light) => {
+          const bar = document.querySelector('#jp-top-panel') || document.body;
+          const [r, g, b] = getComputedStyle(bar).backgroundColor.match(/\\d+/g).map(Number);
+          const y = (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+          return light ? y > 0.7 : y < 0.3;
+        }""",
+        arg=light == "true",
+    )
+    page.wait_for_timeout(300)
 
 
 @pytest.mark.parametrize(

@@ -68,25 +68,40 @@ def test_the_chat_panel_works_in_notebook_7(browser, notebook7, servers):
         context.close()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="open: in Notebook 7 arrow keys still do not move the slider"
-)
 def test_arrow_keys_reach_the_sliders_in_notebook_7(browser, notebook7):
+    """Notebook 7 handles shortcuts in the capture phase: the keys must still move the sliders
+    (settings and SteerLM labels), and the notebook's cell selection must stay."""
     context = browser.new_context(viewport={"width": 800, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
+        start_kernel(notebook7, "panel7.ipynb")
         page.goto(f"{notebook7}/notebooks/panel7.ipynb")
-        page.wait_for_selector(f"{PANEL} [data-nvnb-widget='chat-composer']", timeout=90_000)
+        page.wait_for_selector(".jp-Notebook", timeout=90_000)
+        run_all(page, until=f"{PANEL} [data-nvnb-widget='chat-composer']")
+        page.click(f"{PANEL} .nvnb-model-button")
+        page.select_option(f"{PANEL} select.nvnb-type-filter", "steerlm")
+        page.check(f"{PANEL} .nvnb-show-deprecated input")  # its one model is deprecated
+        page.click(f"{PANEL} .nvnb-picker-row[data-id='nvidia/nemotron-steerlm-8b']")
         page.click(f"{PANEL} .nvnb-settings-button")
-        slider = page.locator(f"{PANEL} input[name='top_p']")
-        slider.wait_for(state="visible")
+        page.wait_for_selector(f"{PANEL} [data-nvnb-widget='steer-sliders'][data-enabled='true']")
+        page.click(f"{PANEL} .nvnb-settings-label >> text='Top p'")  # the cell is selected
         before = page.evaluate(ACTIVE_CELL)
-        start = float(slider.input_value())
-        slider.focus()
-        slider.press("ArrowLeft")
-        slider.press("ArrowLeft")
-        assert float(slider.input_value()) == pytest.approx(start - 0.02)
+        top_p = page.locator(f"{PANEL} input[name='top_p']")
+        start = float(top_p.input_value())
+        top_p.focus()
+        top_p.press("ArrowLeft")
+        top_p.press("ArrowLeft")
+        assert float(top_p.input_value()) == pytest.approx(start - 0.02)
+        creativity = page.locator(f"{PANEL} input[name='creativity']")
+        creativity.focus()
+        for key in ("ArrowUp", "ArrowRight", "ArrowDown", "ArrowRight"):
+            creativity.press(key)
+        page.wait_for_selector(f"{PANEL} .nvnb-steer-row[data-label='creativity'] >> text='7'")
+        shot(page, "14-notebook7-steer-keys-800", page.locator(".jp-Cell").first)
         assert page.evaluate(ACTIVE_CELL) == before
+    except Exception:
+        shot(page, "failed-notebook7-keys")
+        raise
     finally:
         context.close()

@@ -210,3 +210,42 @@ def test_a_code_answer_fence_is_longer_than_any_backtick_run_inside() -> None:
     code = "x = 1\n````\n<img src=x onerror=alert(1)>"
     markdown = bundle(CodeAnswer(code, "python"))["text/markdown"]
     assert markdown == f"`````python\n{code}\n`````"
+
+
+def test_a_stopped_answer_says_so_under_its_markdown_only() -> None:
+    answer = final_display("Once upon a", "markdown")
+    answer.stopped = True
+    data = bundle(answer)
+    assert data["text/markdown"] == "Once upon a\n\n*(stopped)*"
+    assert data["text/plain"] == "Once upon a" == str(answer)
+
+
+def test_a_shown_view_steps_aside_at_the_end_and_after_a_failure_the_partial_text_stays() -> None:
+    events: list[tuple[str, object]] = []
+
+    class View:
+        def on_delta(self, text: str) -> None:
+            events.append(("delta", text))
+
+    done = ShownWhenTextArrives(
+        View, lambda v: events.append(("show", v)), lambda v: events.append(("retire", v))
+    )
+    done.on_start("answer")  # the session starts the answer, then streams it
+    done.on_delta("Hi")
+    done.on_end("answer")
+    assert [e[0] for e in events] == ["show", "delta", "retire"] and done.retired
+
+    events.clear()
+    failure = ConnectionError("connection dropped")
+    failure.partial_text = "Once upon a"  # what a chat model's error carries
+    failed = ShownWhenTextArrives(
+        View,
+        lambda v: events.append(("show", v)),
+        lambda v: events.append(("retire", v)),
+        lambda text: events.append(("partial", text)),
+    )
+    failed.on_start("answer")
+    failed.on_delta("Once upon a")
+    failed.on_error(failure)
+    assert [e[0] for e in events] == ["show", "delta", "retire", "partial"]
+    assert events[-1] == ("partial", "Once upon a")

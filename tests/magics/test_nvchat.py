@@ -19,7 +19,7 @@ from IPython.utils.capture import CapturedIO, capture_output
 import nvnb.magics.ask_cell as ask_cell
 import nvnb.magics.nvchat as magics
 import nvnb.session as session_module
-from nvnb.magics.answer_output import CodeAnswer, MarkdownAnswer, TextAnswer
+from nvnb.magics.answer_output import WIDGET_VIEW, CodeAnswer, MarkdownAnswer, TextAnswer
 from nvnb.magics.kernel_errors import plain
 from nvnb.session import Session
 from nvnb.testing import AUTH_KEY
@@ -295,7 +295,7 @@ def test_no_stream_shows_the_answer_only_when_complete(
     assert captured.stdout.count(str(result.result)) == 1  # the result only, nothing streamed
 
 
-def test_a_kernel_with_widgets_streams_into_a_stream_pane(
+def test_a_kernel_with_widgets_streams_into_a_stream_pane_that_steps_aside_for_the_answer(
     shell: InteractiveShell, session: Session, server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     panes: list[Any] = []
@@ -312,13 +312,20 @@ def test_a_kernel_with_widgets_streams_into_a_stream_pane(
     (pane,) = panes
     assert "local nvnb server" in pane.text and pane.status == "done"
     assert pane.session is session
-    # one copy: the pane; no Out[n] again, not streamed as text
-    assert result.result is None
-    assert pane.text not in captured.stdout
+    assert not pane.stoppable  # no kernel to hear a Stop while the cell runs: none shown
+    # The pane was displayed with its view alone (no "no answer yet" text for a saved notebook),
+    # then emptied (model_id "", which front ends hide) and closed; the answer is shown once,
+    # as the cell's result (what a saved notebook, GitHub and nbval read).
+    shown, emptied = captured.outputs
+    assert list(shown.data) == [WIDGET_VIEW] and shown.data[WIDGET_VIEW]["model_id"]
+    assert emptied.data == {WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": ""}}
+    assert pane.comm is None  # closed
+    assert result.result == pane.text
+    assert captured.stdout.count(pane.text) == 1  # Out[n] only, not streamed as text too
     shell.rl_next_input = None
     result, captured = run(shell, f"%%nvchat -m {CODE} -f code -o pane_code\nAdd numbers")
-    assert result.result is None and pane.text not in captured.stdout
-    assert shell.rl_next_input == shell.user_ns["pane_code"] != ""  # the one other copy
+    assert result.result == shell.user_ns["pane_code"] != ""
+    assert shell.rl_next_input == shell.user_ns["pane_code"]  # the next cell's code
     result, captured = run(shell, "%%nvchat --no-widget\nHello text")
     assert len(panes) == 2
     assert captured.stdout.count(str(result.result)) == 2  # streamed, then the result

@@ -155,3 +155,19 @@ def test_repr_and_fallback_are_stable():
     assert picker._repr_mimebundle_()[0]["text/markdown"] == (
         "**Model:** `nvidia/nemotron-steerlm-8b`"
     )
+
+
+def test_the_card_shows_the_public_facts_the_catalog_has_and_invents_none():
+    from langchain_nvidia_ai_endpoints.data._profiles import _PROFILES
+
+    records = {r["id"]: r for r in catalog_records()}
+    nano = records["nvidia/nemotron-3-nano-30b-a3b"]
+    profile = _PROFILES["nvidia/nemotron-3-nano-30b-a3b"]
+    assert nano["context_length"] == profile["max_input_tokens"]
+    assert nano["description"].startswith(profile["name"])
+    assert f"answers up to {profile['max_output_tokens']:,} tokens" in nano["description"]
+    # No profile, no facts: nothing is made up for a model models.dev does not describe.
+    unprofiled = [r for i, r in records.items() if i not in _PROFILES]
+    assert unprofiled
+    assert all(r["description"] == "" and r["context_length"] is None for r in unprofiled)
+    assert all(r["license"] == "" and r["url"] == "" for r in records.values())
