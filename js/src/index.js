@@ -9,6 +9,7 @@ import chatHistory from "./views/chat_history.js";
 import composer from "./views/chat_composer.js";
 import imageDrop from "./views/image_drop.js";
 import modelPicker from "./views/model_picker.js";
+import runStop from "./views/run_stop.js";
 import settings from "./views/settings.js";
 import steerSliders from "./views/steer_sliders.js";
 import streamPane from "./views/stream_pane.js";
@@ -24,6 +25,7 @@ const VIEWS = {
   "chat-toolbar": toolbar,
   "image-drop": imageDrop,
   "model-picker": modelPicker,
+  "run-stop": runStop,
   "steer-sliders": steerSliders,
   "stream-pane": streamPane,
 };

@@ -12,11 +12,12 @@ import code from "./styles/code.css";
 import codeView from "./styles/code_view.css";
 import arena from "./styles/arena.css";
 import chatTools from "./styles/chat_tools.css";
+import runStop from "./styles/run_stop.css";
 import marimo from "./styles/marimo.css"; // last: inside marimo's shadow roots it maps the colours
 
-const CSS = [base, panel, drop, picker, steer, stream, code, codeView, arena, chatTools, marimo].join(
-  "\n",
-);
+const CSS = [
+  base, panel, drop, picker, steer, stream, code, codeView, arena, chatTools, runStop, marimo,
+].join("\n");
 const ID = "nvnb-styles";
 const SHEET = Symbol.for("nvnb.styles.sheet"); // one sheet per page, whichever bundle made it
 

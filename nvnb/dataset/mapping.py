@@ -11,6 +11,7 @@ for code already inside a loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import os
@@ -118,16 +119,21 @@ def map(
             loop.close()
             finished.set()
 
+    def cancel() -> None:  # from the main thread, or the kernel's as a Stop click arrives
+        loop, task = box.get("loop"), box.get("task")
+        if loop is not None and task is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed in between: nothing to stop
+                loop.call_soon_threadsafe(task.cancel)
+
     thread = threading.Thread(target=worker, name="nvnb-map", daemon=True)
     try:
         thread.start()
         ready.wait()
+        bar.offer_stop(cancel)  # the bar's Stop button, where a click is heard at once
         while not finished.wait(progress_display.REFRESH_S):
             bar.update(result.stats, run.rpm())
     except KeyboardInterrupt:
-        loop, task = box.get("loop"), box.get("task")
-        if loop is not None and task is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(task.cancel)
+        cancel()
         finished.wait()
         result.stopped = True
     finally:

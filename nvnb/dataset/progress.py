@@ -4,6 +4,10 @@ tokens and the time left, refreshed a few times a second.
 ``tqdm.auto`` draws it (a widget bar in notebooks, a text bar in terminals) when tqdm is
 installed; tqdm is optional, and without it a terminal gets a plain line now and then and a
 notebook nothing until the result. ``NVNB_PROGRESS=off`` (or ``progress=False``) turns it off.
+
+Beside a notebook's bar, :meth:`Progress.offer_stop` shows a Stop button
+(:class:`nvnb.widgets.run_stop.RunStop`) where the kernel hears its click while the cell runs;
+it steps aside when the run ends.
 """
 
 from __future__ import annotations
@@ -38,6 +42,13 @@ def describe(stats: Stats, rpm: float) -> str:
     return ", ".join(parts)
 
 
+def _in_notebook(bar: Any) -> bool:
+    """Whether tqdm drew ``bar`` as a notebook widget (tqdm.auto chose it), not as text."""
+    from tqdm.notebook import tqdm_notebook
+
+    return isinstance(bar, tqdm_notebook)
+
+
 class Progress:
     """``update(stats, rpm)`` as often as you like; it redraws at most every ``REFRESH_S``."""
 
@@ -47,6 +58,7 @@ class Progress:
         self._plain = False
         self._last = 0.0
         self._started = time.monotonic()
+        self._stop: Any = None
         if not enabled:
             return
         try:
@@ -69,7 +81,28 @@ class Progress:
             of = f"/{self.total}" if self.total is not None else ""
             print(f"nvnb.map: {stats.finished}{of} rows, {describe(stats, rpm)}", file=sys.stderr)
 
+    def offer_stop(self, on_stop: Any) -> bool:
+        """Show a Stop button under a notebook's bar, calling ``on_stop()`` (from another
+        thread) when clicked; False where none can be heard while the cell runs."""
+        if self._bar is None or not _in_notebook(self._bar):
+            return False
+        from nvnb.widgets.run_stop import RunStop
+        from nvnb.widgets.transient import show_transient
+
+        stop = RunStop(on_stop)
+        if not stop.available:
+            stop.close()
+            return False
+        show_transient(stop)
+        self._stop = stop
+        return True
+
     def close(self, stats: Stats, rpm: float) -> None:
+        if self._stop is not None:
+            from nvnb.widgets.transient import retire
+
+            retire(self._stop)
+            self._stop = None
         self.update(stats, rpm, force=True)
         if self._bar is not None:
             self._bar.close()

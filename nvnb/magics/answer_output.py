@@ -63,9 +63,6 @@ class TextStream:
         self._finish_line()
 
 
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-
-
 class ShownWhenTextArrives:
     """A live view (a ``StreamPane``) made when the request starts, displayed with its first text.
 
@@ -134,28 +131,6 @@ class ShownWhenTextArrives:
             text = partial_text(exc)
             if text and self._show_partial is not None:
                 self._show_partial(text)
-
-
-def show_pane(view: Any) -> Any:
-    """Display a widget with its view alone (no text fallback taken before any text arrived);
-    returns the display handle :func:`retire_pane` updates."""
-    from IPython.display import display
-
-    data = view._repr_mimebundle_()
-    data = data[0] if isinstance(data, tuple) else data
-    handle = display({WIDGET_VIEW: data[WIDGET_VIEW]}, raw=True, display_id=True)
-    view._nvnb_display = handle
-    return handle
-
-
-def retire_pane(view: Any) -> None:
-    """Replace the pane's output by an empty widget view (hidden by JupyterLab, Notebook 7 and a
-    reopened notebook alike) and close the widget: the answer is displayed once, after it."""
-    handle = getattr(view, "_nvnb_display", None)
-    if handle is not None:
-        empty = {"version_major": 2, "version_minor": 0, "model_id": ""}
-        handle.update({WIDGET_VIEW: empty}, raw=True)
-    view.close()
 
 
 # --- the final, plain display ----------------------------------------------------------------

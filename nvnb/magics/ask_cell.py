@@ -19,13 +19,11 @@ from nvnb.magics.answer_output import (
     ShownWhenTextArrives,
     TextStream,
     final_display,
-    retire_pane,
-    show_pane,
 )
 from nvnb.magics.cell_failure import AnswerInterrupted, CellFailure, brief_errors
 from nvnb.magics.cell_options import output_name, parse_labels
 from nvnb.magics.kernel_errors import last_error
-from nvnb.magics.stop_on_arrival import stop_on_arrival
+from nvnb.widgets.transient import retire, show_transient
 
 Lookup = Callable[[str], Any]
 
@@ -48,6 +46,7 @@ def _widgets_shown(shell: Any) -> bool:
 
 def _stream_pane(session: Any) -> Any:
     from nvnb.widgets import StreamPane
+    from nvnb.widgets.stop_on_arrival import stop_on_arrival
 
     # The cell blocks while it streams: its Stop is shown only where the click is heard at once
     # (stop_on_arrival); otherwise Kernel > Interrupt stops it, keeping the partial text.
@@ -134,7 +133,7 @@ def ask(shell: Any, args: Any, prompt: str, lookup: Lookup, *, template: bool = 
         use_widget = not args.no_widget and not terminal and _widgets_shown(shell)
         if use_widget:
             sink = ShownWhenTextArrives(
-                lambda: _stream_pane(session), show_pane, retire_pane, _show_partial
+                lambda: _stream_pane(session), show_transient, retire, _show_partial
             )
         else:
             # a kernel's stdout flushes itself; elsewhere show each token as it comes

@@ -19,10 +19,11 @@ from IPython.utils.capture import CapturedIO, capture_output
 import nvnb.magics.ask_cell as ask_cell
 import nvnb.magics.nvchat as magics
 import nvnb.session as session_module
-from nvnb.magics.answer_output import WIDGET_VIEW, CodeAnswer, MarkdownAnswer, TextAnswer
+from nvnb.magics.answer_output import CodeAnswer, MarkdownAnswer, TextAnswer
 from nvnb.magics.kernel_errors import plain
 from nvnb.session import Session
 from nvnb.testing import AUTH_KEY
+from nvnb.widgets.transient import WIDGET_VIEW
 
 CHAT = "meta/llama-3.1-8b-instruct"
 STEERLM = "nvidia/nemotron-steerlm-8b"

@@ -1,4 +1,5 @@
-"""Stop in a running ``%%nvchat`` cell's output, heard while the cell still runs.
+"""A Stop button in a running cell's output (``%%nvchat``'s pane, ``nvnb.map``'s bar), heard
+while the cell still runs.
 
 A widget's comm message is handled by the kernel's main thread, which is busy running the cell,
 so a Stop click would wait until the answer is over. ipykernel 7 receives every shell message
@@ -6,10 +7,10 @@ on a thread of its own first and, for a comm message, asks the comm where to sen
 (``Comm._reply_subshell_for(data, default)``, its hook for replies to a subshell). That question
 is asked the moment the click arrives: the pane's comm answers it as before, and when the
 message is its Stop, it also stops the answer there and then. The message itself still reaches
-the widget after the cell, where it finds the answer over and the widget closed.
+the widget after the cell, where it finds the work over and the widget closed.
 
-Where the hook is missing (ipykernel 6, another kernel) the pane shows no Stop; Kernel >
-Interrupt stops the answer, keeping the partial text.
+Where the hook is missing (ipykernel 6, another kernel) no Stop is shown; Kernel > Interrupt
+stops the work, keeping what finished.
 """
 
 from __future__ import annotations
