@@ -201,6 +201,8 @@ class _ChoiceStream:
 
     def split_content(self, piece: str) -> tuple[str, str]:
         """(reasoning, answer) parts of a streamed content piece, across chunk borders."""
+        if self._state == "answer" and not self._buffer:
+            return "", piece  # past any think block: the common case, once per chunk
         self._buffer += piece
         reasoning = answer = ""
         while self._buffer:
@@ -403,12 +405,15 @@ class StreamAssembler:
                 "request_id": self.request_id,
             }
             self._first = False
-        return AIMessageChunk(
-            content=answer,
-            additional_kwargs=additional,
-            tool_call_chunks=tool_chunks,
-            response_metadata=metadata,
-        )
+        # only what is set: each field given is validated again (~1.5 µs a chunk for empty ones)
+        fields: dict[str, Any] = {"content": answer}
+        if additional:
+            fields["additional_kwargs"] = additional
+        if tool_chunks:
+            fields["tool_call_chunks"] = tool_chunks
+        if metadata:
+            fields["response_metadata"] = metadata
+        return AIMessageChunk(**fields)
 
     def finish(self) -> AIMessageChunk:
         """The closing chunk: leftover text, usage, finish reason, ``chunk_position="last"``."""

@@ -25,7 +25,7 @@ SECTIONS = {
     "memory": ("7",),
     "load": ("8",),
     "chunk-cost": ("9",),
-    "dataset": ("10a", "10b", "10c"),
+    "dataset": ("10a", "10b", "10c", "10d"),
 }
 
 

@@ -141,6 +141,30 @@ def test_a_ca_bundle_from_the_environment_is_honoured(
         assert c.list_models()[0]["id"] == "tls/model"
 
 
+def test_the_trust_store_is_loaded_once_and_again_when_the_environment_changes(
+    tls_base_url: str, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    client = AsyncClient(base_url=tls_base_url, max_retries=0)
+
+    async def one_loop() -> object:  # a pool per event loop, each on the shared context
+        try:
+            assert (await client.list_models(refresh=True))[0]["id"] == "tls/model"
+            return client._pool()._transport.inner.ssl_context
+        finally:
+            await client.aclose()
+
+    first, second = asyncio.run(one_loop()), asyncio.run(one_loop())
+    assert first is second
+    monkeypatch.delenv("SSL_CERT_FILE")  # the bundle is gone: our certificate is unknown again
+    with Client(base_url=tls_base_url, max_retries=0) as c, pytest.raises(E.ConnectError):
+        c.list_models()
+
+
 # --- proxies -----------------------------------------------------------------------------
 
 

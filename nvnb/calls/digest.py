@@ -66,7 +66,8 @@ def digest_request(method: str, url: str, body: bytes | None) -> RequestDigest:
                 method, endpoint, normalised={"sha256": hashlib.sha256(body).hexdigest()}
             )
     images: list[str] = []
-    normalised = _hash_images(data, images)
+    # only a body with a data URI has an image to hash (no copy of the rest, once per request)
+    normalised = _hash_images(data, images) if body and b"base64," in body else data
     if not isinstance(normalised, dict):
         return RequestDigest(method, endpoint, normalised=normalised, image_hashes=tuple(images))
     inputs = next((normalised[f] for f in _INPUT_FIELDS if isinstance(normalised.get(f), list)), [])

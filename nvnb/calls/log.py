@@ -17,6 +17,7 @@ import atexit
 import json
 import os
 import sqlite3
+import sys
 import threading
 import time
 from collections import deque
@@ -91,7 +92,7 @@ def log_path() -> Path | None:
     global _resolved
     value: Any = _override if _override_set else os.environ.get("NVNB_LOG")
     if value is None and not _override_set:
-        return _default_path()  # platformdirs reads XDG_DATA_HOME and friends each time
+        return _default_path()
     spec = (_override_set, value)
     found = _resolved
     if found is not None and found[0] == spec:
@@ -101,10 +102,28 @@ def log_path() -> Path | None:
     return path
 
 
+# what platformdirs reads to place the data folder (XDG on Linux, the profile on Windows)
+_FOLDER_ENV = (
+    ("XDG_DATA_HOME", "HOME")
+    if sys.platform.startswith("linux")
+    else ("XDG_DATA_HOME", "HOME", "APPDATA", "LOCALAPPDATA", "USERPROFILE")
+)
+_default: tuple[tuple[str | None, ...], Path] | None = None
+
+
 def _default_path() -> Path:
+    """The data folder's log file, resolved again only when the variables it depends on
+    change (platformdirs costs ~100 µs a call, and every request asks twice)."""
+    global _default
+    env = tuple(os.environ.get(name) for name in _FOLDER_ENV)
+    found = _default
+    if found is not None and found[0] == env:
+        return found[1]
     import platformdirs
 
-    return Path(platformdirs.user_data_dir("nvnb", appauthor=False)) / "calls.sqlite"
+    path = Path(platformdirs.user_data_dir("nvnb", appauthor=False)) / "calls.sqlite"
+    _default = (env, path)
+    return path
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -223,10 +242,11 @@ _writers: dict[Path, LogWriter] = {}
 _writers_lock = threading.Lock()
 
 
-def writer() -> LogWriter | None:
-    """The writer for the current log path (None when the log is off)."""
-    path = log_path()
-    if path is None:
+def writer(path: Path | object | None = ...) -> LogWriter | None:
+    """The writer for ``path`` (by default the current log path); None when the log is off."""
+    if path is ...:
+        path = log_path()
+    if not isinstance(path, Path):
         return None
     with _writers_lock:
         found = _writers.get(path)
@@ -235,9 +255,10 @@ def writer() -> LogWriter | None:
         return found
 
 
-def record(row: Any) -> None:
-    """Queue one call row (a dict or a ``CallRecord``) for the current log (nothing when off)."""
-    target = writer()
+def record(row: Any, path: Path | object | None = ...) -> None:
+    """Queue one call row (a dict or a ``CallRecord``) for the current log, or for ``path``
+    as :func:`log_path` gave it when the request began (nothing when off)."""
+    target = writer(path)
     if target is not None:
         target.write(row)
 

@@ -53,6 +53,8 @@ _DROPPED_REQUEST_HEADERS = frozenset(
         "transfer-encoding",
     }
 )
+_KEPT = frozenset(_KEPT_HEADERS)
+_READ = frozenset(("content-type", "content-encoding"))
 _MAX_TEXT = 200_000
 _MAX_BODY = 8_000_000  # bytes of an answer kept for reading its text (a long answer is cut)
 # a streamed chunk carrying text: "content":"x… (an empty "content":"" is no token)
@@ -327,9 +329,18 @@ class AnswerReader:
                 self.record.tokens_out = usage["completion_tokens"]
 
 
-def kept_headers(headers: Any) -> dict[str, str]:
-    """The response headers a record keeps (request id, rate limits, cache hit)."""
-    return {name: headers[name] for name in _KEPT_HEADERS if name in headers}
+def answer_headers(headers: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """One pass over the response headers (each lookup in ``httpx.Headers`` scans them all):
+    (those a record keeps, lower-cased: request id, rate limits, cache hit; those an
+    AnswerReader reads: content type and encoding)."""
+    items = headers.multi_items() if hasattr(headers, "multi_items") else headers.items()
+    found: dict[str, str] = {}
+    for name, value in items:
+        name = name.lower()
+        if name in _KEPT or name in _READ:  # repeated ones joined with ", ", as httpx does
+            found[name] = f"{found[name]}, {value}" if name in found else value
+    kept = {k: v for k, v in found.items() if k in _KEPT}
+    return kept, {k: v for k, v in found.items() if k in _READ}
 
 
 def request_id_of(headers: Any) -> str | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,7 +32,7 @@ from nvnb.calls.record import (
     AnswerReader,
     CallRecord,
     RetryNote,
-    kept_headers,
+    answer_headers,
     remember,
     request_id_of,
 )
@@ -49,7 +50,9 @@ class Call:
     """One request through the wrapper: its record, its answer's reader, the cache's part.
     The sync and async transports share it; it does no network I/O."""
 
-    def __init__(self, request: httpx.Request, cache: ResponseCache | None, logging_on: bool):
+    def __init__(
+        self, request: httpx.Request, cache: ResponseCache | None, log_to: Path | None
+    ) -> None:
         try:
             body = request.content if request.method != "GET" else b""
         except httpx.RequestNotRead:  # a streamed upload (nvnb sends none): known by its URL
@@ -60,7 +63,7 @@ class Call:
         note = request.extensions.get(RETRY_EXTENSION)
         self.note: RetryNote | None = note if isinstance(note, RetryNote) else None
         self.cache = cache if cache is not None and _cacheable(request) else None
-        self.logging_on = logging_on
+        self.log_to = log_to  # the call log's file as the request began (None: off)
         self.started = time.monotonic()
         self.reader: AnswerReader | None = None
         self.chunks: list[bytes] | None = None
@@ -72,7 +75,7 @@ class Call:
         """A Call for the request (None if bookkeeping failed: the request passes untouched).
         With the log and the cache off it is still kept in memory, for ``last_call()``."""
         try:
-            return cls(request, response_cache.active_cache(), calllog.log_path() is not None)
+            return cls(request, response_cache.active_cache(), calllog.log_path())
         except Exception as err:  # never let bookkeeping break a request
             _notice(err)
             return None
@@ -94,10 +97,13 @@ class Call:
 
     def responded(self, status: int, headers: httpx.Headers) -> None:
         self.headers = headers
+        # one pass over the headers (each lookup in httpx.Headers scans them all): the record's
+        # few are all that is read here
+        kept, read = answer_headers(headers)
         self.record.status = status
-        self.record.request_id = request_id_of(headers)
-        self.record.response_headers = kept_headers(headers)
-        self.reader = AnswerReader(self.record, headers, self.started)
+        self.record.request_id = request_id_of(kept)
+        self.record.response_headers = kept
+        self.reader = AnswerReader(self.record, read, self.started)
         if self.cache is not None and status == 200 and not self.record.cached:
             self.chunks = []
 
@@ -141,8 +147,8 @@ class Call:
             record.rate_limited = self.note.rate_limited
             record.waited_s = round(self.note.waited_s, 3)
         remember(record)
-        if self.logging_on:
-            calllog.record(record)
+        if self.log_to is not None:
+            calllog.record(record, self.log_to)
         if self.cache is not None and self.chunks is not None and complete and error is None:
             self.cache.store(self.digest, status, self.headers, self.chunks)
 
@@ -156,13 +162,11 @@ class Call:
         return httpx.Response(recorded.status, headers=headers, stream=stream)
 
     def observed_response(self, response: httpx.Response, stream: Any) -> httpx.Response:
+        """The transport's response, its body now read through ``stream`` (swapped in place:
+        a second Response would copy and re-scan its headers on every request)."""
         self.responded(response.status_code, response.headers)
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=stream,
-            extensions=response.extensions,
-        )
+        response.stream = stream
+        return response
 
 
 def _notice(err: BaseException) -> None:

@@ -4,6 +4,7 @@ hand back (``ChatResponse``), and the facts read off headers (``parse_retry_afte
 from __future__ import annotations
 
 import email.utils
+import functools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,15 +54,44 @@ class Request:
     def build(
         self, http: httpx.Client | httpx.AsyncClient, extensions: dict[str, Any] | None = None
     ) -> httpx.Request:
-        """The httpx request; ``extensions`` reach the transport (the call log's retry note)."""
-        return http.build_request(
+        """The httpx request; ``extensions`` reach the transport (the call log's retry note).
+
+        What ``http.build_request`` would build, without its header merging (measured in
+        ``bench/`` at ~200 µs a request under load: six ``Headers`` built, each re-scanned):
+        the pool's headers not overridden, then ours, as httpx's merge orders them. A pool
+        with cookies, query parameters or a base URL goes through httpx's own merge."""
+        url = _parsed_url(self.url)
+        if http.cookies or http.params or url.is_relative_url:
+            return http.build_request(
+                self.method,
+                url,
+                headers=self.headers,
+                content=self.content,
+                timeout=self.timeout,
+                extensions=extensions,
+            )
+        ours = {name.lower() for name in self.headers}
+        headers: list[tuple[Any, Any]] = [
+            (name, value)
+            for name, value in http.headers.raw
+            if name.lower().decode("latin-1") not in ours
+        ]
+        headers.extend(self.headers.items())
+        timeout = self.timeout if self.timeout is not None else http.timeout
+        return httpx.Request(
             self.method,
-            self.url,
-            headers=self.headers,
+            url,
+            headers=headers,
             content=self.content,
-            timeout=self.timeout,
-            extensions=extensions,
+            extensions={"timeout": timeout.as_dict(), **(extensions or {})},
         )
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_url(url: str) -> httpx.URL:
+    """httpx's parse of a URL (~200 µs under load, the same few endpoints every request);
+    httpx copies a URL it is given rather than changing it, so one parse serves them all."""
+    return httpx.URL(url)
 
 
 def httpx_timeout(timeouts: Timeouts, *, read: float | None = None) -> httpx.Timeout:

@@ -54,6 +54,18 @@ class RetryPlan:
             self.note.retrying(delay)
         return delay
 
+    def after_failure(self, err: NVNBError) -> float | None:
+        """Seconds to wait before sending again after ``err`` was raised by a client that does
+        not retry on its own (a dataset run decides for its rows): a retryable HTTP status
+        (a ``retry_after`` it carries honoured) or transport failure; None: ``err`` stands."""
+        if isinstance(err, APIError) and err.status in self.policy.statuses:
+            status = err.status
+            delay = self._next(getattr(err, "retry_after", None), f"HTTP {status}")
+            if delay is not None:
+                self.note.retrying(delay, status)
+            return delay
+        return self.after_error(err)
+
     def _next(self, retry_after: float | None, why: str) -> float | None:
         p = self.policy
         if self.retries >= p.max_retries:

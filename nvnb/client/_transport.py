@@ -18,6 +18,7 @@ request nvnb sends (retries, NVCF polls and asset uploads included) and may answ
 
 from __future__ import annotations
 
+import functools
 import os
 import ssl
 
@@ -36,7 +37,7 @@ def make_transport(
         max_connections=settings.max_connections,
         max_keepalive_connections=min(20, settings.max_connections),
     )
-    options = dict(verify=_ssl_verify(settings), trust_env=settings.trust_env, limits=limits)
+    options = dict(verify=_tls(settings), trust_env=settings.trust_env, limits=limits)
     # the call log and the response cache see every request through this wrapper
     if asynchronous:
         from httpx_aiohttp import AiohttpTransport  # imports aiohttp: only when a pool is made
@@ -49,8 +50,6 @@ def make_transport(
     from nvnb.client._urllib3 import Urllib3Transport
 
     verify = options["verify"]
-    if verify is True:  # httpx's default trust store (certifi, or SSL_CERT_FILE/DIR)
-        verify = httpx.create_ssl_context(verify=True, trust_env=settings.trust_env)
     return observe(
         Urllib3Transport(
             ssl_context=verify if isinstance(verify, ssl.SSLContext) else None,
@@ -102,15 +101,34 @@ def make_mounts(
     }
 
 
-def _ssl_verify(settings: Settings) -> bool | ssl.SSLContext:
-    verify = settings.verify_ssl
+# the environment variables that choose the trust store (read by _ssl_verify and by httpx)
+_TLS_ENV = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def _tls(settings: Settings) -> bool | ssl.SSLContext:
+    """False (no verification) or the SSL context for a pool, one per trust store: loading
+    the CA bundle costs 30-60 ms, and an async pool is made per event loop (each
+    ``asyncio.run``). A context is safe to share between connections and threads."""
+    env = tuple(os.environ.get(name) for name in _TLS_ENV) if settings.trust_env else ()
+    return _tls_for(settings.verify_ssl, settings.trust_env, env)
+
+
+@functools.lru_cache(maxsize=16)
+def _tls_for(
+    verify_ssl: bool | str, trust_env: bool, env: tuple[str | None, ...]
+) -> bool | ssl.SSLContext:
+    verify = _ssl_verify(verify_ssl, trust_env)
+    if verify is True:  # httpx's default trust store (certifi, or SSL_CERT_FILE/DIR)
+        return httpx.create_ssl_context(verify=True, trust_env=trust_env)
+    return verify
+
+
+def _ssl_verify(verify: bool | str, trust_env: bool) -> bool | ssl.SSLContext:
     if verify is False:
         return False
     if isinstance(verify, str):
         return _ca_context(verify)
-    if settings.trust_env and not (
-        os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")
-    ):
+    if trust_env and not (os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")):
         for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
             path = os.environ.get(name)
             if path and os.path.exists(path):

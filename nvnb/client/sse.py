@@ -249,11 +249,13 @@ def chunk_text(chunk: dict[str, Any]) -> str:
     choices = chunk.get("choices")
     if not isinstance(choices, list) or not choices:
         return ""
-    first = next(
-        (c for c in choices if isinstance(c, dict) and c.get("index", 0) in (0, None)), None
-    )
-    if first is None:
-        return ""
+    first = choices[0]  # the usual chunk: one choice, index 0 (no search, once per chunk)
+    if not (isinstance(first, dict) and first.get("index", 0) in (0, None)):
+        first = next(
+            (c for c in choices if isinstance(c, dict) and c.get("index", 0) in (0, None)), None
+        )
+        if first is None:
+            return ""
     delta = first.get("delta") or first.get("message") or {}
     content = delta.get("content") if isinstance(delta, dict) else None
     return content if isinstance(content, str) else ""

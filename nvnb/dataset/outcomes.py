@@ -1,18 +1,63 @@
 """What a dataset run returns: one outcome per input row, kept compactly, in input order.
 
-Results are stored by column (texts, values, token counts in ``array``s, errors in a sparse
-dict), so 100 000 rows cost little beyond the answers' text; an :class:`Outcome` is made only
-when one is read.
+Results are stored by column, so 100 000 rows cost little beyond the answers' text: texts and
+request ids as UTF-8 in one growing buffer each (:class:`TextColumn`: no object per row), token
+counts and latencies in ``array``s, finish reasons interned, errors in a sparse dict (the rows
+not run yet share one marker); an :class:`Outcome` is made only when one is read. Measured with
+``tracemalloc`` (``bench/`` 10c): about 120 bytes a row above the answer and the input row.
 """
 
 from __future__ import annotations
 
+import sys
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from nvnb.errors import NVNBError
+
+
+class TextColumn:
+    """Optional strings by row index, written in any order, kept as UTF-8 in one buffer
+    (a ``str`` per row costs ~50 bytes of object header, more than a short answer or a
+    request id itself). Each read decodes a fresh ``str``."""
+
+    __slots__ = ("_data", "_lengths", "_starts")
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._starts = array("q")
+        self._lengths = array("q")  # -1: None
+
+    def append(self, value: str | None = None) -> None:
+        self._starts.append(0)
+        self._lengths.append(-1)
+        if value is not None:
+            self[len(self._starts) - 1] = value
+
+    def __setitem__(self, index: int, value: str | None) -> None:
+        if value is None:
+            self._lengths[index] = -1
+            return
+        raw = value.encode("utf-8", "surrogatepass")
+        self._starts[index] = len(self._data)  # a rewrite appends; rows are written ~once
+        self._lengths[index] = len(raw)
+        self._data += raw
+
+    def __getitem__(self, index: int) -> str | None:
+        length = self._lengths[index]
+        if length < 0:
+            return None
+        start = self._starts[index]
+        return self._data[start : start + length].decode("utf-8", "surrogatepass")
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def __iter__(self) -> Iterator[str | None]:
+        for i in range(len(self._starts)):
+            yield self[i]
 
 
 class SchemaMismatch(NVNBError):
@@ -22,6 +67,10 @@ class SchemaMismatch(NVNBError):
 class Cancelled(NVNBError):
     """The run was stopped before this row finished; run again with the same ``cache=`` to
     send it."""
+
+
+_NOT_RUN = Cancelled("not run yet")
+"""The marker of a reserved row not finished yet (read as a fresh Cancelled per outcome)."""
 
 
 @dataclass(frozen=True)
@@ -82,13 +131,13 @@ class MapResult:
         """The schema's field names, for ``to_dataframe(expand=True)`` (set by the run)."""
         self.stopped = False
         """True when the run was interrupted: unfinished rows carry a :class:`Cancelled` error."""
-        self._texts: list[str | None] = []
+        self._texts = TextColumn()
         self._values: list[Any] = []
         self._prompt = array("l")
         self._completion = array("l")
         self._latency = array("d")
-        self._request_ids: list[str | None] = []
-        self._finish: list[str | None] = []
+        self._request_ids = TextColumn()
+        self._finish: list[str | None] = []  # interned: "stop", "length" … shared by rows
         self._cached = bytearray()
         self._errors: dict[int, BaseException] = {}
 
@@ -104,7 +153,7 @@ class MapResult:
         self._request_ids.append(None)
         self._finish.append(None)
         self._cached.append(0)
-        self._errors[len(self._texts) - 1] = Cancelled("not run yet")
+        self._errors[len(self._texts) - 1] = _NOT_RUN
         return len(self._texts) - 1
 
     def _fill(
@@ -127,7 +176,7 @@ class MapResult:
         self._completion[index] = completion_tokens
         self._latency[index] = latency
         self._request_ids[index] = request_id
-        self._finish[index] = finish_reason
+        self._finish[index] = sys.intern(finish_reason) if finish_reason else finish_reason
         self._cached[index] = 1 if cached else 0
         if error is None:
             self._errors.pop(index, None)
@@ -152,7 +201,7 @@ class MapResult:
             completion_tokens=self._completion[index],
             latency=self._latency[index],
             request_id=self._request_ids[index],
-            error=self._errors.get(index),
+            error=self._error(index),
             finish_reason=self._finish[index],
             cached=bool(self._cached[index]),
         )
@@ -160,6 +209,10 @@ class MapResult:
     def __iter__(self) -> Iterator[Outcome]:
         for i in range(len(self)):
             yield self[i]
+
+    def _error(self, index: int) -> BaseException | None:
+        error = self._errors.get(index)
+        return Cancelled("not run yet") if error is _NOT_RUN else error
 
     @property
     def texts(self) -> list[str | None]:
@@ -172,7 +225,7 @@ class MapResult:
     @property
     def errors(self) -> dict[int, BaseException]:
         """Failed rows: input index → error, in input order."""
-        return dict(sorted(self._errors.items()))
+        return {i: self._error(i) for i in sorted(self._errors)}  # type: ignore[misc]
 
     @property
     def ok(self) -> bool:
@@ -201,7 +254,7 @@ class MapResult:
             frame = pd.DataFrame(index=range(len(self)))
         else:
             frame = pd.DataFrame([dict(r) for r in rows[: len(self)]])
-        added: dict[str, Any] = {"text": _column(self._texts, object)}
+        added: dict[str, Any] = {"text": _column(list(self._texts), object)}
         if self.value_fields is not None or any(v is not None for v in self._values):
             fields = (self.value_fields or _value_fields(self._values)) if expand else None
             if fields:
@@ -211,13 +264,13 @@ class MapResult:
                     added[column] = _column([_field(v, name) for v in self._values], object)
             else:
                 added["value"] = _column(self._values, object)
-        errors = self._errors
+        errors = self.errors
         added["error"] = [str(errors[i]) if i in errors else None for i in range(len(self))]
         added["error"] = _column(added["error"], object)
         added["prompt_tokens"] = _column(list(self._prompt), "int64")
         added["completion_tokens"] = _column(list(self._completion), "int64")
         added["latency_s"] = _column(list(self._latency), "float64")
-        added["request_id"] = _column(self._request_ids, object)
+        added["request_id"] = _column(list(self._request_ids), object)
         added["cached"] = _column([bool(c) for c in self._cached], bool)
         for name, column in added.items():
             column.index = frame.index

@@ -5,9 +5,10 @@ Rows are read one at a time as workers free up, so memory holds at most ``concur
 flight. Every row ends in its :class:`Outcome`; nothing a row does aborts the run:
 
 - a ``429`` pauses every worker (:meth:`RateLimiter.throttle`) and the row waits its turn again;
-- 502/503/504, a refused connection or a dropped answer are sent again with backoff, at most
-  ``retry.max_retries`` times (the client itself is told not to retry, so these decisions are made
-  once, here);
+- 502/503/504, a refused connection or a dropped answer are sent again as the client's own
+  ``RetryPlan`` decides (backoff with jitter, ``Retry-After``, ``retry.max_retries`` times within
+  its time budget, counted from the row's first failure); the client itself is told not to
+  retry, so each decision is made once, here, by the same rules;
 - anything else is that row's ``error``.
 
 With a run store, a row whose request is already finished there is not sent, and each finished
@@ -17,24 +18,18 @@ row is written before the next one starts.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from nvnb.client._retry import RetryPlan
 from nvnb.dataset.answer_schema import AnswerSchema
 from nvnb.dataset.limiter import RateLimiter
 from nvnb.dataset.outcomes import Cancelled, MapResult, SchemaMismatch
 from nvnb.dataset.row_requests import RequestBuilder, request_key
 from nvnb.dataset.rows import not_a_mapping
 from nvnb.dataset.runfile import Finished, RunStore
-from nvnb.errors import (
-    APIError,
-    NVNBError,
-    RateLimitError,
-    RequestTimeout,
-    TransportError,
-)
+from nvnb.errors import NVNBError, RateLimitError
 from nvnb.settings import RetryPolicy
 
 MAX_THROTTLES_PER_ROW = 20
@@ -122,7 +117,8 @@ class Run:
                 stats.cached += 1
                 return self._answered(index, finished, cached=True)
         sent = time.monotonic()
-        retries = throttles = 0
+        throttles = 0
+        plan: RetryPlan | None = None  # made at the first failure: the budget starts there
         while True:
             await self.limiter.acquire()
             stats.sent += 1
@@ -135,12 +131,13 @@ class Run:
                     return self._failed(index, exc)
                 continue
             except NVNBError as exc:
-                if retries < self.retry.max_retries and _worth_retrying(exc, self.retry):
-                    retries += 1
-                    stats.retried += 1
-                    await asyncio.sleep(_backoff(self.retry, retries))
-                    continue
-                return self._failed(index, exc)
+                plan = plan or RetryPlan(self.retry, self._url)
+                delay = plan.after_failure(exc)
+                if delay is None:
+                    return self._failed(index, exc)
+                stats.retried += 1
+                await asyncio.sleep(delay)
+                continue
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # never let one row end the run
@@ -211,16 +208,3 @@ def _finished(answer: Any, latency: float, model: str) -> Finished | None:
         finish_reason=first.get("finish_reason"),
         model=answer.get("model") or model,
     )
-
-
-def _worth_retrying(exc: NVNBError, policy: RetryPolicy) -> bool:
-    if isinstance(exc, RequestTimeout):
-        return False  # a read timeout again would cost the whole timeout again
-    if isinstance(exc, TransportError):
-        return True  # refused, reset or dropped connections
-    return isinstance(exc, APIError) and exc.status in policy.statuses
-
-
-def _backoff(policy: RetryPolicy, retries: int) -> float:
-    ceiling = min(policy.backoff_max, policy.backoff_base * 2 ** (retries - 1))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter", as the client's

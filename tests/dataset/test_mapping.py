@@ -145,6 +145,22 @@ def test_a_row_still_failing_after_its_retries_keeps_its_error_with_the_request_
     assert result.to_dataframe()["error"].str.contains("503").all()
 
 
+def test_rows_are_retried_by_the_clients_retry_plan_count_and_time_budget(nvnb_server) -> None:
+    from nvnb.settings import RetryPolicy
+
+    patient = RetryPolicy(max_retries=2, backoff_base=0.01, backoff_max=0.01, budget=10.0)
+    hurried = RetryPolicy(max_retries=5, backoff_base=0.5, backoff_max=0.5, budget=0.1)
+    for policy, sends in ((patient, 3), (hurried, 1)):
+        nvnb_server.clear()
+        client = client_for(nvnb_server, "status=503", retry=policy)
+        t0 = time.monotonic()
+        result = nvnb.map(reviews(1), "Label: {review}", client=client)
+        assert isinstance(result[0].error, ServerError)
+        assert len(sent_prompts(nvnb_server)) == sends  # 1 + max_retries, or none past budget
+        assert result.stats.retried == sends - 1
+        assert time.monotonic() - t0 < 5
+
+
 def test_a_row_answered_429_again_and_again_fails_alone(nvnb_server) -> None:
     result = nvnb.map(
         reviews(1),
