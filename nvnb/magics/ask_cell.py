@@ -23,7 +23,6 @@ from nvnb.magics.answer_output import (
 from nvnb.magics.cell_failure import AnswerInterrupted, CellFailure, brief_errors
 from nvnb.magics.cell_options import output_name, parse_labels
 from nvnb.magics.kernel_errors import last_error
-from nvnb.widgets.transient import retire, show_transient
 
 Lookup = Callable[[str], Any]
 
@@ -132,6 +131,8 @@ def ask(shell: Any, args: Any, prompt: str, lookup: Lookup, *, template: bool = 
     if not args.no_stream:
         use_widget = not args.no_widget and not terminal and _widgets_shown(shell)
         if use_widget:
+            from nvnb.widgets.transient import retire, show_transient
+
             sink = ShownWhenTextArrives(
                 lambda: _stream_pane(session), show_transient, retire, _show_partial
             )
