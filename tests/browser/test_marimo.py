@@ -180,7 +180,7 @@ def test_two_models_answer_side_by_side_in_the_marimo_arena_and_one_failing_keep
             r.json["model"]
             for r in fast.requests
             if r.path.endswith("/chat/completions") and r.json
-            if r.json["messages"][-1]["content"] == question
+            if r.json["messages"][-1].get("content") == question  # SteerLM: a labels turn
         }
         assert asked == set(DUEL)
         # Side by side, inside the Arena, neither column spilling over the other or the page.
