@@ -136,3 +136,30 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> N
         except OSError:
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer in {timeout} s")
+
+
+def chat_bodies(server: Any) -> list[dict[str, Any]]:
+    """The JSON bodies of the chat requests a local server has seen."""
+    return [r.json for r in server.requests if r.path.endswith("/chat/completions")]
+
+
+def set_theme(page: Any, name: str) -> None:
+    """Switch JupyterLab's theme (``"JupyterLab Light"``/``"JupyterLab Dark"``) and wait until
+    it is painted."""
+    page.click('.lm-MenuBar-itemLabel >> text="Settings"')
+    page.hover('.lm-Menu-itemLabel >> text="Theme"')
+    page.click(f'.lm-Menu-itemLabel >> text="{name}"')
+    light = "true" if "Light" in name else "false"
+    page.wait_for_selector(f"body[data-jp-theme-light='{light}']", state="attached")
+    # The attribute changes before the theme's stylesheet has loaded: wait until the menu bar
+    # is painted in the theme (a screenshot taken earlier shows a half-dark page).
+    page.wait_for_function(
+        """(light) => {
+          const bar = document.querySelector('#jp-top-panel') || document.body;
+          const [r, g, b] = getComputedStyle(bar).backgroundColor.match(/\\d+/g).map(Number);
+          const y = (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+          return light ? y > 0.7 : y < 0.3;
+        }""",
+        arg=light == "true",
+    )
+    page.wait_for_timeout(300)

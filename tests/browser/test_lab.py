@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labtools import SCREENSHOTS, lab_url, run_all, shot, start_kernel
+from labtools import SCREENSHOTS, chat_bodies, lab_url, run_all, set_theme, shot, start_kernel
 from PIL import Image
 
 PANEL = ".jp-Cell:nth-child(1) .jp-OutputArea"
@@ -83,10 +83,6 @@ def wait_status(
 
 def answer_text(page: Any, where: str) -> str:
     return page.inner_text(f"{where} .nvnb-answer")
-
-
-def chat_bodies(server: Any) -> list[dict[str, Any]]:
-    return [r.json for r in server.requests if r.path.endswith("/chat/completions")]
 
 
 def cell(page: Any, n: int) -> Any:
@@ -483,26 +479,6 @@ MUTED = (
     ".nvnb-steer-value, .nvnb-settings-value, .nvnb-stream-stats, .nvnb-turn-who, .nvnb-card dt, "
     ".nvnb-picker-status, .nvnb-settings-summary"
 )
-
-
-def set_theme(page: Any, name: str) -> None:
-    page.click('.lm-MenuBar-itemLabel >> text="Settings"')
-    page.hover('.lm-Menu-itemLabel >> text="Theme"')
-    page.click(f'.lm-Menu-itemLabel >> text="{name}"')
-    light = "true" if "Light" in name else "false"
-    page.wait_for_selector(f"body[data-jp-theme-light='{light}']", state="attached")
-    # The attribute changes before the theme's stylesheet has loaded: wait until the menu bar
-    # is painted in the theme (a screenshot taken earlier shows a half-dark page).
-    page.wait_for_function(
-        """(light) => {
-          const bar = document.querySelector('#jp-top-panel') || document.body;
-          const [r, g, b] = getComputedStyle(bar).backgroundColor.match(/\\d+/g).map(Number);
-          const y = (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
-          return light ? y > 0.7 : y < 0.3;
-        }""",
-        arg=light == "true",
-    )
-    page.wait_for_timeout(300)
 
 
 @pytest.mark.parametrize(

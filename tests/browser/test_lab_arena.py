@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from labtools import lab_url, run_all, shot, start_kernel
+from labtools import chat_bodies, lab_url, run_all, set_theme, shot, start_kernel
 
 MODELS = ["meta/llama-3.1-8b-instruct", "nvidia/nemotron-steerlm-8b", "google/gemma-3n-e4b-it"]
 FAST = ".jp-Cell:nth-child(1) .jp-OutputArea"
@@ -98,19 +98,6 @@ def wait_columns(page: Any, where: str, statuses: str, timeout: float = 30_000) 
         arg=[f"{where} .nvnb-arena-col", statuses],
         timeout=timeout,
     )
-
-
-def chat_bodies(server: Any) -> list[dict[str, Any]]:
-    return [r.json for r in server.requests if r.path.endswith("/chat/completions")]
-
-
-def set_theme(page: Any, name: str) -> None:
-    page.click('.lm-MenuBar-itemLabel >> text="Settings"')
-    page.hover('.lm-Menu-itemLabel >> text="Theme"')
-    page.click(f'.lm-Menu-itemLabel >> text="{name}"')
-    light = "true" if "Light" in name else "false"
-    page.wait_for_selector(f"body[data-jp-theme-light='{light}']", state="attached")
-    page.wait_for_timeout(400)
 
 
 @pytest.mark.parametrize("width", [1400, 800])

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labtools import lab_url, run_all, shot, start_kernel
+from labtools import chat_bodies, lab_url, run_all, set_theme, shot, start_kernel
 
 KEY = "nvapi-browser-sentinel-key-0123456789"
 STEERLM = "nvidia/nemotron-steerlm-8b"
@@ -94,19 +94,6 @@ def close_pops(page: Any) -> None:
         "(sel) => { delete document.querySelector(sel).dataset.open; }", f"{PANEL} .nvnb-panel"
     )
     page.wait_for_selector(f"{PANEL} .nvnb-panel:not([data-open])", state="attached")
-
-
-def chat_bodies(server: Any) -> list[dict[str, Any]]:
-    return [r.json for r in server.requests if r.path.endswith("/chat/completions")]
-
-
-def set_theme(page: Any, name: str) -> None:
-    page.click('.lm-MenuBar-itemLabel >> text="Settings"')
-    page.hover('.lm-Menu-itemLabel >> text="Theme"')
-    page.click(f'.lm-Menu-itemLabel >> text="{name}"')
-    light = "true" if "Light" in name else "false"
-    page.wait_for_selector(f"body[data-jp-theme-light='{light}']", state="attached")
-    page.wait_for_timeout(400)
 
 
 def no_key_anywhere(page: Any) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labtools import lab_url, run_all, shot, start_kernel, wait_kernel_idle
+from labtools import lab_url, run_all, set_theme, shot, start_kernel, wait_kernel_idle
 
 RUN = ".jp-Cell:nth-child(2) .jp-OutputArea"
 CHECK = ".jp-Cell:nth-child(3) .jp-OutputArea"
@@ -63,10 +63,7 @@ def test_stop_under_the_progress_bar_stops_the_run_and_keeps_finished_rows(
         page.goto(lab_url(lab, notebook))
         page.wait_for_selector(".jp-Notebook", timeout=90_000)
         if theme == "dark":
-            page.click('.lm-MenuBar-itemLabel >> text="Settings"')
-            page.hover('.lm-Menu-itemLabel >> text="Theme"')
-            page.click('.lm-Menu-itemLabel >> text="JupyterLab Dark"')
-            page.wait_for_selector("body[data-jp-theme-light='false']", state="attached")
+            set_theme(page, "JupyterLab Dark")
         run_all(page, until=f"{RUN} [data-nvnb-widget='run-stop'] .nvnb-stop")
         page.wait_for_function(  # a few rows are done: the bar has moved
             "(sel) => /\\b([3-9]|\\d{2,})\\/200\\b/.test(document.querySelector(sel)?.innerText)",
