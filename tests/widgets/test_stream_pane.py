@@ -61,8 +61,14 @@ def test_stop_from_the_front_end_keeps_the_partial_text(nvnb_server, sent):
     )
     pane = StreamPane(session=session)
     front = sent(pane)
-    timer = threading.Timer(0.6, lambda: pane._on_front_end_msg(pane, {"type": "stop"}, []))
-    timer.start()
+
+    def stop_once_text_arrives() -> None:  # as a person clicks Stop on a growing answer
+        deadline = time.monotonic() + 30
+        while len(front.text) < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        pane._on_front_end_msg(pane, {"type": "stop"}, [])
+
+    threading.Thread(target=stop_once_text_arrives, daemon=True).start()
     answer = session.ask("Tell me a long story about GPUs", max_tokens=400, sink=pane)
     assert answer.stopped
     assert pane.status == "stopped" and pane.text == answer.text and answer.text
