@@ -163,3 +163,31 @@ def set_theme(page: Any, name: str) -> None:
         arg=light == "true",
     )
     page.wait_for_timeout(300)
+
+
+def code(source: str, cell_id: str) -> dict[str, Any]:
+    """A code cell, not yet run."""
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": cell_id,
+        "metadata": {},
+        "outputs": [],
+        "source": source,
+    }
+
+
+def notebook(*cells: dict[str, Any]) -> str:
+    """A Python 3 notebook of ``cells``, as the text of its .ipynb file."""
+    return json.dumps(
+        {
+            "cells": list(cells),
+            "metadata": {
+                "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                "language_info": {"name": "python"},
+            },
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        },
+        indent=1,
+    )

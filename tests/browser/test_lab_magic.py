@@ -12,37 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labtools import lab_url, run_all, shot, start_kernel, wait_kernel_idle
+from labtools import code, lab_url, notebook, run_all, shot, start_kernel, wait_kernel_idle
 
 STORY = ".jp-Cell:nth-child(2) .jp-OutputArea"
 CHECK = ".jp-Cell:nth-child(3) .jp-OutputArea"
 SAVED = ".jp-Cell:nth-child(2) .jp-OutputArea"
-
-
-def code(source: str, cell_id: str) -> dict[str, Any]:
-    return {
-        "cell_type": "code",
-        "execution_count": None,
-        "id": cell_id,
-        "metadata": {},
-        "outputs": [],
-        "source": source,
-    }
-
-
-def notebook(*cells: dict[str, Any]) -> str:
-    return json.dumps(
-        {
-            "cells": list(cells),
-            "metadata": {
-                "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-                "language_info": {"name": "python"},
-            },
-            "nbformat": 4,
-            "nbformat_minor": 5,
-        },
-        indent=1,
-    )
 
 
 @pytest.fixture(scope="module")

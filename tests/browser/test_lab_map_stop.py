@@ -4,12 +4,20 @@ bar and the summary, no widget left behind)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from labtools import lab_url, run_all, set_theme, shot, start_kernel, wait_kernel_idle
+from labtools import (
+    code,
+    lab_url,
+    notebook,
+    run_all,
+    set_theme,
+    shot,
+    start_kernel,
+    wait_kernel_idle,
+)
 
 RUN = ".jp-Cell:nth-child(2) .jp-OutputArea"
 CHECK = ".jp-Cell:nth-child(3) .jp-OutputArea"
@@ -23,33 +31,16 @@ CHECK_SOURCE = """done = sum(o.error is None for o in result)
 print("stopped" if result.stopped else "not stopped", 0 < done < 200, len(result) < 200)"""
 
 
-def _cell(source: str, cell_id: str) -> dict[str, Any]:
-    return {
-        "cell_type": "code",
-        "execution_count": None,
-        "id": cell_id,
-        "metadata": {},
-        "outputs": [],
-        "source": source,
-    }
-
-
 @pytest.fixture(scope="module")
-def notebook(workdir: Path) -> str:
-    cells = [_cell(SETUP, "setup"), _cell(MAP, "run"), _cell(CHECK_SOURCE, "check")]
-    body = {
-        "cells": cells,
-        "metadata": {"kernelspec": {"display_name": "Python 3", "name": "python3"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    (workdir / "notebooks" / "map_stop.ipynb").write_text(json.dumps(body, indent=1))
+def map_notebook(workdir: Path) -> str:
+    cells = [code(SETUP, "setup"), code(MAP, "run"), code(CHECK_SOURCE, "check")]
+    (workdir / "notebooks" / "map_stop.ipynb").write_text(notebook(*cells))
     return "map_stop.ipynb"
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_stop_under_the_progress_bar_stops_the_run_and_keeps_finished_rows(
-    browser: Any, lab: str, servers: Any, notebook: str, theme: str
+    browser: Any, lab: str, servers: Any, map_notebook: str, theme: str
 ) -> None:
     fast, _slow = servers
     context = browser.new_context(
@@ -59,8 +50,8 @@ def test_stop_under_the_progress_bar_stops_the_run_and_keeps_finished_rows(
     page = context.new_page()
     page.set_default_timeout(30_000)
     try:
-        start_kernel(lab, notebook)
-        page.goto(lab_url(lab, notebook))
+        start_kernel(lab, map_notebook)
+        page.goto(lab_url(lab, map_notebook))
         page.wait_for_selector(".jp-Notebook", timeout=90_000)
         if theme == "dark":
             set_theme(page, "JupyterLab Dark")
