@@ -31,6 +31,7 @@ from nvnb.errors import StreamError
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
+_PLAIN_DELTA = frozenset(("role", "content"))
 
 
 def split_thinking(content: str) -> tuple[str, str]:
@@ -347,6 +348,9 @@ class StreamAssembler:
 
     def feed(self, data: dict[str, Any]) -> AIMessageChunk | None:
         """The message chunk for one SSE event, or ``None`` when it carries nothing to show."""
+        piece = self._plain_piece(data)
+        if piece:
+            return AIMessageChunk(content=piece)
         if isinstance(data.get("error"), dict) and not data.get("choices"):
             err = data["error"]
             raise StreamError(
@@ -369,6 +373,29 @@ class StreamAssembler:
             if index == self._primary:
                 out = message
         return out
+
+    def _plain_piece(self, data: dict[str, Any]) -> str | None:
+        """The usual chunk's text, taken (and kept) without the general path: one choice, the
+        primary one, its delta only role and content, no finish reason or usage, past any think
+        block and the first chunk. Anything else returns ``None`` and goes the general way, which
+        would make the same chunk of it (measured in ``bench/`` 9: this runs for each token)."""
+        choices = data.get("choices")
+        if self._first or data.get("usage") or type(choices) is not list or len(choices) != 1:
+            return None
+        choice = choices[0]
+        if type(choice) is not dict or choice.get("finish_reason"):
+            return None
+        delta = choice.get("delta")
+        if type(delta) is not dict or not delta.keys() <= _PLAIN_DELTA:
+            return None
+        piece = delta.get("content")
+        if type(piece) is not str or not piece or self._primary != 0 or choice.get("index", 0):
+            return None
+        state = self._choices.get(0)
+        if state is None or state._state != "answer" or state._buffer:
+            return None
+        state.pieces.append(piece)
+        return piece
 
     def _feed_choice(
         self, index: int, choice: dict[str, Any], data: dict[str, Any]

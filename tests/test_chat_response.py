@@ -203,3 +203,44 @@ def test_assembling_a_long_stream_takes_linear_time() -> None:
         assembler.feed(chunk)
     assert time.process_time() - started < 0.5
     assert len(assembler.text) == 3_750_000
+
+
+def _general_only(chunks: list[dict[str, Any]]) -> list[AIMessageChunk]:
+    asm = StreamAssembler(model_id="m", request_id="req-1")
+    asm._plain_piece = lambda data: None  # type: ignore[method-assign]  # the general path alone
+    return [c for c in (asm.feed(d) for d in chunks) if c is not None] + [asm.finish()]
+
+
+def test_the_plain_chunk_shortcut_makes_the_chunks_the_general_path_makes() -> None:
+    plain = {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "a"}}]}
+    streams = [
+        [
+            _delta(content="<think>"),
+            _delta(content="why"),
+            _delta(content="</think>"),
+            _delta(content="answer"),
+            _delta(content=" more"),
+        ],
+        [
+            plain,
+            plain,
+            {"choices": [{"index": 0, "delta": {"content": "b"}, "finish_reason": "stop"}]},
+        ],
+        [plain, {"choices": [{"index": 1, "delta": {"content": "other"}}]}, plain],
+        [plain, {"choices": [{"index": None, "delta": {"content": "c"}}]}, plain],
+        [plain, _delta(content=""), _delta(role="assistant"), _delta(content="d", reasoning="r")],
+        [plain, {**plain, "usage": {"prompt_tokens": 1, "completion_tokens": 2}}, plain],
+        [
+            plain,
+            _delta(
+                tool_calls=[{"index": 0, "id": "t", "function": {"name": "f", "arguments": "{}"}}]
+            ),
+        ],
+        [plain, {"choices": [plain["choices"][0], {"index": 1, "delta": {"content": "x"}}]}, plain],
+        [plain, {"choices": [{"index": 0, "delta": {"content": "e", "refusal": "no"}}]}],
+    ]
+    for chunks in streams:
+        asm = StreamAssembler(model_id="m", request_id="req-1")
+        fast = [c for c in (asm.feed(d) for d in chunks) if c is not None] + [asm.finish()]
+        assert fast == _general_only(chunks), chunks
+        assert [c.model_dump() for c in fast] == [c.model_dump() for c in _general_only(chunks)]

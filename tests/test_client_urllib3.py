@@ -83,3 +83,37 @@ def test_the_pool_is_bounded_and_a_wait_past_the_pool_timeout_is_a_pool_timeout(
         pytest.raises(httpx.PoolTimeout),
     ):
         c.post(url, json=BODY)
+
+
+def _one_answer_server(head: bytes, body: bytes) -> tuple[socket.socket, int]:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    return server, server.getsockname()[1]
+
+
+def test_a_gzip_encoded_stream_is_decoded_before_its_events_are_read() -> None:
+    # the stream reads the transport's bytes directly only when there is no content encoding
+    import gzip
+
+    from nvnb.client import Client
+
+    events = b"".join(
+        b'data: {"choices": [{"index": 0, "delta": {"content": "%s"}}]}\n\n' % w
+        for w in (b"packed", b" text")
+    )
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Encoding: gzip\r\n"
+    server, port = _one_answer_server(head, gzip.compress(events + b"data: [DONE]\n\n"))
+    with Client(api_key="nvapi-test", base_url=f"http://127.0.0.1:{port}/v1") as c:
+        stream = c.stream_chat({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+        texts = [chunk["choices"][0]["delta"]["content"] for chunk in stream]
+    server.close()
+    assert texts == ["packed", " text"]

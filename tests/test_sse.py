@@ -96,6 +96,17 @@ def test_utf8_split_inside_a_character_is_reassembled() -> None:
         assert parse_all(data, [cut])[0].data == "héllo wörld ✓ 🙂"
 
 
+def test_reads_cut_anywhere_decode_as_the_whole_stream_does() -> None:
+    # whole characters, characters cut between reads, invalid bytes and a BOM, in every pair
+    # of cuts: each read decoded on its own or through the incremental decoder, one result
+    data = b"\xef\xbb\xbfdata: h\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x99\x82 \xff end\n\ndata: \xc3\n\n"
+    whole = [e.data for e in parse_all(data)]
+    assert whole == ["hé ✓ 🙂 \ufffd end", "\ufffd"]
+    for a in range(len(data) + 1):
+        for b in range(a, len(data) + 1, 3):
+            assert [e.data for e in parse_all(data, [a, b])] == whole, (a, b)
+
+
 def test_a_leading_byte_order_mark_is_ignored() -> None:
     assert parse_all(b"\xef\xbb\xbfdata: x\n\n")[0].data == "x"
 
@@ -199,9 +210,18 @@ def test_an_error_event_type_is_a_stream_error() -> None:
 
 
 def test_data_that_is_not_a_json_object_is_malformed() -> None:
-    for bad in (b"data: {not json\n\n", b"data: [1, 2]\n\n", b"data: 42\n\n"):
-        items = decode_all(bad)
-        assert isinstance(items[-1], StreamInterrupted), bad
+    for bad in (
+        b"data: {not json\n\n",
+        b"data: [1, 2]\n\n",
+        b"data: 42\n\n",
+        b'data: {"a": 1} {"b": 2}\n\n',  # one object, then more: not one JSON text
+        b'data: {"a": 1}x\n\n',
+        b"data: \n\n",
+    ):
+        # the first item: the malformed data's own error, not the missing [DONE]'s
+        items = decode_all(bad + b"data: [DONE]\n\n")
+        assert isinstance(items[0], StreamInterrupted), bad
+        assert "malformed stream data" in str(items[0]), bad
 
 
 def test_chunk_text_reads_the_first_choice_delta() -> None:

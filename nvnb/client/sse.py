@@ -40,6 +40,10 @@ __all__ = ["ChatStreamDecoder", "SSEParser", "ServerSentEvent"]
 
 MAX_LINE_CHARS = 32 * 1024 * 1024
 _ASCII_DIGITS = frozenset("0123456789")
+# the C scanner under ``json.loads``, called directly: one call per event instead of three
+# Python frames and two whitespace regex matches (the data is stripped already)
+_scan_json = json.JSONDecoder().scan_once
+_PLAIN_UTF8 = (b"", 0)  # the utf-8-sig decoder's state once past the BOM with nothing held back
 
 
 class ServerSentEvent(NamedTuple):
@@ -58,6 +62,7 @@ class SSEParser:
     def __init__(self, *, max_line_chars: int = MAX_LINE_CHARS) -> None:
         # "utf-8-sig": the standard's UTF-8 decode drops one leading BOM, even split over reads
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")("replace")
+        self._plain = False  # the decoder holds nothing: a read may be decoded on its own
         self._pending = ""  # the current unterminated line
         self._skip_lf = False  # the last text ended in CR: a leading LF belongs to it
         self._max = max_line_chars
@@ -83,13 +88,26 @@ class SSEParser:
         """``feed`` that returns its error instead of raising it, with the events completed
         before the broken point."""
         events: list[ServerSentEvent] = []
-        text = self._decoder.decode(chunk)
+        text = self._text(chunk)
         if text:
             try:
                 self._parse(text, events)
             except StreamInterrupted as err:
                 return events, err
         return events, None
+
+    def _text(self, chunk: bytes) -> str:
+        """The read as text. Usually it holds whole characters and the BOM is behind: then
+        one ``bytes.decode``; otherwise (a character cut between reads, invalid bytes, the
+        stream's start) the incremental decoder, with the same result."""
+        if self._plain:
+            try:
+                return chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+        text = self._decoder.decode(chunk)
+        self._plain = self._decoder.getstate() == _PLAIN_UTF8
+        return text
 
     def finish_events(self) -> tuple[list[ServerSentEvent], NVNBError | None]:
         """``finish`` with its error returned, like ``feed_events``."""
@@ -233,10 +251,10 @@ def decode_chat_event(event: ServerSentEvent) -> dict[str, Any] | None:
     if data == "[DONE]":
         return None
     try:
-        obj = json.loads(data)
-    except ValueError:
+        obj, end = _scan_json(data, 0)
+    except (ValueError, StopIteration):
         raise StreamInterrupted(f"malformed stream data: {_preview(data)}") from None
-    if not isinstance(obj, dict):
+    if end != len(data) or not isinstance(obj, dict):
         raise StreamInterrupted(f"malformed stream data: {_preview(data)}")
     if event.event == "error" or (obj.get("error") and not obj.get("choices")):
         raise stream_error(obj.get("error", obj))
