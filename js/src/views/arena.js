@@ -10,18 +10,9 @@
 // Model output is rendered through the same sanitised Markdown path as StreamPane.
 import { button, h } from "../dom.js";
 import { renderInto, splitThink } from "../markdown.js";
+import { fillStats } from "../stats_line.js";
 import { renderCodeView } from "./code_view.js";
 
-function fmtStats(stats, requestId) {
-  const parts = [];
-  if (stats && stats.time_to_first_token != null) {
-    parts.push(`first token ${stats.time_to_first_token.toFixed(2)} s`);
-  }
-  if (stats && stats.tokens_per_second != null) parts.push(`${stats.tokens_per_second.toFixed(1)} tok/s`);
-  if (stats && stats.output_tokens) parts.push(`${stats.output_tokens} tokens`);
-  if (requestId) parts.push(`request id ${requestId}`);
-  return parts.join(" · ");
-}
 
 const STATUS = { idle: "", waiting: "waiting…", streaming: "streaming…", done: "done", stopped: "stopped", error: "failed" };
 function render({ model, el }) {
@@ -111,7 +102,7 @@ function render({ model, el }) {
     c.skipped.textContent = skipped.length ? `Not sent to this model: ${skipped.join(" and ")} (it does not take them)` : "";
     // A failed column's error already names its request id.
     const requestId = column.error && column.error.includes(column.request_id) ? "" : column.request_id;
-    c.stats.textContent = streaming ? "" : fmtStats(column.stats, requestId);
+    fillStats(c.stats, streaming ? null : column.stats, streaming ? null : requestId);
     c.answer.hidden = st === "error" && !split.text;
     const isBest = model.get("best") === i;
     c.col.classList.toggle("nvnb-arena-isbest", isBest);

@@ -11,19 +11,8 @@
 import { copyText } from "../code.js";
 import { button, h, stickToBottom, whenAttached } from "../dom.js";
 import { renderInto, splitThink } from "../markdown.js";
+import { fillStats } from "../stats_line.js";
 
-function fmtStats(stats, requestId) {
-  const parts = [];
-  if (stats && stats.time_to_first_token != null) {
-    parts.push(`first token ${stats.time_to_first_token.toFixed(2)} s`);
-  }
-  if (stats && stats.tokens_per_second != null) {
-    parts.push(`${stats.tokens_per_second.toFixed(1)} tok/s`);
-  }
-  if (stats && stats.output_tokens != null) parts.push(`${stats.output_tokens} tokens`);
-  if (requestId) parts.push(`request id ${requestId}`);
-  return parts.join(" · ");
-}
 
 export default function streamPane({ model, el }) {
   const root = h("div", "nvnb-w nvnb-stream");
@@ -85,13 +74,13 @@ export default function streamPane({ model, el }) {
     error.hidden = !err;
     error.textContent = err || "";
     // A failed request with no text: the error (which carries the request id) says it all.
-    stats.textContent =
+    const shown =
       st === "error" && !raw
-        ? ""
+        ? fillStats(stats, null, null)
         : streaming() && liveStats
-          ? fmtStats(liveStats, liveStats.request_id)
-          : fmtStats(model.get("stats"), model.get("request_id"));
-    stats.hidden = !stats.textContent;
+          ? fillStats(stats, liveStats, liveStats.request_id, { countZeroTokens: true })
+          : fillStats(stats, model.get("stats"), model.get("request_id"), { countZeroTokens: true });
+    stats.hidden = !shown;
     root.dataset.length = String(raw.length);
     root.dataset.deltas = String(deltas);
     root.dataset.starts = String(starts);
