@@ -7,7 +7,7 @@ the API (requests, responses, redirects, auth, timeouts); only the bytes move th
 What the adapter does, and no more: sends an ``httpx.Request`` through a ``urllib3.PoolManager``
 (or ``ProxyManager``), with httpx's connect/read/pool timeouts; hands the body back as it arrives
 (``read1``: whatever one read brings, so a stream is not held back to fill a buffer; read from
-the ``http.client`` response under urllib3's, which costs a third of urllib3's own ``read1`` per
+the ``http.client`` response under urllib3's, skipping urllib3's context managers and calls per
 token, with urllib3's error mapping and Content-Length check done here instead); leaves
 content decoding to httpx; returns the connection to the pool when a body was read to the end
 and drops it when the caller closed early; and raises urllib3's failures as the httpx exceptions
