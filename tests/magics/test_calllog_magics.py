@@ -17,13 +17,6 @@ from nvnb.session import Session
 CHAT = "meta/llama-3.1-8b-instruct"
 
 
-@pytest.fixture(scope="module")
-def shell() -> InteractiveShell:
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "nvnb")
-    return ip
-
-
 @pytest.fixture
 def session(nvnb_server: Any, monkeypatch: pytest.MonkeyPatch) -> Session:
     monkeypatch.setenv("NVIDIA_BASE_URL", nvnb_server.base_url)

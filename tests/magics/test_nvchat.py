@@ -32,13 +32,6 @@ QA = "nvidia/llama3-chatqa-1.5-8b"
 CODE = "google/codegemma-7b"
 
 
-@pytest.fixture(scope="module")
-def shell() -> InteractiveShell:
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "nvnb")
-    return ip
-
-
 @pytest.fixture
 def server(nvnb_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The local server as the hosted service (a key set, hosted URLs rewritten onto it)."""
