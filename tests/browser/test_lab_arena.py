@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from labtools import chat_bodies, lab_url, run_all, set_theme, shot, start_kernel
+from labtools import chat_bodies, lab_url, notebook, run_all, set_theme, shot, start_kernel
+from labtools import code as code_cell
 
 MODELS = ["meta/llama-3.1-8b-instruct", "nvidia/nemotron-steerlm-8b", "google/gemma-3n-e4b-it"]
 FAST = ".jp-Cell:nth-child(1) .jp-OutputArea"
@@ -15,56 +16,37 @@ FAULTY = ".jp-Cell:nth-child(2) .jp-OutputArea"
 SLOW = ".jp-Cell:nth-child(3) .jp-OutputArea"
 
 
-def _cell(cell_id: str, source: str) -> dict[str, Any]:
-    return {
-        "cell_type": "code",
-        "execution_count": None,
-        "id": cell_id,
-        "metadata": {},
-        "outputs": [],
-        "source": source,
-    }
-
-
 PNG = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAgAAAAICAIAAABLbSncAAAAFElEQVR4nGMUqTjBgA0w"
     "YRUdtBIADVsBZEn8cp0AAAAASUVORK5CYII="
 )
-NOTEBOOK = {
-    "cells": [
-        _cell(
-            "fast",
-            "import nvnb\n"
-            f"arena = nvnb.Arena(models={MODELS!r}, labels={{'creativity': 8}}, images=[{PNG!r}])\n"
-            "arena",
-        ),
-        _cell(
-            "faulty",
-            "faulty = nvnb.Arena(models=" + repr(MODELS) + ", session=nvnb.Session(max_retries=0,"
-            " default_headers={'X-NVNB-Fault': 'status=500;times=1;id=arena-browser'}))\n"
-            "faulty",
-        ),
-        _cell(
-            "slow",
-            "import os\n"
-            "slow = nvnb.Arena(models=" + repr(MODELS[:2]) + ", "
-            "session=nvnb.Session(base_url=os.environ['NVNB_SLOW_URL']))\n"
-            "slow",
-        ),
-    ],
-    "metadata": {
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    },
-    "nbformat": 4,
-    "nbformat_minor": 5,
-}
+NOTEBOOK = notebook(
+    code_cell(
+        "import nvnb\n"
+        f"arena = nvnb.Arena(models={MODELS!r}, labels={{'creativity': 8}}, images=[{PNG!r}])\n"
+        "arena",
+        "fast",
+    ),
+    code_cell(
+        "faulty = nvnb.Arena(models=" + repr(MODELS) + ", session=nvnb.Session(max_retries=0,"
+        " default_headers={'X-NVNB-Fault': 'status=500;times=1;id=arena-browser'}))\n"
+        "faulty",
+        "faulty",
+    ),
+    code_cell(
+        "import os\n"
+        "slow = nvnb.Arena(models=" + repr(MODELS[:2]) + ", "
+        "session=nvnb.Session(base_url=os.environ['NVNB_SLOW_URL']))\n"
+        "slow",
+        "slow",
+    ),
+)
 
 
 @pytest.fixture(scope="module")
 def notebooks(workdir: Any) -> Any:
     for name in ("arena.ipynb", "arena7.ipynb"):
-        (workdir / "notebooks" / name).write_text(json.dumps(NOTEBOOK, indent=1))
+        (workdir / "notebooks" / name).write_text(NOTEBOOK)
     return workdir
 
 
