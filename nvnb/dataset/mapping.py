@@ -270,9 +270,10 @@ def _plan(
     pace = HOSTED_RPM if rpm is None and hosted else rpm
     if pace is not None and math.isinf(pace):
         pace = None
-    result = MapResult(source.kept, model=builder.model)
+    result = MapResult(source.kept, model=builder.model, keep_rows=source.one_shot)
     if answer_schema is not None:
         result.value_fields = list(answer_schema.json_schema.get("properties") or {})
+        result._store.reparse = answer_schema.parse
     result.stats.total = source.total
     store, owns = _store(cache)
     run = Run(
