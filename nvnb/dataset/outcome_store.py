@@ -228,38 +228,49 @@ class OutcomeStore:
             self._pending[index] = error
 
     def _flush(self) -> None:
-        window, base = self._window, self._base
+        window, base, count = self._window, self._base, len(self._window)
         if self._spill is None:
             self._spill = SpillFile()
-        # Generators, read by executemany: no second copy of the window while it is written.
-        outcomes = (
-            self._encode(base + j, window.record(j))
-            for j in range(len(window))
-            if window.errors.get(j) is not NOT_RUN
-        )
-        rows: Iterator[tuple[int, bytes | None]] | tuple[()] = ()
-        if window.rows is not None:
-            rows = (
-                (base + j, self._pickled("row", base + j, r)) for j, r in enumerate(window.rows)
-            )
-        self._spill.write(outcomes, rows)
+        failed, errors, in_flight = bytearray(count), [None] * count, set()
         for j, error in window.errors.items():
             if error is NOT_RUN:  # in flight: written alone when it finishes
+                in_flight.add(j)
                 self._pending[base + j] = NOT_RUN
-        self._base += len(window)
+            else:
+                failed[j] = 1
+                errors[j] = self._pickled("error", base + j, error)
+                self._spilled_failures += 1
+        values = [None if v is None else _value_blob(v) for v in window.values]
+        # By column, read lazily by executemany: no second copy of the window as it is written.
+        outcomes = zip(
+            range(base, base + count),
+            window.texts,
+            values,
+            window.prompt,
+            window.completion,
+            window.latency,
+            window.request_ids,
+            window.finish,
+            window.cached,
+            failed,
+            errors,
+            strict=True,
+        )
+        if in_flight:
+            outcomes = (o for o in outcomes if o[0] - base not in in_flight)  # type: ignore[assignment]
+        rows = [(base, self._rows_blob(base, window.rows))] if window.rows is not None else []
+        self._spill.write(outcomes, rows)
+        self._base += count
         self._window = _Window(self.keep_rows)
 
     def _encode(self, index: int, record: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A late row's record as the file keeps it."""
         text, value, prompt, completion, latency, request_id, finish, cached, error = record
-        if value is not None:
-            try:
-                value = pickle.dumps(value, protocol=5)
-            except Exception:  # e.g. a pydantic class defined inside a function
-                value = _REPARSE
         failed = error is not None
         if failed:
             self._spilled_failures += 1
             error = self._pickled("error", index, error)
+        value = None if value is None else _value_blob(value)
         return (
             index,
             text,
@@ -273,6 +284,18 @@ class OutcomeStore:
             int(failed),
             error,
         )
+
+    def _rows_blob(self, base: int, rows: list[Any]) -> bytes:
+        """A window's rows in one pickle (read back only in order); rows that do not pickle
+        are kept in memory (None in the file)."""
+        try:
+            blob = pickle.dumps(rows, protocol=5)
+            pickle.loads(blob)
+            return blob
+        except Exception:
+            return pickle.dumps(
+                [self._pickled("row", base + j, r) and r for j, r in enumerate(rows)]
+            )
 
     def _pickled(self, kind: str, index: int, thing: Any) -> bytes | None:
         """``thing`` pickled, checked to load back; else kept in memory (None on disk)."""
@@ -333,8 +356,9 @@ class OutcomeStore:
     def rows(self) -> Iterator[Any]:
         """The kept input rows (a dict, or None for a row that is not a mapping), in order."""
         if self._base:
-            for index, blob in self._spilled().rows(0, self._base):
-                yield self._unpickled("row", index, blob)
+            for start, blob in self._spilled().rows(self._base):
+                for j, row in enumerate(pickle.loads(blob)):
+                    yield self._held.get(("row", start + j)) if row is None else row
         yield from self._window.rows or ()
 
     def _spilled_in_order(self, columns: tuple[str, ...]) -> Iterator[tuple[int, Any]]:
@@ -374,6 +398,13 @@ class OutcomeStore:
         """Remove the spill file (reading a spilled row afterwards raises SpillClosed)."""
         if self._spill is not None:
             self._spill.close()
+
+
+def _value_blob(value: Any) -> bytes:
+    try:
+        return pickle.dumps(value, protocol=5)
+    except Exception:  # e.g. a pydantic class defined inside a function
+        return _REPARSE
 
 
 def _unfinished(error: Any) -> tuple[Any, ...]:

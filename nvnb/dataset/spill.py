@@ -10,7 +10,8 @@ The file is made with ``mkstemp`` (mode 0600, in ``TMPDIR``) and removed, with i
 interpreter exit (``weakref.finalize``). Durability is not wanted (a crash loses the process's
 result anyway), so writes skip fsync: WAL with ``synchronous=OFF``, one transaction per batch.
 What goes in: answer texts, request ids, finish reasons, token counts, latencies, pickled
-values and errors (nvnb errors carry no key), pickled input rows. Never the request or a header.
+values and errors (nvnb errors carry no key), input rows pickled a window at a time. Never
+the request or a header.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ CREATE TABLE outcomes (
     failed INTEGER NOT NULL,
     error BLOB
 );
-CREATE TABLE rows (idx INTEGER PRIMARY KEY, row BLOB);
+CREATE TABLE rows (start INTEGER PRIMARY KEY, chunk BLOB);
 """
 
 READ_CHUNK = 2_000
@@ -81,10 +82,10 @@ class SpillFile:
     def write(
         self,
         outcomes: Iterable[tuple[Any, ...]],
-        rows: Iterable[tuple[int, bytes | None]] = (),
+        rows: Iterable[tuple[int, bytes]] = (),
     ) -> None:
-        """Outcomes ``(idx, *OUTCOME_COLUMNS)`` and rows ``(idx, pickled)``, in one
-        transaction."""
+        """Outcomes ``(idx, *OUTCOME_COLUMNS)`` and chunks of rows ``(first idx, pickled
+        list)``, in one transaction."""
         with self._lock:
             db = self._open()
             db.execute("BEGIN")
@@ -131,9 +132,18 @@ class SpillFile:
                 .fetchall()
             )
 
-    def rows(self, start: int, stop: int) -> Iterator[tuple[int, bytes | None]]:
-        """``(idx, pickled row)`` in ``[start, stop)``, in index order."""
-        yield from self._ranged("SELECT idx, row FROM rows", start, stop)  # type: ignore[misc]
+    def rows(self, stop: int) -> Iterator[tuple[int, bytes]]:
+        """``(first idx, pickled list of rows)`` of the chunks before ``stop``, in order."""
+        with self._lock:
+            chunks = (
+                self._open()
+                .execute("SELECT start FROM rows WHERE start < ? ORDER BY start", (stop,))
+                .fetchall()
+            )
+        for (start,) in chunks:  # one chunk in memory at a time
+            with self._lock:
+                blob = self._open().execute("SELECT chunk FROM rows WHERE start = ?", (start,))
+                yield start, blob.fetchone()[0]
 
     def _ranged(self, select: str, start: int, stop: int) -> Iterator[tuple[Any, ...]]:
         query = f"{select} WHERE idx >= ? AND idx < ? ORDER BY idx"
