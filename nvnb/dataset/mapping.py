@@ -78,6 +78,9 @@ def map(
     - other keywords go into each request body (``temperature``, ``max_tokens``, ``seed``, …).
 
     Interrupting the kernel stops the run and returns what finished (``result.stopped``).
+    Memory does not grow with the rows: beyond the latest 5 000 (or 4 MB of answers), outcomes
+    wait in a temporary file (``result.spill_path``), removed by ``result.close()``, ``with``,
+    garbage collection or the end of the process.
     """
     plan = _plan(
         rows,

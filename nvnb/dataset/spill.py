@@ -72,7 +72,7 @@ class SpillFile:
         self._lock = threading.Lock()
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db: sqlite3.Connection | None = db
-        self._finalizer = weakref.finalize(self, _remove, db, self.path)
+        self._finalizer = weakref.finalize(self, _remove, db, self.path, os.getpid())
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = OFF")
         db.executescript(SCHEMA)
@@ -176,9 +176,11 @@ class SpillFile:
         return f"SpillFile({self.path!r}{', closed' if self.closed else ''})"
 
 
-def _remove(db: sqlite3.Connection, path: str) -> None:
+def _remove(db: sqlite3.Connection, path: str, owner: int) -> None:
     with contextlib.suppress(sqlite3.Error):
         db.close()
+    if os.getpid() != owner:  # a forked child exiting: the file is its parent's
+        return
     for name in (path, path + "-wal", path + "-shm", path + "-journal"):
         with contextlib.suppress(FileNotFoundError):
             os.remove(name)
