@@ -55,6 +55,10 @@ CREATE TABLE outcomes (
 CREATE TABLE rows (start INTEGER PRIMARY KEY, chunk BLOB);
 """
 
+CACHE_KB = 512
+"""SQLite's page cache for the file (its default is 2 MB): writes append, reads go in order,
+and the operating system caches the file anyway; this is memory a result keeps while open."""
+
 READ_CHUNK = 2_000
 """Rows fetched per query when reading in order (one query, not one per row)."""
 
@@ -75,6 +79,7 @@ class SpillFile:
         self._finalizer = weakref.finalize(self, _remove, db, self.path, os.getpid())
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = OFF")
+        db.execute(f"PRAGMA cache_size = -{CACHE_KB}")
         db.executescript(SCHEMA)
 
     # -- writing ----------------------------------------------------------------------------
