@@ -4,7 +4,9 @@
 ``asyncio.Semaphore(64)`` over the same rows, against the server (its own process) at 200 ms and
 at 50 ms per call; the floor is aiohttp, the ideal is concurrency / latency.
 10b: the pace: ``rpm=600`` achieved requests per minute, and 429s seen.
-10c: peak RSS growth of a process mapping 100 000 rows from a generator (answers kept).
+10c: peak RSS growth of a process mapping 100 000 rows from a generator (answers kept), read
+at 20 000 rows and at the end of the same run: flat memory is the same figure at both.
+10d: Python memory the result keeps (tracemalloc) after runs of 5 000 and 20 000 rows.
 """
 
 from __future__ import annotations
@@ -169,7 +171,7 @@ def pace(ctx: Context) -> Table:
 
 
 _MEMORY_CHILD = r"""
-import json, os, sys
+import json, os, sys, time
 os.environ["NVNB_PROGRESS"] = "off"
 import nvnb
 
@@ -180,33 +182,38 @@ def peak():
                 return int(line.split()[1]) * 1024
     return 0
 
-base_url, n = sys.argv[1], int(sys.argv[2])
+base_url, sizes = sys.argv[1], [int(n) for n in sys.argv[2:]]
 client = nvnb.AsyncClient(base_url=base_url)
+marks = {}
 def rows(k):
     for i in range(k):
+        if i in marks:  # this many rows read: the peak so far, and the CPU time
+            marks[i] = (peak(), time.process_time())
         yield {"id": i, "review": f"review number {i}"}
 nvnb.map(rows(200), "Label: {review}", client=client, max_tokens=8, concurrency=64)
-before = peak()
-result = nvnb.map(rows(n), "Label: {review}", client=client, max_tokens=8, concurrency=64)
-after = peak()
-text = sum(len(t or "") for t in result.texts)
-print(json.dumps({"before": before, "after": after, "ok": len(result) - len(result.errors),
-                  "text_chars": text}))
+before, cpu0 = peak(), time.process_time()
+marks.update({n: None for n in sizes[:-1]})
+result = nvnb.map(rows(sizes[-1]), "Label: {review}", client=client, max_tokens=8, concurrency=64)
+marks[sizes[-1]] = (peak(), time.process_time())
+text = sum(len(o.text or "") for o in result)
+print(json.dumps({"before": before, "cpu0": cpu0, "ok": len(result) - len(result.errors),
+                  "text_chars": text, "marks": {str(k): v for k, v in marks.items()}}))
 """
 
 
 def memory(ctx: Context) -> Table:
-    n = ctx.n(100_000, 500)
+    sizes = [ctx.n(20_000, 200), ctx.n(100_000, 500)]
     table = Table(
         "10c",
-        f"Dataset runs: peak RSS over {n:,} rows from a generator",
+        f"Dataset runs: peak RSS over {sizes[-1]:,} rows from a generator, read at "
+        f"{sizes[0]:,} and at {sizes[-1]:,} rows (one run)",
         "peak RSS growth",
         "B",
-        extra_columns=["per row", "answer text", "ok rows"],
+        extra_columns=["per row", "answer text", "CPU per row", "ok rows"],
     )
     with local_server() as server:
         out = subprocess.run(
-            [sys.executable, "-c", _MEMORY_CHILD, server.base_url, str(n)],
+            [sys.executable, "-c", _MEMORY_CHILD, server.base_url, *(str(n) for n in sizes)],
             capture_output=True,
             text=True,
             env=bench_env(),
@@ -215,16 +222,27 @@ def memory(ctx: Context) -> Table:
             check=True,
         )
     data = json.loads(out.stdout.strip().splitlines()[-1])
-    growth = data["after"] - data["before"]
-    row = Row.of("nvnb.map, answers kept (max_tokens=8)", [growth], "nvnb")
-    row.extras["per row"] = fmt(growth / n, "B")
-    row.extras["answer text"] = fmt(data["text_chars"], "B")
-    row.extras["ok rows"] = f"{data['ok']:,}"
-    table.rows.append(row)
+    for n in sizes:
+        rss, cpu = data["marks"][str(n)]
+        growth = rss - data["before"]
+        row = Row.of(f"after {n:,} rows (answers kept, max_tokens=8)", [growth], "nvnb")
+        row.extras["per row"] = fmt(growth / n, "B")
+        row.extras["CPU per row"] = fmt((cpu - data["cpu0"]) / n, "s")
+        if n == sizes[-1]:
+            row.extras["answer text"] = fmt(data["text_chars"], "B")
+            row.extras["ok rows"] = f"{data['ok']:,}"
+        table.rows.append(row)
+    first, last = table.rows[-2].value, table.rows[-1].value
+    if first and last:
+        ctx.headlines.append(
+            f"nvnb.map memory: peak RSS growth {fmt(first, 'B')} at {sizes[0]:,} rows, "
+            f"{fmt(last, 'B')} at {sizes[-1]:,} rows"
+        )
     table.notes.append(
-        "growth = peak RSS after the run − after a 200-row warm-up; rows are read lazily, at "
-        "most 64 in flight; what stays is each row's outcome (text, tokens, latency, request id) "
-        "and the rows' values by column for to_dataframe()"
+        "growth = peak RSS (VmHWM) when that many rows have been read − after a 200-row "
+        "warm-up, in one run; flat is the same figure at both sizes; rows are read lazily, at "
+        "most 64 in flight; CPU per row = the process's CPU time from the start of the run to "
+        "that point / rows (the robust figure on a shared machine)"
     )
     return table
 
@@ -240,7 +258,7 @@ def rows(k):
     for i in range(k):
         yield {"id": i, "review": f"review number {i}"}
 def texts(result):
-    return sum(len(t or "") + len(o.request_id or "") for t, o in zip(result.texts, result))
+    return sum(len(o.text or "") + len(o.request_id or "") for o in result)
 nvnb.map(rows(300), "Label: {review}", client=client, max_tokens=8, concurrency=64)
 out = []
 for n in sizes:
@@ -261,13 +279,13 @@ print(json.dumps(out))
 
 
 def traced(ctx: Context) -> Table:
-    sizes = [ctx.n(5_000, 200), ctx.n(20_000, 800)]
+    sizes = [ctx.n(10_000, 200), ctx.n(40_000, 800)]
     table = Table(
         "10d",
-        "Dataset runs: Python memory kept per row (tracemalloc), from a generator",
-        "retained per row",
+        "Dataset runs: Python memory the result keeps (tracemalloc), from a generator",
+        "retained",
         "B",
-        extra_columns=["rows", "answer + request id", "peak traced per row", "ok rows"],
+        extra_columns=["rows", "per row", "answer + request id", "peak traced", "ok rows"],
     )
     with local_server() as server:
         out = subprocess.run(
@@ -281,17 +299,18 @@ def traced(ctx: Context) -> Table:
         )
     for data in json.loads(out.stdout.strip().splitlines()[-1]):
         n = data["n"]
-        row = Row.of(f"nvnb.map over {n:,} rows", [data["retained"] / n], "nvnb")
+        row = Row.of(f"nvnb.map over {n:,} rows", [data["retained"]], "nvnb")
         row.extras["rows"] = f"{n:,}"
-        row.extras["answer + request id"] = fmt(data["content"] / n, "B")
-        row.extras["peak traced per row"] = fmt(data["peak"] / n, "B")
+        row.extras["per row"] = fmt(data["retained"] / n, "B")
+        row.extras["answer + request id"] = fmt(data["content"] / n, "B") + " a row"
+        row.extras["peak traced"] = fmt(data["peak"], "B")
         row.extras["ok rows"] = f"{data['ok']:,}"
         table.rows.append(row)
     table.notes.append(
-        "retained = Python allocations still alive after the run (the MapResult and the input "
-        "rows' values it keeps by column for to_dataframe()) / rows; the same figure at both "
-        "sizes is memory growing only with what each row must keep; answer + request id = their "
-        "characters per row, the part no layout can drop"
+        "retained = Python allocations still alive after the run (the MapResult with what it "
+        "keeps of the input rows for to_dataframe()); flat is the same figure at both sizes; "
+        "answer + request id = their characters per row, what a result kept in memory cannot "
+        "drop; peak traced = the most Python memory alive at once during the run"
     )
     return table
 

@@ -7,8 +7,9 @@ finished rows in a run file, so running the same map again sends only the rows n
 
 Modules: ``mapping`` (the public functions), ``run`` (scheduling), ``limiter`` (pace and shared
 429 backoff), ``row_requests`` (rows → request bodies), ``answer_schema`` (structured output),
-``outcomes`` (compact results), ``runfile`` (the SQLite run file), ``rows`` (input rows),
-``progress`` (the bar).
+``outcomes`` (the result), ``outcome_store`` (its resident window and what spills), ``spill``
+(the temporary SQLite file beyond the window), ``runfile`` (the SQLite run file), ``rows``
+(input rows), ``progress`` (the bar).
 """
 
 from __future__ import annotations

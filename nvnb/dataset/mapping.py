@@ -78,6 +78,9 @@ def map(
     - other keywords go into each request body (``temperature``, ``max_tokens``, ``seed``, …).
 
     Interrupting the kernel stops the run and returns what finished (``result.stopped``).
+    Memory does not grow with the rows: beyond the latest 5 000 (or 4 MB of answers), outcomes
+    wait in a temporary file (``result.spill_path``), removed by ``result.close()``, ``with``,
+    garbage collection or the end of the process.
     """
     plan = _plan(
         rows,
@@ -270,9 +273,10 @@ def _plan(
     pace = HOSTED_RPM if rpm is None and hosted else rpm
     if pace is not None and math.isinf(pace):
         pace = None
-    result = MapResult(source.kept, model=builder.model)
+    result = MapResult(source.kept, model=builder.model, keep_rows=source.one_shot)
     if answer_schema is not None:
         result.value_fields = list(answer_schema.json_schema.get("properties") or {})
+        result._store.reparse = answer_schema.parse
     result.stats.total = source.total
     store, owns = _store(cache)
     run = Run(

@@ -1,63 +1,22 @@
-"""What a dataset run returns: one outcome per input row, kept compactly, in input order.
+"""What a dataset run returns: one outcome per input row, in input order, in bounded memory.
 
-Results are stored by column, so 100 000 rows cost little beyond the answers' text: texts and
-request ids as UTF-8 in one growing buffer each (:class:`TextColumn`: no object per row), token
-counts and latencies in ``array``s, finish reasons interned, errors in a sparse dict (the rows
-not run yet share one marker); an :class:`Outcome` is made only when one is read. Measured with
-``tracemalloc`` (``bench/`` 10c): about 120 bytes a row above the answer and the input row.
+A :class:`MapResult` keeps its latest rows resident, by column, and the rest in a temporary
+SQLite file it owns (:mod:`nvnb.dataset.outcome_store`, :mod:`nvnb.dataset.spill`): a run of a
+million rows with long answers holds a window of a few thousand rows in memory, and a run of a
+few thousand never touches the disk. An :class:`Outcome` is made only when one is read. The
+file is removed by :meth:`MapResult.close` (or ``with``), when the result is garbage-collected,
+or at interpreter exit. A DataFrame or a list given as input is referenced, never copied; the
+rows of a one-shot iterable are kept (spilled the same way) for :meth:`MapResult.to_dataframe`.
 """
 
 from __future__ import annotations
 
-import sys
-from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from nvnb.dataset.outcome_store import NOT_RUN, OutcomeStore
 from nvnb.errors import NVNBError
-
-
-class TextColumn:
-    """Optional strings by row index, written in any order, kept as UTF-8 in one buffer
-    (a ``str`` per row costs ~50 bytes of object header, more than a short answer or a
-    request id itself). Each read decodes a fresh ``str``."""
-
-    __slots__ = ("_data", "_lengths", "_starts")
-
-    def __init__(self) -> None:
-        self._data = bytearray()
-        self._starts = array("q")
-        self._lengths = array("q")  # -1: None
-
-    def append(self, value: str | None = None) -> None:
-        self._starts.append(0)
-        self._lengths.append(-1)
-        if value is not None:
-            self[len(self._starts) - 1] = value
-
-    def __setitem__(self, index: int, value: str | None) -> None:
-        if value is None:
-            self._lengths[index] = -1
-            return
-        raw = value.encode("utf-8", "surrogatepass")
-        self._starts[index] = len(self._data)  # a rewrite appends; rows are written ~once
-        self._lengths[index] = len(raw)
-        self._data += raw
-
-    def __getitem__(self, index: int) -> str | None:
-        length = self._lengths[index]
-        if length < 0:
-            return None
-        start = self._starts[index]
-        return self._data[start : start + length].decode("utf-8", "surrogatepass")
-
-    def __len__(self) -> int:
-        return len(self._starts)
-
-    def __iter__(self) -> Iterator[str | None]:
-        for i in range(len(self._starts)):
-            yield self[i]
 
 
 class SchemaMismatch(NVNBError):
@@ -67,10 +26,6 @@ class SchemaMismatch(NVNBError):
 class Cancelled(NVNBError):
     """The run was stopped before this row finished; run again with the same ``cache=`` to
     send it."""
-
-
-_NOT_RUN = Cancelled("not run yet")
-"""The marker of a reserved row not finished yet (read as a fresh Cancelled per outcome)."""
 
 
 @dataclass(frozen=True)
@@ -121,40 +76,25 @@ class Stats:
 
 class MapResult:
     """Outcomes in input order: ``for outcome in result``, ``result[i]``, ``len(result)``,
-    ``.texts``, ``.values``, ``.errors``, ``.to_dataframe()``."""
+    ``.texts``, ``.values``, ``.errors``, ``.to_dataframe()``. A large result keeps most rows
+    in a temporary file (``spill_path``), removed by ``close()``, ``with`` or garbage collection.
+    """
 
-    def __init__(self, rows: Any = None, *, model: str | None = None) -> None:
-        self._rows = rows  # the input (a DataFrame, a sequence or a column stash), for joining
+    def __init__(self, rows: Any = None, *, model: str | None = None, keep_rows: bool = False):
+        self._rows = rows  # the input (a DataFrame or a sequence) for joining, never copied
         self.model = model
         self.stats = Stats()
         self.value_fields: list[str] | None = None
         """The schema's field names, for ``to_dataframe(expand=True)`` (set by the run)."""
         self.stopped = False
         """True when the run was interrupted: unfinished rows carry a :class:`Cancelled` error."""
-        self._texts = TextColumn()
-        self._values: list[Any] = []
-        self._prompt = array("l")
-        self._completion = array("l")
-        self._latency = array("d")
-        self._request_ids = TextColumn()
-        self._finish: list[str | None] = []  # interned: "stop", "length" … shared by rows
-        self._cached = bytearray()
-        self._errors: dict[int, BaseException] = {}
+        self._store = OutcomeStore(keep_rows=keep_rows)
 
     # -- filling (the run) ------------------------------------------------------------------
 
-    def _reserve(self) -> int:
-        """A slot for the next input row; its index."""
-        self._texts.append(None)
-        self._values.append(None)
-        self._prompt.append(0)
-        self._completion.append(0)
-        self._latency.append(0.0)
-        self._request_ids.append(None)
-        self._finish.append(None)
-        self._cached.append(0)
-        self._errors[len(self._texts) - 1] = _NOT_RUN
-        return len(self._texts) - 1
+    def _reserve(self, row: Any = None) -> int:
+        """A slot for the next input row (kept for the join when ``keep_rows``); its index."""
+        return self._store.reserve(row)
 
     def _fill(
         self,
@@ -170,67 +110,81 @@ class MapResult:
         cached: bool = False,
         error: BaseException | None = None,
     ) -> None:
-        self._texts[index] = text
-        self._values[index] = value
-        self._prompt[index] = prompt_tokens
-        self._completion[index] = completion_tokens
-        self._latency[index] = latency
-        self._request_ids[index] = request_id
-        self._finish[index] = sys.intern(finish_reason) if finish_reason else finish_reason
-        self._cached[index] = 1 if cached else 0
-        if error is None:
-            self._errors.pop(index, None)
-        else:
-            self._errors[index] = error
+        self._store.fill(
+            index,
+            (
+                text,
+                value,
+                prompt_tokens,
+                completion_tokens,
+                latency,
+                request_id,
+                finish_reason,
+                cached,
+                error,
+            ),
+        )
+
+    def _cancel(self, index: int, error: BaseException) -> None:
+        """Row ``index`` was in flight when the run stopped."""
+        self._store.cancel(index, error)
 
     # -- reading ----------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._texts)
+        return len(self._store)
 
     def __getitem__(self, index: int) -> Outcome:
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(f"row {index} is not in this result of {len(self)} rows")
-        return Outcome(
-            index=index,
-            text=self._texts[index],
-            value=self._values[index],
-            prompt_tokens=self._prompt[index],
-            completion_tokens=self._completion[index],
-            latency=self._latency[index],
-            request_id=self._request_ids[index],
-            error=self._error(index),
-            finish_reason=self._finish[index],
-            cached=bool(self._cached[index]),
-        )
+        return _outcome(index, self._store.record(index))
 
     def __iter__(self) -> Iterator[Outcome]:
-        for i in range(len(self)):
-            yield self[i]
-
-    def _error(self, index: int) -> BaseException | None:
-        error = self._errors.get(index)
-        return Cancelled("not run yet") if error is _NOT_RUN else error
+        for index, record in enumerate(self._store.records()):
+            yield _outcome(index, record)
 
     @property
     def texts(self) -> list[str | None]:
-        return list(self._texts)
+        return list(self._store.column("text"))
 
     @property
     def values(self) -> list[Any]:
-        return list(self._values)
+        return list(self._store.column("value"))
 
     @property
     def errors(self) -> dict[int, BaseException]:
         """Failed rows: input index → error, in input order."""
-        return {i: self._error(i) for i in sorted(self._errors)}  # type: ignore[misc]
+        return {i: _error(e) for i, e in self._store.failures()}  # type: ignore[misc]
 
     @property
     def ok(self) -> bool:
         """Every row read has an answer."""
-        return not self._errors
+        return self._store.failed == 0
+
+    @property
+    def spill_path(self) -> str | None:
+        """The temporary file holding the rows beyond the resident window (None: all in
+        memory)."""
+        return self._store.spill_path
+
+    def close(self) -> None:
+        """Remove the temporary file, if any (its rows cannot be read afterwards)."""
+        self._store.close()
+
+    def __enter__(self) -> MapResult:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Every row goes into the pickle (the file does not travel); loading spills again.
+        rows = list(self._store.rows()) if self._store.keep_rows else None
+        state = (self.model, self.stats, self.value_fields, self.stopped)
+        records = [None if r[-1] is NOT_RUN else r for r in self._store.records()]
+        return (_restore, (self._rows, state, records, rows))
 
     def to_dataframe(self, *, expand: bool = True) -> Any:
         """The input rows joined with their outcomes (pandas).
@@ -245,33 +199,36 @@ class MapResult:
         except ImportError:
             raise ImportError("to_dataframe() needs pandas: pip install pandas") from None
 
-        rows = self._rows
+        rows, store = self._rows, self._store
         if isinstance(rows, pd.DataFrame):
             frame = rows.iloc[: len(self)].copy()
-        elif isinstance(rows, dict):  # a column stash from a one-shot iterable
-            frame = pd.DataFrame(rows)
+        elif store.keep_rows:
+            frame = pd.DataFrame(_by_column(store.rows(), len(self)))
         elif rows is None:
             frame = pd.DataFrame(index=range(len(self)))
         else:
             frame = pd.DataFrame([dict(r) for r in rows[: len(self)]])
-        added: dict[str, Any] = {"text": _column(list(self._texts), object)}
-        if self.value_fields is not None or any(v is not None for v in self._values):
-            fields = (self.value_fields or _value_fields(self._values)) if expand else None
+        added: dict[str, Any] = {"text": _column(list(store.column("text")), object)}
+        values = list(store.column("value"))
+        if self.value_fields is not None or any(v is not None for v in values):
+            fields = (self.value_fields or _value_fields(values)) if expand else None
             if fields:
                 for name in fields:
                     column = name if name not in frame.columns and name not in added else None
                     column = column or f"value_{name}"
-                    added[column] = _column([_field(v, name) for v in self._values], object)
+                    added[column] = _column([_field(v, name) for v in values], object)
             else:
-                added["value"] = _column(self._values, object)
-        errors = self.errors
-        added["error"] = [str(errors[i]) if i in errors else None for i in range(len(self))]
-        added["error"] = _column(added["error"], object)
-        added["prompt_tokens"] = _column(list(self._prompt), "int64")
-        added["completion_tokens"] = _column(list(self._completion), "int64")
-        added["latency_s"] = _column(list(self._latency), "float64")
-        added["request_id"] = _column(list(self._request_ids), object)
-        added["cached"] = _column([bool(c) for c in self._cached], bool)
+                added["value"] = _column(values, object)
+        del values
+        messages: list[str | None] = [None] * len(self)
+        for i, error in store.failures():
+            messages[i] = str(_error(error))
+        added["error"] = _column(messages, object)
+        added["prompt_tokens"] = _column(list(store.column("prompt_tokens")), "int64")
+        added["completion_tokens"] = _column(list(store.column("completion_tokens")), "int64")
+        added["latency_s"] = _column(list(store.column("latency")), "float64")
+        added["request_id"] = _column(list(store.column("request_id")), object)
+        added["cached"] = _column(list(store.column("cached")), bool)
         for name, column in added.items():
             column.index = frame.index
             frame[name if name not in frame.columns else f"answer_{name}"] = column
@@ -279,14 +236,65 @@ class MapResult:
 
     def __repr__(self) -> str:
         s = self.stats
-        parts = [f"{len(self)} rows", f"{len(self) - len(self._errors)} done"]
-        if self._errors:
-            parts.append(f"{len(self._errors)} failed")
+        failed = self._store.failed
+        parts = [f"{len(self)} rows", f"{len(self) - failed} done"]
+        if failed:
+            parts.append(f"{failed} failed")
         if s.cached:
             parts.append(f"{s.cached} from the run file")
         parts.append(f"{s.tokens:,} tokens")
         state = ", stopped" if self.stopped else ""
         return f"MapResult({', '.join(parts)}{state})"
+
+
+def _outcome(index: int, record: tuple[Any, ...]) -> Outcome:
+    text, value, prompt, completion, latency, request_id, finish, cached, error = record
+    return Outcome(
+        index=index,
+        text=text,
+        value=value,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        latency=latency,
+        request_id=request_id,
+        error=_error(error),
+        finish_reason=finish,
+        cached=cached,
+    )
+
+
+def _error(error: Any) -> BaseException | None:
+    """A row's error as read: a fresh :class:`Cancelled` for a row not finished yet."""
+    return Cancelled("not run yet") if error is NOT_RUN else error
+
+
+def _restore(rows: Any, state: tuple[Any, ...], records: list[Any], kept: Any) -> MapResult:
+    model, stats, value_fields, stopped = state
+    result = MapResult(rows, model=model, keep_rows=kept is not None)
+    result.stats, result.value_fields, result.stopped = stats, value_fields, stopped
+    for index, record in enumerate(records):
+        result._store.reserve(kept[index] if kept is not None else None)
+        if record is not None:  # None: not run yet
+            result._store.fill(index, record)
+    return result
+
+
+def _by_column(rows: Iterator[Any], count: int) -> dict[str, list[Any]]:
+    """One list per column, in the order columns first appear (None where a row lacks one)."""
+    columns: dict[str, list[Any]] = {}
+    for seen, row in enumerate(rows):
+        if row is None:
+            for column in columns.values():
+                column.append(None)
+            continue
+        for name in row:
+            if name not in columns:
+                columns[name] = [None] * seen
+        for name, column in columns.items():
+            column.append(row.get(name))
+        if seen + 1 >= count:
+            break
+    return columns
 
 
 def _column(values: list[Any], dtype: Any) -> Any:

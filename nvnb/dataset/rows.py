@@ -3,7 +3,7 @@ mappings. Nothing is materialised: a DataFrame is walked with ``itertuples``, a 
 consumed as the run goes.
 
 To join outcomes back to their rows later, a DataFrame or a sequence is kept by reference; the
-rows of a one-shot iterable are kept by column (one list per column, no dict per row).
+rows of a one-shot iterable are kept by the result (``one_shot``), spilled to disk with it.
 """
 
 from __future__ import annotations
@@ -36,20 +36,18 @@ class RowSource:
             )
         self._input = rows
         self.total: int | None = None
-        self._stash: dict[str, list[Any]] | None = None
-        if is_dataframe(rows) or isinstance(rows, Sequence):
-            self.total = len(rows)
-        else:
-            try:
-                self.total = len(rows)  # e.g. dict views
-            except TypeError:
-                self.total = None
-            self._stash = {}
+        self.one_shot = not (is_dataframe(rows) or isinstance(rows, Sequence))
+        """The rows can be read only once: the result keeps them for the join."""
+        try:
+            self.total = len(rows)  # e.g. dict views
+        except TypeError:
+            self.total = None
 
     @property
     def kept(self) -> Any:
-        """What :meth:`MapResult.to_dataframe` joins with: the input or the column stash."""
-        return self._stash if self._stash is not None else self._input
+        """What :meth:`MapResult.to_dataframe` joins with by reference (None: the result's own
+        copy of a one-shot iterable's rows)."""
+        return None if self.one_shot else self._input
 
     def __iter__(self) -> Iterator[Mapping[str, Any] | Any]:
         rows = self._input
@@ -58,18 +56,7 @@ class RowSource:
             for values in rows.itertuples(index=False, name=None):
                 yield dict(zip(columns, values, strict=True))
             return
-        stash = self._stash
-        for count, row in enumerate(rows):
-            if stash is not None and isinstance(row, Mapping):
-                for name in row:
-                    if name not in stash:
-                        stash[name] = [None] * count
-                for name, column in stash.items():
-                    column.append(row.get(name))
-            elif stash is not None:
-                for column in stash.values():
-                    column.append(None)
-            yield row
+        yield from rows
 
 
 def columns_of(row: Any) -> list[str]:

@@ -86,7 +86,7 @@ class Run:
 
     def _feed(self) -> Iterator[tuple[int, Any]]:
         for row in self._rows:
-            yield self.result._reserve(), row
+            yield self.result._reserve(row), row
 
     async def _worker(self, feed: Iterator[tuple[int, Any]]) -> None:
         for index, row in feed:
@@ -94,8 +94,8 @@ class Run:
             try:
                 await self._one(index, row)
             except asyncio.CancelledError:
-                self.result._errors[index] = Cancelled(
-                    "the run was stopped before this row finished"
+                self.result._cancel(
+                    index, Cancelled("the run was stopped before this row finished")
                 )
                 raise
 

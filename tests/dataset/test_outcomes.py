@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from nvnb.dataset.outcomes import Cancelled, MapResult, TextColumn
+from nvnb.dataset.outcome_store import TextColumn
+from nvnb.dataset.outcomes import Cancelled, MapResult
 
 
 def filled(rows) -> MapResult:
