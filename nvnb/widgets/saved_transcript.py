@@ -41,6 +41,10 @@ STYLE = (
     "</style>"
 )
 
+# A rule on the left sets the saved copy apart from the cell's other outputs (theme colours, with
+# fallbacks for viewers outside Jupyter).
+BOX = "border-left: 3px solid var(--jp-border-color1, #bdbdbd); padding-left: 12px"
+
 
 def _images(count: int) -> str:
     return f"{count} image" if count == 1 else f"{count} images"
@@ -66,7 +70,7 @@ def transcript_markdown(
         f"*Saved copy of a ChatPanel conversation* · model `{inert_markdown(model)}` · "
         f"{_stamp(now)} · run the cell again to continue it"
     )
-    lines = [f'<div class="{CLASS}">', STYLE, "", head, ""]
+    lines = [f'<div class="{CLASS}" style="{BOX}">', STYLE, "", head, ""]
     if system:
         lines += [f"**System:** {inert_markdown(system)}", ""]
     if not turns:

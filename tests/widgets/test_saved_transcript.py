@@ -72,7 +72,7 @@ def test_the_panel_is_followed_by_its_transcript_with_a_display_id(nvnb_server, 
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", text)  # when it was saved
     assert "No questions yet." in text
     md = transcript["data"]["text/markdown"]
-    assert md.startswith(f'<div class="{CLASS}">') and md.rstrip().endswith("</div>")
+    assert md.startswith(f'<div class="{CLASS}" ') and md.rstrip().endswith("</div>")
     assert "*Saved copy of a ChatPanel conversation*" in md
 
 
@@ -193,6 +193,6 @@ def test_a_saved_notebook_keeps_the_conversation_and_nbconvert_shows_it(
     subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", str(path)],
                    check=True, capture_output=True)  # fmt: skip
     page = (tmp_path / "saved.html").read_text(encoding="utf-8")
-    assert f'<div class="{CLASS}">' in page
+    assert f'<div class="{CLASS}" ' in page
     assert "Hello saved transcript" in page and "This is the local nvnb server" in page
     assert "Saved copy of a ChatPanel conversation" in page
