@@ -85,8 +85,9 @@ def transcript_markdown(
             stopped = " *(stopped)*" if turn.answer is not None and turn.answer.stopped else ""
             body = turn.content or _answer_note(turn)
             lines += [f"**{label}**{stopped}", "", inert_markdown(body), ""]
-    # A blank line before the closing tag: an answer's last list or quote ends there.
-    lines += ["", "</div>"]
+    # Every block above ends with a blank line, so an answer's last list or quote ends before
+    # the closing tag.
+    lines.append("</div>")
     return "\n".join(lines)
 
 
