@@ -182,3 +182,67 @@ def test_an_untrusted_copy_and_nbconvert_show_the_conversation(browser, lab, wor
         raise
     finally:
         context.close()
+
+
+def test_transcripts_holding_public_xss_vectors_run_nothing_in_nbconverts_export(
+    browser, tmp_path
+):
+    """Every vector of tests/data/xss_vectors.json as a question and an answer in saved
+    transcripts (after a panel output whose model is gone), exported by nbconvert and opened in
+    Chromium: no dialog, no flag, no live URL or handler; the only active element is each
+    transcript's own <style>; ordinary Markdown still renders."""
+    from test_untrusted_markdown import BENIGN, LIVE_URLS, VECTORS, _offline, _watch
+
+    import nbformat
+
+    from nvnb.answers import Answer, Turn
+    from nvnb.session import Session
+    from nvnb.widgets.saved_transcript import transcript_bundle
+
+    view = {"version_major": 2, "version_minor": 0, "model_id": "0" * 32}
+    cells = []
+    shown = [BENIGN, *VECTORS]
+    for start in range(0, len(shown), 20):
+        session = Session()
+        session.history = [
+            turn
+            for v in shown[start : start + 20]
+            for turn in (Turn("user", v), Turn("assistant", v, answer=Answer(text=v, model="m")))
+        ]
+        cell = nbformat.v4.new_code_cell("panel", execution_count=len(cells) + 1)
+        cell.outputs = [
+            nbformat.v4.new_output("display_data", data={
+                "application/vnd.jupyter.widget-view+json": view, "text/plain": "ChatPanel()"}),
+            nbformat.v4.new_output("display_data", data=transcript_bundle(session)),
+        ]  # fmt: skip
+        cells.append(cell)
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    path = tmp_path / "transcripts.ipynb"
+    nbformat.write(nb, path)
+    subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", str(path)],
+                   check=True, capture_output=True, timeout=120)  # fmt: skip
+    page = browser.new_page()
+    dialogs = _watch(page)
+    _offline(page)
+    try:
+        page.goto((tmp_path / "transcripts.html").as_uri())
+        page.wait_for_timeout(1500)  # let onload/onerror handlers and timers fire, if any
+        root = ".nvnb-saved-transcript"
+        assert page.locator(root).count() == len(cells)
+        assert dialogs == [] and page.evaluate("window.__xss ?? null") is None
+        assert page.evaluate(LIVE_URLS, root) == []
+        active = page.evaluate(
+            "(root) => Array.from(document.querySelectorAll(root)).flatMap(r => Array.from("
+            "r.querySelectorAll('script, iframe, frame, object, embed, form, svg, math, style,"
+            " link, meta, base'))).map(e => e.outerHTML)",
+            root,
+        )
+        assert len(active) == len(cells) and all(a.startswith("<style>.jp-Output") for a in active)
+        first = page.locator(root).first
+        assert first.locator("table td").all_inner_texts() == ["a", "1", "a", "1"]
+        assert first.locator("a[href='https://example.org/a?b=1&c=2']").count() == 2
+        assert page.locator(root).first.is_visible()
+        shot(page, "34-transcript-xss-nbconvert")
+    finally:
+        page.close()
