@@ -19,8 +19,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 from labtools import code, lab_url, notebook, run_all, set_theme, shot, start_kernel
+from test_untrusted_markdown import BENIGN, LIVE_URLS, VECTORS, _offline, _watch
+
+from nvnb.answers import Answer, Turn
+from nvnb.session import Session
+from nvnb.widgets.saved_transcript import transcript_bundle
 
 QUESTION = "Saved question about tensor cores"
 CELL = "import nvnb\npanel = nvnb.ChatPanel(nvnb.Session(), live=False)\npanel"
@@ -184,21 +190,11 @@ def test_an_untrusted_copy_and_nbconvert_show_the_conversation(browser, lab, wor
         context.close()
 
 
-def test_transcripts_holding_public_xss_vectors_run_nothing_in_nbconverts_export(
-    browser, tmp_path
-):
+def test_transcripts_holding_public_xss_vectors_run_nothing_in_nbconverts_export(browser, tmp_path):
     """Every vector of tests/data/xss_vectors.json as a question and an answer in saved
     transcripts (after a panel output whose model is gone), exported by nbconvert and opened in
     Chromium: no dialog, no flag, no live URL or handler; the only active element is each
     transcript's own <style>; ordinary Markdown still renders."""
-    from test_untrusted_markdown import BENIGN, LIVE_URLS, VECTORS, _offline, _watch
-
-    import nbformat
-
-    from nvnb.answers import Answer, Turn
-    from nvnb.session import Session
-    from nvnb.widgets.saved_transcript import transcript_bundle
-
     view = {"version_major": 2, "version_minor": 0, "model_id": "0" * 32}
     cells = []
     shown = [BENIGN, *VECTORS]
