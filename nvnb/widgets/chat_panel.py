@@ -6,7 +6,9 @@ labels; Code, the last request as Python, %%nvchat and curl; New chat; Export, t
 as notebook cells, an .ipynb download or a Markdown file), the conversation (it scrolls, and
 stays at the bottom while an answer streams or the window is resized), the images waiting for
 the next question, and the prompt box. The panel is never taller than the window. Requests run
-in a background thread, so the kernel stays responsive and Stop works.
+in a background thread, so the kernel stays responsive and Stop works. Displayed, the panel is
+followed by its saved transcript (:mod:`nvnb.widgets.saved_transcript`), what a notebook reopened
+without the kernel shows in its place.
 """
 
 from __future__ import annotations
