@@ -211,6 +211,12 @@ https://github.com/highlightjs/highlight.js/issues/2277`),z=x,I=_),T===void 0&&(
 .nvnb-settings-row input.nvnb-unset { color: var(--jp-ui-font-color2, #555); }
 .nvnb-settings-value { text-align: right; font-variant-numeric: tabular-nums; color: var(--jp-ui-font-color1, #333); }
 .nvnb-check { display: inline-flex; align-items: center; gap: 3px; white-space: nowrap; color: var(--jp-ui-font-color1, #333); }
+/* The saved transcript displayed after a panel (nvnb/widgets/saved_transcript.py) is for a
+   notebook reopened without the kernel; while the panel is drawn just before it, it is hidden
+   (its own <style> says the same, for trusted outputs; this rule holds wherever a panel renders). */
+.jp-OutputArea-child:has(.nvnb-panel) + .jp-OutputArea-child:has(.nvnb-saved-transcript) {
+  display: none;
+}
 `;var sn=`.nvnb-drop { display: flex; flex-direction: column; gap: 4px; }
 .nvnb-drop-zone {
   border: 2px dashed var(--jp-border-color1, #bbb);

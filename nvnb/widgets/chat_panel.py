@@ -6,7 +6,9 @@ labels; Code, the last request as Python, %%nvchat and curl; New chat; Export, t
 as notebook cells, an .ipynb download or a Markdown file), the conversation (it scrolls, and
 stays at the bottom while an answer streams or the window is resized), the images waiting for
 the next question, and the prompt box. The panel is never taller than the window. Requests run
-in a background thread, so the kernel stays responsive and Stop works.
+in a background thread, so the kernel stays responsive and Stop works. Displayed, the panel is
+followed by its saved transcript (:mod:`nvnb.widgets.saved_transcript`), what a notebook reopened
+without the kernel shows in its place.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from nvnb.widgets.chat_parts import _ChatHistory, _Composer, _Settings, _Toolbar
 from nvnb.widgets.chat_tools import _CodeView, _ExportView
 from nvnb.widgets.image_drop import ImageDrop, thumbnail
 from nvnb.widgets.model_picker import ModelPicker, where_requests_go
+from nvnb.widgets.saved_transcript import SavedTranscript
 from nvnb.widgets.steer_sliders import SteerSliders
 from nvnb.widgets.stream_pane import StreamPane
 
@@ -81,6 +84,7 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
         self.exporter.anchor = self.model_id or ""  # Export finds the cell showing the panel
         self._thread: threading.Thread | None = None
         self._thumbs: dict[str, str] = {}
+        self.transcript = SavedTranscript(self.session)
         self.composer.on_msg(self._on_composer_msg)
         self.toolbar.on_msg(self._on_toolbar_msg)
         self.history_view.on_msg(self._on_history_msg)
@@ -247,6 +251,7 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
             }
             for t in turns
         ]
+        self.transcript.update()
 
     def _on_busy(self, _change: Any = None) -> None:
         busy = self.session.busy
@@ -266,10 +271,18 @@ class ChatPanel(StaticFallback, ipywidgets.VBox):
     def __repr__(self) -> str:
         return f"ChatPanel(model={self.session.model!r}, turns={len(self.session.history)})"
 
-    def _fallback_markdown(self) -> str:
-        """The conversation as inert Markdown (``Session.to_markdown``)."""
-        if not self.session.history:
-            from nvnb._markdown_safety import inert_markdown
+    def _ipython_display_(self) -> None:
+        """The panel, then its saved transcript (:mod:`nvnb.widgets.saved_transcript`): what a
+        notebook reopened without the kernel shows, hidden while the panel is live."""
+        from IPython.display import display
 
-            return inert_markdown(f"**nvnb ChatPanel** — model `{self.session.model}`")
-        return self.session.to_markdown()
+        data = self._repr_mimebundle_()
+        data, metadata = data if isinstance(data, tuple) else (data, {})
+        display(data, metadata=metadata, raw=True)
+        self.transcript.show()
+
+    def _fallback_markdown(self) -> str:
+        """One line naming the panel: the conversation is in the transcript displayed after it."""
+        from nvnb._markdown_safety import inert_markdown
+
+        return inert_markdown(f"**nvnb ChatPanel** — model `{self.session.model}`")
