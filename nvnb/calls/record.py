@@ -28,6 +28,10 @@ from typing import Any
 from nvnb.calls.digest import RequestDigest
 
 RETRY_EXTENSION = "nvnb.retry"
+# a response's body that a reader may take one read at a time (``await body.read_chunk()``,
+# b"" at its end) instead of through httpx's stream layers: set by the async transport and
+# by the call log's wrapper (its observing body), only when no decoding is needed
+BODY_EXTENSION = "nvnb.body"
 CACHE_HEADER = "x-nvnb-cache"  # set on replayed responses: "hit"
 # response headers kept in a record: those that say which request this was and how it went
 _KEPT_HEADERS = (

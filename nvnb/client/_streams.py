@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from nvnb.calls.record import BODY_EXTENSION
 from nvnb.client._boundary import (
     TRANSPORT_ERRORS,
     request_id_from,
@@ -260,6 +261,9 @@ class AsyncChatStream(_Stream):
         super().__init__(core, req)
         self._send, self._read = send, read
         self._bytes: AsyncIterator[bytes] | None = None
+        # the body's one-read access when the transport offers it (BODY_EXTENSION), which
+        # skips httpx's four async-generator layers per read; else httpx's aiter_bytes
+        self._read_chunk: Callable[[], Awaitable[bytes]] | None = None
 
     async def open(self) -> AsyncChatStream:
         if self._resp is not None or self.closed:
@@ -271,8 +275,18 @@ class AsyncChatStream(_Stream):
         if self._state.whole_answer(resp):
             self._state.take_whole(await self._read(resp, self._req))
             return self
-        self._bytes = resp.aiter_bytes()
+        body = resp.extensions.get(BODY_EXTENSION)
+        if body is not None:
+            self._read_chunk = body.read_chunk
+        else:
+            self._bytes = resp.aiter_bytes()
         return self
+
+    async def _next_bytes(self) -> bytes | None:
+        """The next bytes of the body, None at its end."""
+        if self._read_chunk is not None:
+            return await self._read_chunk() or None
+        return await anext(self._bytes, None) if self._bytes is not None else None
 
     def __await__(self) -> Any:
         return self.open().__await__()
@@ -298,30 +312,33 @@ class AsyncChatStream(_Stream):
                 await self.open()
                 continue
             try:  # (no context manager here: this runs once per network read)
-                data = await anext(self._bytes, None) if self._bytes is not None else None
+                if self._read_chunk is not None:
+                    data = await self._read_chunk() or None
+                else:
+                    data = await anext(self._bytes, None) if self._bytes is not None else None
             except TRANSPORT_ERRORS as exc:
                 err = translated_error(exc, self._req, reading=True)
                 delay = state.after_read_error(err)
                 if delay is not None:
                     await self._resp.aclose()
-                    self._resp = self._bytes = None
+                    self._resp = self._bytes = self._read_chunk = None
                     await asyncio.sleep(delay)
                 continue
             state.received(data)
 
     async def _drain(self) -> None:
-        if self._bytes is None:
+        if self._bytes is None and self._read_chunk is None:
             return
         with contextlib.suppress(httpx.HTTPError, httpx.StreamError, asyncio.TimeoutError):
             # a server that keeps the body open after [DONE] costs at most _DRAIN_TIMEOUT
             if _timeout is None:  # Python 3.10
                 for _ in range(16):
-                    if await asyncio.wait_for(anext(self._bytes, None), _DRAIN_TIMEOUT) is None:
+                    if await asyncio.wait_for(self._next_bytes(), _DRAIN_TIMEOUT) is None:
                         break
                 return
             async with _timeout(_DRAIN_TIMEOUT):  # one timer for the whole drain, no task
                 for _ in range(16):
-                    if await anext(self._bytes, None) is None:
+                    if await self._next_bytes() is None:
                         break
 
     async def aclose(self) -> None:
