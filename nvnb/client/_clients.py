@@ -19,7 +19,7 @@ import httpx
 from nvnb.calls.record import RETRY_EXTENSION
 from nvnb.client._boundary import translate_errors
 from nvnb.client._core import ClientCore, PayloadFn
-from nvnb.client._exchange import ChatResponse, Request
+from nvnb.client._exchange import ChatResponse, Request, release
 from nvnb.client._pools import (
     LoopPools,
     current_loop,
@@ -331,6 +331,7 @@ class AsyncClient(_ClientBase):
             if delay is None:
                 return resp
             await resp.aclose()
+            release(resp)
             await asyncio.sleep(delay)
 
     async def _read(self, resp: httpx.Response, req: Request) -> bytes:
@@ -339,6 +340,7 @@ class AsyncClient(_ClientBase):
                 return await resp.aread()
         finally:
             await resp.aclose()
+            release(resp)
 
     async def _request_json(self, req: Request) -> ChatResponse:
         resp = await self._send(req)

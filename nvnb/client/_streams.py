@@ -25,7 +25,7 @@ from nvnb.client._boundary import (
     translated_error,
 )
 from nvnb.client._core import ClientCore
-from nvnb.client._exchange import Request
+from nvnb.client._exchange import Request, release
 from nvnb.client._retry import RetryPlan
 from nvnb.client.sse import ChatStreamDecoder
 from nvnb.errors import NVNBError, StreamInterrupted
@@ -321,6 +321,7 @@ class AsyncChatStream(_Stream):
                 delay = state.after_read_error(err)
                 if delay is not None:
                     await self._resp.aclose()
+                    release(self._resp)
                     self._resp = self._bytes = self._read_chunk = None
                     await asyncio.sleep(delay)
                 continue
@@ -347,6 +348,7 @@ class AsyncChatStream(_Stream):
         self._state.closed = True
         if self._resp is not None:
             await self._resp.aclose()
+            release(self._resp)
 
     async def __aenter__(self) -> AsyncChatStream:
         return await self.open()
