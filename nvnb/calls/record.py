@@ -244,9 +244,9 @@ class AnswerReader:
             self._data.append(data)
             self._size += len(data)
         record = self.record  # None once finished: bytes still kept, no first token then
-        if self._sse and record is not None and record.first_token_s is None:
-            if _FIRST_TOKEN.search(data):
-                record.first_token_s = time.monotonic() - self.started
+        sse_first = self._sse and record is not None and record.first_token_s is None
+        if sse_first and _FIRST_TOKEN.search(data):
+            record.first_token_s = time.monotonic() - self.started
 
     def finish(self, outcome: str) -> CallRecord:
         """The answer ended: total time and outcome now; text and usage at :meth:`settle`."""

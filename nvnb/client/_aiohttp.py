@@ -52,6 +52,18 @@ def mapped_error(exc: Exception) -> Exception | None:
     return error
 
 
+def _raise_mapped(exc: Exception) -> None:
+    """Raise the httpx exception for ``exc`` if it maps to one (else return: the caller
+    re-raises ``exc``). No frame that catches it keeps it in a local: an exception whose
+    traceback holds a frame holding the exception is a reference cycle."""
+    error = mapped_error(exc)
+    if error is not None:
+        try:
+            raise error from exc
+        finally:
+            del error
+
+
 class AiohttpBody(httpx.AsyncByteStream):
     """An aiohttp response's body as httpx reads it, and :meth:`read_chunk` for one read."""
 
@@ -66,10 +78,8 @@ class AiohttpBody(httpx.AsyncByteStream):
         try:
             return await self._content.readany()
         except Exception as exc:
-            error = mapped_error(exc)
-            if error is None:
-                raise
-            raise error from exc
+            _raise_mapped(exc)
+            raise
 
     async def __aiter__(self) -> Any:
         while True:
@@ -82,10 +92,8 @@ class AiohttpBody(httpx.AsyncByteStream):
         try:
             await self._response.__aexit__(None, None, None)
         except Exception as exc:
-            error = mapped_error(exc)
-            if error is None:
-                raise
-            raise error from exc
+            _raise_mapped(exc)
+            raise
 
 
 class LeanAiohttpTransport(AiohttpTransport):
@@ -122,10 +130,8 @@ class LeanAiohttpTransport(AiohttpTransport):
                 proxy_headers=proxy.headers if proxy else None,
             )
         except Exception as exc:
-            error = mapped_error(exc)
-            if error is None:
-                raise
-            raise error from exc
+            _raise_mapped(exc)
+            raise
         body = AiohttpBody(response)
         answer = {BODY_EXTENSION: body} if body.direct else {}
         answer.update(_HTTP11)

@@ -302,7 +302,10 @@ class AsyncChatStream(_Stream):
                 return item
             if isinstance(item, NVNBError):
                 await self.aclose()
-                raise item
+                try:
+                    raise item
+                finally:  # this frame holding its own exception would be a reference cycle
+                    del item
             if item is _END:
                 if not self.closed:
                     await self._drain()
@@ -317,8 +320,8 @@ class AsyncChatStream(_Stream):
                 else:
                     data = await anext(self._bytes, None) if self._bytes is not None else None
             except TRANSPORT_ERRORS as exc:
-                err = translated_error(exc, self._req, reading=True)
-                delay = state.after_read_error(err)
+                # (no local holds the error: it is raised from this frame later)
+                delay = state.after_read_error(translated_error(exc, self._req, reading=True))
                 if delay is not None:
                     await self._resp.aclose()
                     release(self._resp)
