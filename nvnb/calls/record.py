@@ -28,6 +28,10 @@ from typing import Any
 from nvnb.calls.digest import RequestDigest
 
 RETRY_EXTENSION = "nvnb.retry"
+# a response's body that a reader may take one read at a time (``await body.read_chunk()``,
+# b"" at its end) instead of through httpx's stream layers: set by the async transport and
+# by the call log's wrapper (its observing body), only when no decoding is needed
+BODY_EXTENSION = "nvnb.body"
 CACHE_HEADER = "x-nvnb-cache"  # set on replayed responses: "hit"
 # response headers kept in a record: those that say which request this was and how it went
 _KEPT_HEADERS = (
@@ -124,7 +128,7 @@ class CallRecord:
         """Fill in the answer's text and usage from the bytes kept while it streamed."""
         reader = self.reader
         if reader is not None:
-            reader.settle()
+            reader.settle(self)
             self.reader = None
         return self
 
@@ -239,8 +243,10 @@ class AnswerReader:
         if self._size < _MAX_BODY:
             self._data.append(data)
             self._size += len(data)
-        if self._sse and self.record.first_token_s is None and _FIRST_TOKEN.search(data):
-            self.record.first_token_s = time.monotonic() - self.started
+        record = self.record  # None once finished: bytes still kept, no first token then
+        sse_first = self._sse and record is not None and record.first_token_s is None
+        if sse_first and _FIRST_TOKEN.search(data):
+            record.first_token_s = time.monotonic() - self.started
 
     def finish(self, outcome: str) -> CallRecord:
         """The answer ended: total time and outcome now; text and usage at :meth:`settle`."""
@@ -250,14 +256,22 @@ class AnswerReader:
             record.first_token_s = record.total_s
         record.outcome = outcome
         record.reader = self
+        # the record holds its reader until it is settled, and the reader no longer holds the
+        # record: no reference cycle, so a finished call's objects go when the last reference
+        # does (not at the cyclic GC's next full collection, which under load is what they
+        # would otherwise wait for)
+        self.record = None  # type: ignore[assignment]
         return record
 
-    def settle(self) -> None:
-        """Parse the kept bytes into the record's text, usage and error (once)."""
+    def settle(self, record: CallRecord | None = None) -> None:
+        """Parse the kept bytes into the record's text, usage and error (once); ``record``:
+        the one this reader was made for (given back by ``CallRecord.settle``)."""
         with self._lock:
             if self._settled:
                 return
             self._settled = True
+            if record is not None:
+                self.record = record
             data, self._data = b"".join(self._data), []
             if not self._readable:
                 return

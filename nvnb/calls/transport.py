@@ -27,6 +27,7 @@ from nvnb.calls.cache import CacheMiss, Recorded, ResponseCache
 from nvnb.calls.capture import note_started
 from nvnb.calls.digest import RequestDigest, digest_request
 from nvnb.calls.record import (
+    BODY_EXTENSION,
     CACHE_HEADER,
     RETRY_EXTENSION,
     AnswerReader,
@@ -211,6 +212,26 @@ class _AsyncObservedStream(httpx.AsyncByteStream):
         self._chunks = chunks
         self._call = call
         self._closer = closer
+        self._replay: Iterator[bytes] | None = None
+
+    async def read_chunk(self) -> bytes:
+        """The next bytes (``b""`` at the end), watched as ``__aiter__`` watches them: the
+        reader of ``BODY_EXTENSION`` (the inner body's own ``read_chunk``, or a replay)."""
+        try:
+            if hasattr(self._chunks, "read_chunk"):
+                data = await self._chunks.read_chunk()
+            else:  # a replay: recorded chunks
+                if self._replay is None:
+                    self._replay = iter(self._chunks)
+                data = next(self._replay, b"")
+        except BaseException as err:
+            self._call.finish(False, err)
+            raise
+        if data:
+            self._call.chunk(data)
+        else:
+            self._call.finish(True)
+        return data
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
@@ -279,16 +300,22 @@ class AsyncObservedTransport(httpx.AsyncBaseTransport):
             return await self.inner.handle_async_request(request)
         recorded = call.replay()
         if recorded is not None:
-            return call.replayed_response(recorded, _AsyncObservedStream(recorded.chunks, call))
+            replay = _AsyncObservedStream(recorded.chunks, call)
+            response = call.replayed_response(recorded, replay)
+            if "content-encoding" not in response.headers:  # else httpx's layers decode it
+                response.extensions[BODY_EXTENSION] = replay
+            return response
         try:
             response = await self.inner.handle_async_request(request)
         except BaseException as err:
             call.failed(err)
             raise
         stream = response.stream
-        return call.observed_response(
-            response, _AsyncObservedStream(stream, call, getattr(stream, "aclose", None))
-        )
+        observed = _AsyncObservedStream(stream, call, getattr(stream, "aclose", None))
+        # the inner body's one-read access (no decoding needed), now through the observer
+        if response.extensions.get(BODY_EXTENSION) is stream:
+            response.extensions[BODY_EXTENSION] = observed
+        return call.observed_response(response, observed)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

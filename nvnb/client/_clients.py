@@ -16,10 +16,10 @@ from typing import Any
 
 import httpx
 
-from nvnb.calls.record import RETRY_EXTENSION
+from nvnb.calls.record import BODY_EXTENSION, RETRY_EXTENSION
 from nvnb.client._boundary import translate_errors
 from nvnb.client._core import ClientCore, PayloadFn
-from nvnb.client._exchange import ChatResponse, Request
+from nvnb.client._exchange import ChatResponse, Request, release
 from nvnb.client._pools import (
     LoopPools,
     current_loop,
@@ -331,14 +331,24 @@ class AsyncClient(_ClientBase):
             if delay is None:
                 return resp
             await resp.aclose()
+            release(resp)
             await asyncio.sleep(delay)
 
     async def _read(self, resp: httpx.Response, req: Request) -> bytes:
+        """The whole body; through the transport's one-read access when it offers it
+        (``BODY_EXTENSION``: no httpx stream layers), else httpx's ``aread``."""
         try:
             with translate_errors(req, reading=True):
-                return await resp.aread()
+                body = resp.extensions.get(BODY_EXTENSION)
+                if body is None:
+                    return await resp.aread()
+                parts = []
+                while chunk := await body.read_chunk():
+                    parts.append(chunk)
+                return b"".join(parts)
         finally:
             await resp.aclose()
+            release(resp)
 
     async def _request_json(self, req: Request) -> ChatResponse:
         resp = await self._send(req)

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from nvnb.calls.record import BODY_EXTENSION
 from nvnb.client._boundary import (
     TRANSPORT_ERRORS,
     request_id_from,
@@ -24,7 +25,7 @@ from nvnb.client._boundary import (
     translated_error,
 )
 from nvnb.client._core import ClientCore
-from nvnb.client._exchange import Request
+from nvnb.client._exchange import Request, release
 from nvnb.client._retry import RetryPlan
 from nvnb.client.sse import ChatStreamDecoder
 from nvnb.errors import NVNBError, StreamInterrupted
@@ -274,6 +275,9 @@ class AsyncChatStream(_Stream):
         super().__init__(core, req)
         self._send, self._read = send, read
         self._bytes: AsyncIterator[bytes] | None = None
+        # the body's one-read access when the transport offers it (BODY_EXTENSION), which
+        # skips httpx's four async-generator layers per read; else httpx's aiter_bytes
+        self._read_chunk: Callable[[], Awaitable[bytes]] | None = None
 
     async def open(self) -> AsyncChatStream:
         if self._resp is not None or self.closed:
@@ -285,8 +289,18 @@ class AsyncChatStream(_Stream):
         if self._state.whole_answer(resp):
             self._state.take_whole(await self._read(resp, self._req))
             return self
-        self._bytes = resp.aiter_bytes()
+        body = resp.extensions.get(BODY_EXTENSION)
+        if body is not None:
+            self._read_chunk = body.read_chunk
+        else:
+            self._bytes = resp.aiter_bytes()
         return self
+
+    async def _next_bytes(self) -> bytes | None:
+        """The next bytes of the body, None at its end."""
+        if self._read_chunk is not None:
+            return await self._read_chunk() or None
+        return await anext(self._bytes, None) if self._bytes is not None else None
 
     def __await__(self) -> Any:
         return self.open().__await__()
@@ -302,7 +316,10 @@ class AsyncChatStream(_Stream):
                 return item
             if isinstance(item, NVNBError):
                 await self.aclose()
-                raise item
+                try:
+                    raise item
+                finally:  # this frame holding its own exception would be a reference cycle
+                    del item
             if item is _END:
                 if not self.closed:
                     await self._drain()
@@ -312,30 +329,34 @@ class AsyncChatStream(_Stream):
                 await self.open()
                 continue
             try:  # (no context manager here: this runs once per network read)
-                data = await anext(self._bytes, None) if self._bytes is not None else None
+                if self._read_chunk is not None:
+                    data = await self._read_chunk() or None
+                else:
+                    data = await anext(self._bytes, None) if self._bytes is not None else None
             except TRANSPORT_ERRORS as exc:
-                err = translated_error(exc, self._req, reading=True)
-                delay = state.after_read_error(err)
+                # (no local holds the error: it is raised from this frame later)
+                delay = state.after_read_error(translated_error(exc, self._req, reading=True))
                 if delay is not None:
                     await self._resp.aclose()
-                    self._resp = self._bytes = None
+                    release(self._resp)
+                    self._resp = self._bytes = self._read_chunk = None
                     await asyncio.sleep(delay)
                 continue
             state.received(data)
 
     async def _drain(self) -> None:
-        if self._bytes is None:
+        if self._bytes is None and self._read_chunk is None:
             return
         with contextlib.suppress(httpx.HTTPError, httpx.StreamError, asyncio.TimeoutError):
             # a server that keeps the body open after [DONE] costs at most _DRAIN_TIMEOUT
             if _timeout is None:  # Python 3.10
                 for _ in range(16):
-                    if await asyncio.wait_for(anext(self._bytes, None), _DRAIN_TIMEOUT) is None:
+                    if await asyncio.wait_for(self._next_bytes(), _DRAIN_TIMEOUT) is None:
                         break
                 return
             async with _timeout(_DRAIN_TIMEOUT):  # one timer for the whole drain, no task
                 for _ in range(16):
-                    if await anext(self._bytes, None) is None:
+                    if await self._next_bytes() is None:
                         break
 
     async def aclose(self) -> None:
@@ -344,6 +365,7 @@ class AsyncChatStream(_Stream):
         self._state.closed = True
         if self._resp is not None:
             await self._resp.aclose()
+            release(self._resp)
 
     async def __aenter__(self) -> AsyncChatStream:
         return await self.open()

@@ -40,10 +40,11 @@ def make_transport(
     options = dict(verify=_tls(settings), trust_env=settings.trust_env, limits=limits)
     # the call log and the response cache see every request through this wrapper
     if asynchronous:
-        from httpx_aiohttp import AiohttpTransport  # imports aiohttp: only when a pool is made
+        # imports aiohttp: only when a pool is made
+        from nvnb.client._aiohttp import LeanAiohttpTransport
 
         return observe(
-            AiohttpTransport(  # type: ignore[arg-type]
+            LeanAiohttpTransport(  # type: ignore[arg-type]
                 proxy=httpx.Proxy(proxy) if proxy else None, **options
             )
         )
