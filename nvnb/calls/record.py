@@ -226,9 +226,9 @@ class AnswerReader:
         )
         self._readable = encoding in ("", "identity", "gzip", "deflate")
         self._sse = "event-stream" in (headers.get("content-type") or "")
-        self._data: list[bytes] = []
-        self._size = 0
+        self._data = bytearray()  # one buffer: no object per read (a stream is one per token)
         self._texts: list[str] = []
+        self._text_size = 0
         self._settled = False
         self._lock = threading.Lock()
 
@@ -240,9 +240,8 @@ class AnswerReader:
         except zlib.error:
             self._readable = False
             return
-        if self._size < _MAX_BODY:
-            self._data.append(data)
-            self._size += len(data)
+        if len(self._data) < _MAX_BODY:
+            self._data += data
         record = self.record  # None once finished: bytes still kept, no first token then
         sse_first = self._sse and record is not None and record.first_token_s is None
         if sse_first and _FIRST_TOKEN.search(data):
@@ -272,19 +271,35 @@ class AnswerReader:
             self._settled = True
             if record is not None:
                 self.record = record
-            data, self._data = b"".join(self._data), []
+            data, self._data = self._data, bytearray()
             if not self._readable:
                 return
-            text = data.decode("utf-8", "replace")
             try:
                 if self._sse:
-                    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-                        self._sse_line(line)
+                    self._sse_lines(data)
                     self.record.text = "".join(self._texts)[:_MAX_TEXT]
                 else:
-                    self._json(text)
+                    self._json(data.decode("utf-8", "replace"))
             except Exception as err:  # an answer of an unexpected shape: keep the row, say so
                 self.record.error = self.record.error or f"answer not read: {err}"[:500]
+
+    def _sse_lines(self, data: bytearray) -> None:
+        """Each line of the kept bytes (ended by LF, CRLF or CR) to :meth:`_sse_line`, one at a
+        time: no copy of the whole answer as text (a long answer is megabytes, parsed on the
+        log's thread beside the caller's work). A line never splits a UTF-8 character, so
+        decoding line by line reads what decoding the whole would."""
+        start, end = 0, len(data)
+        while start < end:
+            stop = data.find(b"\n", start)
+            if stop < 0:
+                stop = end
+            line = data[start:stop]
+            start = stop + 1
+            if line.endswith(b"\r"):
+                del line[-1:]
+            for part in line.split(b"\r") if b"\r" in line else (line,):
+                if part.startswith(b"data:"):
+                    self._sse_line(part.decode("utf-8", "replace"))
 
     def _sse_line(self, line: str) -> None:
         if not line.startswith("data:"):
@@ -306,8 +321,9 @@ class AnswerReader:
                 continue
             delta = choice.get("delta") or {}
             piece = delta.get("content") if isinstance(delta, dict) else None
-            if piece:
+            if piece and self._text_size < _MAX_TEXT:  # what is kept is cut there anyway
                 self._texts.append(piece)
+                self._text_size += len(piece)
 
     def _json(self, text: str) -> None:
         record = self.record

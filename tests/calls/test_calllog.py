@@ -484,3 +484,46 @@ def test_a_gzip_answer_is_read_for_its_text_and_usage() -> None:
         reader.feed(packed[i : i + 7])
     reader.finish("ok").settle()
     assert record.text == "zipped hello" and (record.tokens_in, record.tokens_out) == (3, 2)
+
+
+def _read_sse(raw: bytes, step: int) -> Any:
+    import httpx
+
+    from nvnb.calls.digest import digest_request
+    from nvnb.calls.record import AnswerReader, CallRecord
+
+    record = CallRecord.start(
+        digest_request("POST", "http://h/v1/chat/completions", b"{}"), "", b""
+    )
+    record.status = 200
+    reader = AnswerReader(record, httpx.Headers({"content-type": "text/event-stream"}), 0.0)
+    for i in range(0, len(raw), step):
+        reader.feed(raw[i : i + step])
+    return reader.finish("ok").settle()
+
+
+def test_a_streamed_answer_is_read_the_same_whatever_its_line_ends_and_reads() -> None:
+    # the log reads the kept bytes line by line; LF, CRLF and CR end lines alike, a character
+    # cut between reads or a line is whole again, a BOM or comment line is no data line
+    events = [
+        {"choices": [{"index": 0, "delta": {"content": piece}}]}
+        for piece in ("héllo", " wörld ✓", " 🙂", "")
+    ] + [{"choices": [], "usage": {"prompt_tokens": 4, "completion_tokens": 3}}]
+    for eol in ("\n", "\r\n", "\r"):
+        raw = ("\ufeff: comment" + eol).encode() + b"".join(
+            f"data: {json.dumps(e, ensure_ascii=False)}{eol}{eol}".encode() for e in events
+        )
+        raw += f"data: [DONE]{eol}{eol}".encode()
+        for step in (1, 3, 64, len(raw)):
+            record = _read_sse(raw, step)
+            assert record.text == "héllo wörld ✓ 🙂", (eol, step)
+            assert (record.tokens_in, record.tokens_out) == (4, 3), (eol, step)
+
+
+def test_a_long_streamed_answer_is_kept_to_the_text_limit() -> None:
+    from nvnb.calls import record as record_module
+
+    piece = "x" * 1000
+    event = f'data: {{"choices": [{{"delta": {{"content": "{piece}"}}}}]}}\n\n'.encode()
+    raw = event * (record_module._MAX_TEXT // 1000 + 50) + b"data: [DONE]\n\n"
+    assert _read_sse(raw, 4096).text == "x" * record_module._MAX_TEXT
