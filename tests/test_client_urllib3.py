@@ -117,3 +117,43 @@ def test_a_gzip_encoded_stream_is_decoded_before_its_events_are_read() -> None:
         texts = [chunk["choices"][0]["delta"]["content"] for chunk in stream]
     server.close()
     assert texts == ["packed", " text"]
+
+
+def test_sync_exchanges_leave_no_cyclic_garbage(nvnb_server: LocalServer) -> None:
+    """The sync twin of the async transport's test: streams read to the end, closed early,
+    broken, and whole answers leave nothing for the cyclic GC."""
+    import gc
+
+    from nvnb import errors as E
+    from nvnb.calls.transport import Call
+    from nvnb.client import Client
+    from nvnb.client._streams import ChatStream
+
+    def body(**extra: object) -> dict:
+        return {**BODY, **extra}
+
+    with Client(base_url=nvnb_server.base_url) as client:
+        client.chat(body(max_tokens=4))
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(3):
+                for _chunk in client.stream_chat(body(max_tokens=8)):
+                    pass
+                with client.stream_chat(body(max_tokens=40)) as early:
+                    next(early)
+                with pytest.raises(E.StreamInterrupted):
+                    for _chunk in client.stream_chat(
+                        body(max_tokens=40), headers={"X-NVNB-Fault": "drop-after=2"}
+                    ):
+                        pass
+                client.chat(body(max_tokens=4))
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            gc.collect()
+            kinds = (httpx.Response, httpx.Request, Call, ChatStream)  # by type: the server
+            garbage = [type(o).__name__ for o in gc.garbage if isinstance(o, kinds)]  # has its own
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+    assert not garbage, garbage

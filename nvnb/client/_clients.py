@@ -189,6 +189,7 @@ class Client(_ClientBase):
             if delay is None:
                 return resp
             resp.close()
+            release(resp)
             time.sleep(delay)
 
     def _read(self, resp: httpx.Response, req: Request) -> bytes:
@@ -197,6 +198,7 @@ class Client(_ClientBase):
                 return resp.read()
         finally:
             resp.close()
+            release(resp)
 
     def _request_json(self, req: Request) -> ChatResponse:
         resp = self._send(req)

@@ -217,7 +217,10 @@ class ChatStream(_Stream):
                 return item
             if isinstance(item, NVNBError):
                 self.close()
-                raise item
+                try:
+                    raise item
+                finally:  # this frame holding its own exception would be a reference cycle
+                    del item
             if item is _END:
                 if not self.closed:
                     self._drain()
@@ -229,10 +232,11 @@ class ChatStream(_Stream):
             try:  # (no context manager here: this runs once per network read)
                 data = next(self._bytes, None) if self._bytes is not None else None
             except TRANSPORT_ERRORS as exc:
-                err = translated_error(exc, self._req, reading=True)
-                delay = state.after_read_error(err)
+                # (no local holds the error: it is raised from this frame later)
+                delay = state.after_read_error(translated_error(exc, self._req, reading=True))
                 if delay is not None:
                     self._resp.close()
+                    release(self._resp)
                     self._resp = self._bytes = None
                     time.sleep(delay)
                 continue
@@ -253,6 +257,7 @@ class ChatStream(_Stream):
         self._state.closed = True
         if self._resp is not None:
             self._resp.close()
+            release(self._resp)
 
     def __enter__(self) -> ChatStream:
         return self
