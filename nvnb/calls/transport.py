@@ -27,6 +27,7 @@ from nvnb.calls.cache import CacheMiss, Recorded, ResponseCache
 from nvnb.calls.capture import note_started
 from nvnb.calls.digest import RequestDigest, digest_request
 from nvnb.calls.record import (
+    ANSWER_EXTENSION,
     BODY_EXTENSION,
     CACHE_HEADER,
     RETRY_EXTENSION,
@@ -160,14 +161,21 @@ class Call:
         headers = httpx.Headers(recorded.headers)
         headers[CACHE_HEADER] = "hit"
         self.responded(recorded.status, headers)
-        return httpx.Response(recorded.status, headers=headers, stream=stream)
+        return httpx.Response(
+            recorded.status, headers=headers, stream=stream, extensions=self._answer()
+        )
 
     def observed_response(self, response: httpx.Response, stream: Any) -> httpx.Response:
         """The transport's response, its body now read through ``stream`` (swapped in place:
         a second Response would copy and re-scan its headers on every request)."""
         self.responded(response.status_code, response.headers)
         response.stream = stream
+        response.extensions.update(self._answer())
         return response
+
+    def _answer(self) -> dict[str, Any]:
+        """``ANSWER_EXTENSION``: the reader a stream may hand its decoded answer to."""
+        return {ANSWER_EXTENSION: self.reader} if self.reader is not None else {}
 
 
 def _notice(err: BaseException) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from nvnb.calls.record import BODY_EXTENSION
+from nvnb.calls.record import ANSWER_EXTENSION, BODY_EXTENSION
 from nvnb.client._boundary import (
     TRANSPORT_ERRORS,
     request_id_from,
@@ -53,7 +53,16 @@ class StreamState:
         self.request_id: str | None = None
         self.eof = False
         self.closed = False
+        self.whole = False  # the answer came as one JSON body, not as events
         self.plan = RetryPlan(core.settings.retry, req.url)  # shared by every (re)open
+
+    def hand_over(self, resp: httpx.Response | None) -> None:
+        """At ``[DONE]``, give the call log the answer as decoded here (its text and usage),
+        so it does not parse the same events again on its thread."""
+        if resp is not None and self.decoder.done and not self.whole:
+            reader = resp.extensions.get(ANSWER_EXTENSION)
+            if reader is not None:
+                reader.provide(self.decoder.partial_text, self.decoder.usage)
 
     def after_read_error(self, err: NVNBError) -> float | None:
         """The pause before sending again when reading broke off, or None: ``err`` is queued
@@ -92,6 +101,7 @@ class StreamState:
             self.fail(stream_error(data["error"]))
             return
         self.queue.append(_completion_as_chunk(data))
+        self.whole = True
         self.eof = True
         self.decoder.done = True
 
@@ -223,6 +233,7 @@ class ChatStream(_Stream):
                     del item
             if item is _END:
                 if not self.closed:
+                    state.hand_over(self._resp)
                     self._drain()
                     self.close()
                 raise StopIteration
@@ -327,6 +338,7 @@ class AsyncChatStream(_Stream):
                     del item
             if item is _END:
                 if not self.closed:
+                    state.hand_over(self._resp)
                     await self._drain()
                     await self.aclose()
                 raise StopAsyncIteration

@@ -191,6 +191,7 @@ class ChatStreamDecoder:
         self._parser = SSEParser()
         self.done = False
         self.chunks_received = 0
+        self.usage: Any = None  # the last usage a delivered chunk carried
         self._text: list[str] = []
 
     @property
@@ -216,6 +217,9 @@ class ChatStreamDecoder:
     def delivered(self, chunk: dict[str, Any]) -> None:
         self.chunks_received += 1
         self._text.append(chunk_text(chunk))
+        usage = chunk.get("usage")
+        if usage:
+            self.usage = usage
 
     def annotate(self, err: NVNBError) -> NVNBError:
         """Attach what had arrived to a stream error."""

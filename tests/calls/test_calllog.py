@@ -3,6 +3,7 @@ file, with the facts a person asks about later, and never the key."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -527,3 +528,62 @@ def test_a_long_streamed_answer_is_kept_to_the_text_limit() -> None:
     event = f'data: {{"choices": [{{"delta": {{"content": "{piece}"}}}}]}}\n\n'.encode()
     raw = event * (record_module._MAX_TEXT // 1000 + 50) + b"data: [DONE]\n\n"
     assert _read_sse(raw, 4096).text == "x" * record_module._MAX_TEXT
+
+
+def _raw_sse_server(events: bytes) -> tuple[Any, int]:
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        conn.sendall(head + b"Content-Length: %d\r\n\r\n" % len(events) + events)
+        conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    return server, server.getsockname()[1]
+
+
+@pytest.mark.parametrize("surface", ["sync", "async"])
+def test_a_stream_row_has_the_text_the_stream_decoded_even_from_multi_line_events(
+    surface: str, call_log_in_tmp: Path
+) -> None:
+    # an event's data may span several data: lines (joined by LF, as the SSE standard says);
+    # the stream decodes it so, and hands the log what it decoded: the row's text and usage
+    # are the stream's, not a second reading of the bytes line by line (which cannot join them)
+    events = (
+        b'data: {"choices": [{"index": 0,\ndata:  "delta": {"content": "joined "}}]}\n\n'
+        b'data: {"choices": [{"index": 0, "delta": {"content": "lines"}}]}\n\n'
+        b'data: {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2}}\n\n'
+        b"data: [DONE]\n\n"
+    )
+    server, port = _raw_sse_server(events)
+    body = {"model": CHAT, "messages": [{"role": "user", "content": "hi"}]}
+    url = f"http://127.0.0.1:{port}/v1"
+    if surface == "sync":
+        with Client(api_key="nvapi-test", base_url=url) as client:
+            texts = [
+                c["choices"][0]["delta"]["content"]
+                for c in client.stream_chat(body)
+                if c["choices"]
+            ]
+    else:
+
+        async def go() -> list[str]:
+            async with AsyncClient(api_key="nvapi-test", base_url=url) as client:
+                return [
+                    c["choices"][0]["delta"]["content"]
+                    async for c in client.stream_chat(body)
+                    if c["choices"]
+                ]
+
+        texts = asyncio.run(go())
+    server.close()
+    assert texts == ["joined ", "lines"]
+    [row] = log()
+    assert row["text"] == "joined lines" and (row["tokens_in"], row["tokens_out"]) == (5, 2)
