@@ -65,6 +65,10 @@ _SCHEMA = (
 _INSERT = f"INSERT INTO calls ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 BUSY_TIMEOUT_MS = 10_000
 BATCH_WINDOW_S = 0.05
+# "database is locked" while another process holds the file (SQLite's busy handler is not
+# called for every lock, e.g. when two processes create the file and switch it to WAL at
+# once): the batch waits and is tried again, for about BUSY_TIMEOUT_MS, before the log is off
+_BUSY_RETRIES = int(BUSY_TIMEOUT_MS / 1000 / BATCH_WINDOW_S)
 IDLE_EXIT_S = 1.0
 
 _override: str | Path | None = None
@@ -169,6 +173,7 @@ class LogWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.failed: str | None = None
+        self._busy = 0  # batches in a row refused because another process held the file
         self._pending: deque[Any] = deque()
         self._wake = threading.Event()
         self._lock = threading.Lock()  # held while a batch is taken and written
@@ -223,6 +228,14 @@ class LogWriter:
                             rows = [r.to_row() if hasattr(r, "to_row") else r for r in batch]
                             conn = conn or connect(self.path)
                             insert_rows(conn, rows)
+                            self._busy = 0
+                        except sqlite3.OperationalError as err:
+                            if not _is_busy(err) or self._busy >= _BUSY_RETRIES:
+                                self._fail(err)
+                                continue
+                            self._busy += 1  # the batch goes back, first, for the next turn
+                            self._pending.extendleft(reversed(batch))
+                            self._wake.set()
                         except Exception as err:  # a disk, a schema: one notice, log off
                             self._fail(err)
         finally:
@@ -236,6 +249,11 @@ class LogWriter:
             f"the call log at {self.path} cannot be written ({err}); requests go on without "
             "it. Set NVNB_LOG to another file, or NVNB_LOG=off.",
         )
+
+
+def _is_busy(err: sqlite3.OperationalError) -> bool:
+    text = str(err).lower()
+    return "locked" in text or "busy" in text
 
 
 _writers: dict[Path, LogWriter] = {}
