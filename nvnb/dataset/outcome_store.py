@@ -35,17 +35,9 @@ of 4 KB), so the bound holds whatever the answers' length."""
 NOT_RUN = object()
 """The error slot of a reserved row not finished yet."""
 
-FIELDS = (
-    "text",
-    "value",
-    "prompt_tokens",
-    "completion_tokens",
-    "latency",
-    "request_id",
-    "finish_reason",
-    "cached",
-    "error",
-)
+# an outcome's fields: the spill file's columns less its "failed" flag (which only says
+# whether the error column holds an error)
+FIELDS = tuple(name for name in OUTCOME_COLUMNS if name != "failed")
 """A record: one row's outcome as a tuple, in this order."""
 
 _REPARSE = b""
