@@ -4,10 +4,12 @@ seeing every byte either way, and no reference cycle left by an exchange."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import gzip
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -20,6 +22,7 @@ from nvnb.calls.record import BODY_EXTENSION, last_call
 from nvnb.calls.transport import Call
 from nvnb.client import AsyncChatStream, AsyncClient
 from nvnb.server import LocalServer
+from nvnb.settings import Timeouts
 
 MODEL = "meta/llama-3.1-8b-instruct"
 
@@ -179,3 +182,81 @@ async def test_exchanges_leave_no_cyclic_garbage(nvnb_server: LocalServer) -> No
             gc.enable()
     kinds = (httpx.Response, httpx.Request, Call, AsyncChatStream)
     assert not [name for name in garbage if name in {k.__name__ for k in kinds}], garbage
+
+
+# --- the in-flight gate: requests wait for a free connection in the transport's queue ------
+
+
+def small_pool(server: LocalServer, pool_s: float = 5.0) -> AsyncClient:
+    return AsyncClient(
+        base_url=server.base_url,
+        max_connections=1,
+        max_retries=0,
+        timeout=Timeouts(pool=pool_s, read=10.0),
+    )
+
+
+async def test_a_request_waits_for_a_free_connection_then_goes(nvnb_server: LocalServer) -> None:
+    async with small_pool(nvnb_server) as client:
+        held = await client.stream_chat(body(max_tokens=8, stream=True))
+        waiting = asyncio.ensure_future(client.chat(body(max_tokens=4)))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # the one connection is the held stream's
+        chunks = [chunk async for chunk in held]  # read to its end: the place is free
+        answer = await asyncio.wait_for(waiting, 5)
+    assert text_of(chunks) and answer["choices"][0]["message"]["content"]
+
+
+async def test_the_wait_for_a_free_connection_ends_at_the_pool_timeout(
+    nvnb_server: LocalServer,
+) -> None:
+    async with small_pool(nvnb_server, pool_s=0.3) as client:
+        held = await client.stream_chat(body(max_tokens=8, stream=True))
+        started = time.monotonic()
+        with pytest.raises(E.NVNBError) as caught:
+            await client.chat(body(max_tokens=4))
+        waited = time.monotonic() - started
+        message = str(caught.value)
+        await held.aclose()  # closed early: its place is free again
+        answer = await asyncio.wait_for(client.chat(body(max_tokens=4)), 5)
+    assert 0.25 < waited < 3, waited
+    assert "waiting for a free connection" in message and nvnb_server.base_url in message, message
+    assert answer["choices"][0]["message"]["content"]
+
+
+async def test_no_place_is_lost_to_errors_cancellations_or_an_unclosed_stream(
+    nvnb_server: LocalServer,
+) -> None:
+    """With one connection, each of these would leave every later request waiting forever
+    if it kept its place: an HTTP error, a dropped stream, a cancelled waiter, a cancelled
+    sender, a stream nobody closed (collected)."""
+    async with small_pool(nvnb_server, pool_s=3.0) as client:
+        for _ in range(2):
+            with pytest.raises(E.APIError):
+                await client.chat(body(), headers={"X-NVNB-Fault": "status=500"})
+            with pytest.raises(E.StreamInterrupted):
+                async for _chunk in client.stream_chat(
+                    body(max_tokens=40, stream=True), headers={"X-NVNB-Fault": "drop-after=2"}
+                ):
+                    pass
+        held = await client.stream_chat(body(max_tokens=8, stream=True))
+        waiters = [asyncio.ensure_future(client.chat(body(max_tokens=4))) for _ in range(3)]
+        await asyncio.sleep(0.1)
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)
+        await held.aclose()
+        slow = asyncio.ensure_future(
+            client.chat(body(max_tokens=4), headers={"X-NVNB-Fault": "latency-ms=2000"})
+        )
+        await asyncio.sleep(0.3)
+        slow.cancel()  # cancelled while its request is on the wire
+        await asyncio.gather(slow, return_exceptions=True)
+        forgotten = await client.stream_chat(body(max_tokens=8, stream=True))
+        await forgotten.__anext__()
+        del forgotten  # never closed nor read to its end
+        gc.collect()
+        answers = await asyncio.wait_for(
+            asyncio.gather(*(client.chat(body(max_tokens=4)) for _ in range(3))), 10
+        )
+    assert all(a["choices"][0]["message"]["content"] for a in answers)
